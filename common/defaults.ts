@@ -1,0 +1,49 @@
+import { availableParallelism } from 'node:os';
+
+/** Every default zerocam uses, in one place. CLIs, docs and tests read them from here. */
+export const DEFAULTS = {
+  port: 5555,
+  senderBind: 'tcp://*:5555',
+  receiverConnect: 'tcp://127.0.0.1:5555',
+  senderPattern: 'pub',
+  receiverPattern: 'sub',
+
+  source: 'testsrc',
+  width: 640,
+  height: 480,
+  fps: 30,
+  quality: 80,
+  /**
+   * Huffman optimisation makes JPEGs about 25% smaller but doubles sharp's encode time
+   * (6.3 ms vs 3.1 ms at 720p). A camera host is CPU-bound before it is bandwidth-bound.
+   */
+  jpegOptimiseCoding: false,
+  /** Encodes in flight at once; only an unthrottled sender ever has more than one. */
+  encodeConcurrency: Math.max(1, availableParallelism()),
+
+  /**
+   * Queues hold frames, and a frame older than the newest is worth nothing to a viewer,
+   * so they stay tiny: a slow peer costs skipped frames, never seconds of latency.
+   */
+  sendHighWaterMark: 2,
+  receiveHighWaterMark: 2,
+  /** Largest JPEG accepted; bigger messages are rejected (and past twice this, cut off by libzmq). */
+  maxFrameBytes: 16 * 1024 * 1024,
+
+  /** ZMTP heartbeats notice a peer that vanished without closing its connection. */
+  heartbeatIntervalMs: 1000,
+  heartbeatTimeoutMs: 3000,
+  reconnectIntervalMs: 100,
+  reconnectMaxIntervalMs: 1000,
+
+  statsIntervalMs: 1000,
+  /** fps and bytes/s are averaged over this trailing window. */
+  rateWindowMs: 2000,
+
+  receiverOut: undefined as string | undefined,
+  saveEvery: 1,
+  fsync: true,
+} as const;
+
+export type SenderPattern = 'pub' | 'push';
+export type ReceiverPattern = 'sub' | 'pull';

@@ -1,0 +1,58 @@
+/** Base of every error zerocam raises on purpose; anything else is a bug. */
+export class ZerocamError extends Error {
+  override name = 'ZerocamError';
+}
+
+/**
+ * The user asked for something that cannot work: a bad flag, endpoint, source or directory.
+ * CLIs print its message as one line and exit with code 2.
+ */
+export class UsageError extends ZerocamError {
+  override name = 'UsageError';
+}
+
+/** A camera or video file that OpenCV could not open. */
+export class SourceOpenError extends UsageError {
+  override name = 'SourceOpenError';
+}
+
+/** The output directory cannot be written. */
+export class OutputDirError extends UsageError {
+  override name = 'OutputDirError';
+}
+
+/** A frame could not be written to disk (disk full, permissions changed mid-run, ...). */
+export class SaveError extends ZerocamError {
+  override name = 'SaveError';
+}
+
+export const REJECT_REASONS = [
+  'part-count',
+  'topic',
+  'header-size',
+  'magic',
+  'version',
+  'codec',
+  'header-field',
+  'oversized',
+  'jpeg-markers',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** A received message that does not follow docs/protocol.md. It is counted and dropped, never fatal. */
+export class ProtocolError extends ZerocamError {
+  override name = 'ProtocolError';
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Renders anything thrown, including the plain strings OpenCV throws, as one line. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  return String(error);
+}
