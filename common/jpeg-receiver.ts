@@ -1,0 +1,91 @@
+import * as zmq from 'zeromq';
+import { nowMicros } from './clock';
+import { DEFAULTS, type ReceiverPattern } from './defaults';
+import { ProtocolError } from './errors';
+import { decodeFrame, encodeTopic, type Frame } from './protocol';
+import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+
+export interface JpegReceiverOptions {
+  pattern: ReceiverPattern;
+  attachment: Attachment;
+  /** Exact topics to accept; empty accepts every stream. */
+  topics?: readonly string[];
+  maxFrameBytes?: number;
+  receiveHighWaterMark?: number;
+}
+
+export type Received =
+  | { kind: 'frame'; frame: Frame; receiveUs: number }
+  | { kind: 'rejected'; error: ProtocolError; receiveUs: number };
+
+/**
+ * Owns one SUB or PULL socket and yields every message as a decoded frame or a rejection.
+ * Iteration ends when close() is called. The JPEG is never copied or decoded here.
+ */
+export class JpegReceiver implements AsyncIterable<Received> {
+  private readonly topics: ReadonlySet<string>;
+  private readonly limits: { maxFrameBytes: number };
+
+  private constructor(
+    private readonly socket: zmq.Subscriber | zmq.Pull,
+    readonly endpoint: string,
+    options: JpegReceiverOptions,
+  ) {
+    this.topics = new Set(options.topics ?? []);
+    this.limits = { maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
+  }
+
+  static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {
+    for (const topic of options.topics ?? []) encodeTopic(topic);
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+    const socketOptions = {
+      ...COMMON_SOCKET_OPTIONS,
+      receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
+      // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
+      // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
+      maxMessageSize: 2 * maxFrameBytes,
+    };
+    let socket: zmq.Subscriber | zmq.Pull;
+    if (options.pattern === 'sub') {
+      const subscriber = new zmq.Subscriber(socketOptions);
+      const topics = options.topics ?? [];
+      // SUB filters by prefix, so "cam1" also lets "cam10" through; the exact check is in the iterator.
+      if (topics.length === 0) subscriber.subscribe();
+      else subscriber.subscribe(...topics);
+      socket = subscriber;
+    } else {
+      socket = new zmq.Pull(socketOptions);
+    }
+    try {
+      const endpoint = await attach(socket, options.attachment);
+      return new JpegReceiver(socket, endpoint, options);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Received> {
+    for await (const parts of this.socket) {
+      const receiveUs = nowMicros();
+      let frame: Frame;
+      try {
+        frame = decodeFrame(parts, this.limits);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        yield { kind: 'rejected', error, receiveUs };
+        continue;
+      }
+      if (this.topics.size > 0 && !this.topics.has(frame.topic)) continue;
+      yield { kind: 'frame', frame, receiveUs };
+    }
+  }
+
+  get closed(): boolean {
+    return this.socket.closed;
+  }
+
+  close(): void {
+    if (!this.socket.closed) this.socket.close();
+  }
+}

@@ -1,0 +1,80 @@
+import * as zmq from 'zeromq';
+import { DEFAULTS, type SenderPattern } from './defaults';
+import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
+import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+
+export interface JpegSenderOptions {
+  pattern: SenderPattern;
+  attachment: Attachment;
+  topic: string;
+  sendHighWaterMark?: number;
+}
+
+/** The frame fields a caller supplies; the sender fills in session and send time. */
+export type OutgoingFrame = Omit<FrameHeader, 'session' | 'sendUs'>;
+
+function isWouldBlock(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
+}
+
+/**
+ * Owns one PUB or PUSH socket and sends JPEG frames on it without ever waiting for peers:
+ * a frame that cannot be queued right now is skipped (sendJpg resolves false), because the
+ * next frame will be newer anyway.
+ *
+ * PUB: libzmq drops frames per subscriber once its queue holds `sendHighWaterMark` frames;
+ *      receivers see those as sequence gaps.
+ * PUSH: a frame is queued for the next receiver with room; when none has room (or none is
+ *      connected), the frame is skipped here and counted by the caller.
+ */
+export class JpegSender {
+  readonly session: number;
+  private readonly topicPart: Buffer;
+
+  private constructor(
+    private readonly socket: zmq.Publisher | zmq.Push,
+    readonly topic: string,
+    readonly endpoint: string,
+    session: number,
+  ) {
+    this.topicPart = encodeTopic(topic);
+    this.session = session;
+  }
+
+  static async open(options: JpegSenderOptions, session: number): Promise<JpegSender> {
+    encodeTopic(options.topic);
+    const socketOptions = {
+      ...COMMON_SOCKET_OPTIONS,
+      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
+      sendTimeout: 0,
+    };
+    const socket = options.pattern === 'pub' ? new zmq.Publisher(socketOptions) : new zmq.Push(socketOptions);
+    try {
+      const endpoint = await attach(socket, options.attachment);
+      return new JpegSender(socket, options.topic, endpoint, session);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+  }
+
+  /** Sends one frame. Resolves true if it was queued, false if it was skipped because no peer had room. */
+  async sendJpg(frame: OutgoingFrame, jpeg: Buffer, sendUs: number): Promise<boolean> {
+    const parts = encodeFrame(this.topicPart, { ...frame, session: this.session, sendUs }, jpeg);
+    try {
+      await this.socket.send(parts);
+      return true;
+    } catch (error) {
+      if (isWouldBlock(error) && !this.socket.closed) return false;
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.socket.closed;
+  }
+
+  close(): void {
+    if (!this.socket.closed) this.socket.close();
+  }
+}

@@ -1,0 +1,32 @@
+import { DEFAULTS } from './defaults';
+
+/**
+ * Options every zerocam socket shares. linger 0: frames are perishable, so closing never waits
+ * to flush them and a port is free the moment the process lets go of it.
+ */
+export const COMMON_SOCKET_OPTIONS = {
+  linger: 0,
+  heartbeatInterval: DEFAULTS.heartbeatIntervalMs,
+  heartbeatTimeout: DEFAULTS.heartbeatTimeoutMs,
+  reconnectInterval: DEFAULTS.reconnectIntervalMs,
+  reconnectMaxInterval: DEFAULTS.reconnectMaxIntervalMs,
+} as const;
+
+/** Where a socket attaches: it binds one endpoint, or connects to one or more. */
+export type Attachment = { bind: string } | { connect: readonly string[] };
+
+interface Attachable {
+  bind(address: string): Promise<void>;
+  connect(address: string): void;
+  readonly lastEndpoint: string | null;
+}
+
+/** Binds or connects; returns the endpoint actually bound (a `*` port resolved), or the first connected one. */
+export async function attach(socket: Attachable, attachment: Attachment): Promise<string> {
+  if ('bind' in attachment) {
+    await socket.bind(attachment.bind);
+    return socket.lastEndpoint ?? attachment.bind;
+  }
+  for (const endpoint of attachment.connect) socket.connect(endpoint);
+  return attachment.connect[0] ?? '';
+}

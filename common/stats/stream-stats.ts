@@ -1,0 +1,100 @@
+import { LatencyHistogram, type Percentiles } from './latency-histogram';
+import { RateWindow } from './rate-window';
+import type { FrameHeader } from '../protocol';
+
+export interface StreamSummary {
+  frames: number;
+  fps: number;
+  bytesPerSecond: number;
+  bytes: number;
+  latencyMs: Percentiles;
+  /** Frames the sender numbered but that never arrived (sequence gaps). */
+  dropped: number;
+  /** Frames that arrived but were passed over for a newer one (newest frame wins). */
+  skipped: number;
+  saved: number;
+  width: number;
+  height: number;
+  /** Sender sessions seen; more than one means the sender restarted. */
+  sessions: number;
+}
+
+/** What one receiver knows about one stream (topic). */
+export class StreamStats {
+  frames = 0;
+  bytes = 0;
+  dropped = 0;
+  skipped = 0;
+  saved = 0;
+  sessions = 0;
+  width = 0;
+  height = 0;
+  private session = -1;
+  private firstReceiveUs: number | undefined;
+  private lastReceiveUs = 0;
+  private lastSeq = -1;
+  private readonly rate: RateWindow;
+  /** Whole-run latency. */
+  readonly latency = new LatencyHistogram();
+  /** Latency since the last live report; reset by the reporter. */
+  readonly recentLatency = new LatencyHistogram();
+
+  constructor(rateWindowMs: number) {
+    this.rate = new RateWindow(rateWindowMs);
+  }
+
+  onFrame(header: FrameHeader, bytes: number, receiveUs: number): void {
+    this.frames++;
+    this.bytes += bytes;
+    this.width = header.width;
+    this.height = header.height;
+    if (header.session !== this.session) {
+      // A new sender run numbers from 0 again: not a gap, and not a drop.
+      this.session = header.session;
+      this.sessions++;
+      this.lastSeq = header.seq;
+    } else {
+      if (header.seq > this.lastSeq + 1) this.dropped += header.seq - this.lastSeq - 1;
+      if (header.seq > this.lastSeq) this.lastSeq = header.seq;
+    }
+    this.firstReceiveUs ??= receiveUs;
+    this.lastReceiveUs = receiveUs;
+    const latencyUs = receiveUs - header.captureUs;
+    this.latency.recordMicros(latencyUs);
+    this.recentLatency.recordMicros(latencyUs);
+    this.rate.record(receiveUs / 1000, bytes);
+  }
+
+  /** Frames per second from the first frame to the last: the rate a finished run achieved. */
+  averageFps(): number {
+    if (this.firstReceiveUs === undefined || this.frames < 2) return 0;
+    return ((this.frames - 1) * 1e6) / Math.max(1, this.lastReceiveUs - this.firstReceiveUs);
+  }
+
+  /**
+   * Live view: fps and bytes/s over the trailing window, latency since the last reset of `latency`.
+   * Final view (final = true): fps averaged over the whole run.
+   */
+  summary(nowMs: number, latency: LatencyHistogram = this.latency, final = false): StreamSummary {
+    const windowed = this.rate.rates(nowMs);
+    const perSecond = final ? this.averageFps() : windowed.perSecond;
+    const bytesPerSecond = final ? (this.bytes / Math.max(1, this.frames)) * perSecond : windowed.bytesPerSecond;
+    return {
+      frames: this.frames,
+      fps: round2(perSecond),
+      bytesPerSecond: Math.round(bytesPerSecond),
+      bytes: this.bytes,
+      latencyMs: latency.percentilesMs(),
+      dropped: this.dropped,
+      skipped: this.skipped,
+      saved: this.saved,
+      width: this.width,
+      height: this.height,
+      sessions: this.sessions,
+    };
+  }
+}
+
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
