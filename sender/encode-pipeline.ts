@@ -1,0 +1,52 @@
+import type { EncodedFrame, JpegEncoder } from './jpeg-encoder';
+import type { RawFrame } from './sources/frame-source';
+
+export type DeliverEncoded = (seq: number, frame: RawFrame, encoded: EncodedFrame) => Promise<void>;
+
+/**
+ * Encodes up to `maxInFlight` frames at once on libuv's pool and delivers them strictly in
+ * submission order. At a camera's pace each encode finishes before the next frame arrives, so
+ * only one is ever in flight and pipelining adds no latency; unthrottled, every core encodes.
+ */
+export class OrderedEncodePipeline {
+  private readonly inFlight = new Set<Promise<void>>();
+  private tail: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly encoder: JpegEncoder,
+    private readonly deliver: DeliverEncoded,
+    private readonly maxInFlight: number,
+  ) {}
+
+  /** Starts encoding `frame` at once, after waiting for room if `maxInFlight` frames are still pending. */
+  async submit(seq: number, frame: RawFrame): Promise<void> {
+    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+    const encoding = this.encoder.encode(frame);
+    // Observed through the chain below; this only stops Node reporting it as unhandled meanwhile.
+    encoding.catch(() => undefined);
+    const delivered = this.tail.then(async () => {
+      if (this.failure) return;
+      await this.deliver(seq, frame, await encoding);
+    });
+    const settled = delivered.catch((error: unknown) => {
+      this.failure ??= { error };
+    });
+    this.tail = settled;
+    const entry = settled.then(() => {
+      this.inFlight.delete(entry);
+    });
+    this.inFlight.add(entry);
+  }
+
+  /** Waits until every submitted frame is delivered; rethrows the first encode or delivery failure. */
+  async flush(): Promise<void> {
+    await this.tail;
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}

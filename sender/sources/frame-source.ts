@@ -1,0 +1,24 @@
+/** One captured frame: packed RGB, 3 bytes per pixel, rows without padding. */
+export interface RawFrame {
+  pixels: Buffer;
+  width: number;
+  height: number;
+  /** Epoch microseconds, stamped as the frame left the capture device or generator. */
+  captureUs: number;
+}
+
+/**
+ * Where frames come from. Owns its device or file: close() releases it and is idempotent.
+ */
+export interface FrameSource {
+  /** For logs and the default topic, e.g. "testsrc", "camera 0", "file clip.mp4". */
+  readonly description: string;
+  /**
+   * The rate the sender should pace reads at when --fps is not given; undefined when reads
+   * block until the device has a frame (a camera paces itself).
+   */
+  readonly nativeFps: number | undefined;
+  /** The next frame, or null at the end of a (non-looping) file. */
+  read(): Promise<RawFrame | null>;
+  close(): void;
+}

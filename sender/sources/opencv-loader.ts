@@ -1,0 +1,28 @@
+import { createRequire } from 'node:module';
+import { UsageError } from '../../common/errors';
+
+export type OpenCv = typeof import('@u4/opencv4nodejs');
+
+let loaded: OpenCv | undefined;
+
+/**
+ * Loads @u4/opencv4nodejs on first use only, so testsrc runs where OpenCV is not installed.
+ * The loader looks for its own auto-build unless told not to, and prints "Info:" lines to stdout
+ * (where our stats go) unless silenced first.
+ */
+export function loadOpenCv(): OpenCv {
+  if (loaded) return loaded;
+  process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
+  process.env.OPENCV_LOG_LEVEL ??= 'ERROR';
+  const require = createRequire(__filename);
+  try {
+    (require('@u4/opencv-build') as { Log: { silence: boolean } }).Log.silence = true;
+    loaded = require('@u4/opencv4nodejs') as OpenCv;
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new UsageError(
+      `the OpenCV addon is not available (${detail}); run "npm run setup" to build it against libopencv-dev, or use --source testsrc`,
+    );
+  }
+  return loaded;
+}
