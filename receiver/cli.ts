@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+import { Option } from 'commander';
+import {
+  collectEndpoints,
+  createProgram,
+  DEFAULTS,
+  envOption,
+  parseCommandLine,
+  parseEndpointFor,
+  parseIntIn,
+  parseNumberIn,
+  runCli,
+} from '../common/cli';
+import { InvalidArgumentError } from 'commander';
+import { createLogger } from '../common/log';
+import { isValidTopic } from '../common/protocol';
+import type { Attachment } from '../common/socket-options';
+import type { ReceiverSummary } from '../common/stats/receiver-stats';
+import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
+import { writeSummaryFile } from '../common/stats/write-summary';
+import { Receiver, type ReceiverOptions } from './receiver';
+
+const NAME = 'zerocam-receiver';
+
+interface RawOptions {
+  pattern: 'sub' | 'pull';
+  connect?: string[];
+  bind?: string;
+  topic?: string[];
+  out?: string;
+  every: number;
+  maxFiles?: number;
+  fsync: boolean;
+  frames?: number;
+  duration?: number;
+  statsJson?: string;
+  stats: boolean;
+  maxFrameBytes: number;
+  hwm: number;
+}
+
+function collectTopics(value: string, previous: string[] | undefined): string[] {
+  const topics = value.split(',').filter(Boolean);
+  for (const topic of topics) {
+    if (!isValidTopic(topic)) throw new InvalidArgumentError(`"${topic}" is not a valid topic (1-64 of A-Z a-z 0-9 . _ -)`);
+  }
+  return [...(previous ?? []), ...topics];
+}
+
+function buildProgram() {
+  return createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
+    .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
+    .addOption(envOption('-c, --connect <endpoint>', `sender(s) to connect to, repeatable or comma-separated (default ${DEFAULTS.receiverConnect})`, 'CONNECT').argParser(collectEndpoints))
+    .addOption(envOption('-b, --bind <endpoint>', 'bind here instead, for senders that --connect', 'BIND').argParser(parseEndpointFor('bind')).conflicts('connect'))
+    .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
+    .addOption(envOption('-o, --out <dir>', 'save every frame here as TOPIC/SESSION-SEQ.jpg, listed in index.jsonl', 'OUT'))
+    .addOption(envOption('--every <n>', 'save only every Nth frame of each stream', 'EVERY').argParser(parseIntIn(1, 1_000_000)).default(DEFAULTS.saveEvery))
+    .addOption(envOption('--max-files <n>', 'keep only the newest N saved frames (a ring)', 'MAX_FILES').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(new Option('--no-fsync', 'do not fsync each frame before reporting it saved (faster, not crash-safe)'))
+    .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
+    .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
+    .addOption(new Option('--no-stats', 'do not print live stats'))
+    .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
+    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  ${NAME}                                              all streams from tcp://127.0.0.1:5555
+  ${NAME} --connect tcp://camhost:5555 --out recordings
+  ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1 --every 10 --max-files 10000
+  ${NAME} --pattern pull --bind tcp://*:5556 --out /srv/frames
+
+Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_CONNECT=tcp://camhost:5555 ZEROCAM_OUT=/srv/frames.`,
+    );
+}
+
+export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
+  const attachment: Attachment = raw.bind ? { bind: raw.bind } : { connect: raw.connect?.length ? raw.connect : [DEFAULTS.receiverConnect] };
+  return {
+    pattern: raw.pattern,
+    attachment,
+    topics: raw.topic ?? [],
+    out: raw.out,
+    every: raw.every,
+    maxFiles: raw.maxFiles,
+    fsync: raw.fsync,
+    frames: raw.frames,
+    durationS: raw.duration,
+    maxFrameBytes: raw.maxFrameBytes,
+    receiveHighWaterMark: raw.hwm,
+  };
+}
+
+function liveLine(s: ReceiverSummary): string {
+  const topics = Object.keys(s.streams);
+  const only = topics.length === 1 ? s.streams[topics[0]!] : undefined;
+  const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${topics.length} streams`;
+  const { p50, p95, p99 } = s.latencyMs;
+  return (
+    `${what} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms` +
+    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}` +
+    (s.saved || s.saveErrors ? ` saved ${s.saved}` : '') +
+    (s.saveErrors ? ` save errors ${s.saveErrors}` : '')
+  );
+}
+
+async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const program = buildProgram();
+  parseCommandLine(program, argv);
+  const raw = program.opts<RawOptions>();
+  const options = receiverOptionsFrom(raw);
+  const log = createLogger(NAME);
+
+  const receiver = await Receiver.open(options, log);
+  const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
+    const record = receiver.stats.live(Date.now());
+    return { record, line: liveLine(record) };
+  });
+  try {
+    const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
+    log.info(`receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
+    if (raw.stats) reporter.start();
+    await receiver.run(signal);
+  } finally {
+    reporter.close();
+    await receiver.close();
+  }
+  const summary = receiver.stats.final(Date.now());
+  if (raw.statsJson) await writeSummaryFile(raw.statsJson, summary);
+  log.info(`stopped after ${summary.frames} frames: ${summary.saved} saved, ${summary.dropped} dropped, ${summary.skipped} skipped, ${summary.rejected} rejected`);
+  return 0;
+}
+
+if (require.main === module) void runCli(NAME, process.argv.slice(2), main);
