@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import {
   collectEndpoints,
   createProgram,
@@ -11,7 +11,6 @@ import {
   parseNumberIn,
   runCli,
 } from '../common/cli';
-import { InvalidArgumentError } from 'commander';
 import { createLogger } from '../common/log';
 import { isValidTopic } from '../common/protocol';
 import type { Attachment } from '../common/socket-options';
@@ -120,7 +119,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   });
   try {
     const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
-    log.info(`receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
+    log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
     if (raw.stats) reporter.start();
     await receiver.run(signal);
   } finally {

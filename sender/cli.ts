@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import {
   collectEndpoints,
   createProgram,
@@ -11,7 +11,6 @@ import {
   parseNumberIn,
   runCli,
 } from '../common/cli';
-import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { StatsReporter, formatBytesPerSecond } from '../common/stats/stats-reporter';
@@ -48,7 +47,7 @@ function parseSize(value: string): { width: number; height: number } {
   const match = /^(\d{1,5})x(\d{1,5})$/.exec(value);
   const width = Number(match?.[1]);
   const height = Number(match?.[2]);
-  if (!match || width < 1 || height < 1 || width > 65535 || height > 65535) throw new UsageError(`invalid size "${value}": expected WIDTHxHEIGHT, e.g. 1280x720`);
+  if (!match || width < 1 || height < 1 || width > 65535 || height > 65535) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1280x720');
   return { width, height };
 }
 
@@ -122,7 +121,10 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     return { record, line: liveLine(record) };
   });
   try {
-    log.info(`streaming ${sender.sourceDescription} as "${options.topic}" (${options.pattern}) on ${sender.endpoint}`);
+    log.info(
+      { event: 'streaming', endpoint: sender.endpoint, topic: options.topic, pattern: options.pattern, fps: sender.paceFps },
+      `streaming ${sender.sourceDescription} as "${options.topic}" (${options.pattern}) on ${sender.endpoint}`,
+    );
     if (raw.stats) reporter.start();
     await sender.run(signal);
   } finally {
@@ -131,7 +133,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   }
   const summary = sender.stats.final();
   if (raw.statsJson) await writeSummaryFile(raw.statsJson, summary);
-  log.info(`stopped after ${summary.frames} frames (${summary.skipped} skipped)`);
+  log.info({ event: 'stopped' }, `stopped after ${summary.frames} frames (${summary.skipped} skipped)`);
   return 0;
 }
 

@@ -13,7 +13,7 @@ let loaded: OpenCv | undefined;
 export function loadOpenCv(): OpenCv {
   if (loaded) return loaded;
   process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
-  process.env.OPENCV_LOG_LEVEL ??= 'ERROR';
+  process.env.OPENCV_LOG_LEVEL ??= 'SILENT';
   const require = createRequire(__filename);
   try {
     (require('@u4/opencv-build') as { Log: { silence: boolean } }).Log.silence = true;

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+
+const DIST = join(__dirname, '..', '..');
+const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js' } as const;
+
+export type JsonRecord = Record<string, unknown>;
+type Waiter = { stream: 'stdout' | 'stderr'; match: (line: string) => boolean; resolve: (line: string) => void; reject: (error: Error) => void };
+
+/**
+ * A zerocam CLI run as a child process, its output collected line by line. Tests wait for
+ * lines (events), never for time; a wait fails at once if the process exits first.
+ */
+export class CliProcess {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  private waiters: Waiter[] = [];
+  private hasExited = false;
+
+  constructor(
+    readonly name: keyof typeof ENTRY,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = {},
+  ) {
+    this.child = spawn(process.execPath, [join(DIST, ENTRY[name]), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ZEROCAM_LOG_LEVEL: 'info', ...env },
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      createInterface({ input: this.child[stream] }).on('line', (line) => this.onLine(stream, line));
+    }
+    const streamsClosed = Promise.all([
+      new Promise((resolve) => this.child.stdout.on('close', resolve)),
+      new Promise((resolve) => this.child.stderr.on('close', resolve)),
+    ]);
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        // Resolve once all output is read, so a test that awaits exit sees every line.
+        void streamsClosed.then(() => {
+          this.hasExited = true;
+          for (const waiter of this.waiters) waiter.reject(new Error(`${this.name} exited (${code ?? signal}) first.\nstderr:\n${this.stderr.join('\n')}`));
+          this.waiters = [];
+          resolve({ code, signal });
+        });
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  waitForLine(stream: 'stdout' | 'stderr', match: (line: string) => boolean): Promise<string> {
+    const seen = this[stream].find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    if (this.hasExited) return Promise.reject(new Error(`${this.name} already exited.\nstderr:\n${this.stderr.join('\n')}`));
+    return new Promise((resolve, reject) => this.waiters.push({ stream, match, resolve, reject }));
+  }
+
+  /** Waits for a JSON line (a log record on stderr, a stats record on stdout) that satisfies `match`. */
+  async waitForJson(stream: 'stdout' | 'stderr', match: (record: JsonRecord) => boolean): Promise<JsonRecord> {
+    const line = await this.waitForLine(stream, (l) => {
+      const record = parseJson(l);
+      return record !== undefined && match(record);
+    });
+    return parseJson(line)!;
+  }
+
+  /** The endpoint from the "streaming"/"receiving" log record. */
+  async ready(): Promise<string> {
+    const record = await this.waitForJson('stderr', (r) => r.event === 'streaming' || r.event === 'receiving');
+    return String(record.endpoint);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (!this.hasExited && this.child.exitCode === null) this.child.kill(signal);
+  }
+
+  /** For t.after(): make sure nothing outlives its test. */
+  async stop(): Promise<void> {
+    this.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private onLine(stream: 'stdout' | 'stderr', line: string): void {
+    this[stream].push(line);
+    this.waiters = this.waiters.filter((waiter) => {
+      if (waiter.stream !== stream || !waiter.match(line)) return true;
+      waiter.resolve(line);
+      return false;
+    });
+  }
+}
+
+function parseJson(line: string): JsonRecord | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as JsonRecord;
+  } catch {
+    return undefined;
+  }
+}

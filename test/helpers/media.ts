@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+
+const run = promisify(execFile);
+
+/** Makes a short H.264 clip with ffmpeg from a lavfi source such as `testsrc` or `color=c=red`. */
+export async function makeClip(path: string, source: string, options: { width: number; height: number; fps: number; seconds: number }): Promise<string> {
+  const { width, height, fps, seconds } = options;
+  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `${source}:size=${width}x${height}:rate=${fps}`, '-t', String(seconds), '-c:v', 'libx264', '-pix_fmt', 'yuv444p', path]);
+  return path;
+}
+
+export interface DecodedImage {
+  width: number;
+  height: number;
+  pixels: Buffer;
+}
+
+export async function decodeJpeg(jpeg: Buffer | string): Promise<DecodedImage> {
+  const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, pixels: data };
+}
+
+export function pixelAt(image: DecodedImage, x: number, y: number): [number, number, number] {
+  const i = (y * image.width + x) * 3;
+  return [image.pixels[i]!, image.pixels[i + 1]!, image.pixels[i + 2]!];
+}
+
+/** Largest per-channel difference between two colours. */
+export function colorDistance(a: readonly number[], b: readonly number[]): number {
+  return Math.max(...a.map((v, i) => Math.abs(v - (b[i] ?? 0))));
+}

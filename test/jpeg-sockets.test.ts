@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as zmq from 'zeromq';
+import { JpegReceiver, type Received } from '../common/jpeg-receiver';
+import { JpegSender, type OutgoingFrame } from '../common/jpeg-sender';
+import { encodeFrame, type FrameHeader } from '../common/protocol';
+import { bindEndpoint, TRANSPORTS } from './helpers/endpoints';
+
+const jpeg = (fill: number, size = 64): Buffer => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(size, fill), Buffer.from([0xff, 0xd9])]);
+const frameFields = (seq: number): OutgoingFrame => ({ seq, captureUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg', quality: 80 });
+
+/** Sends frames until the receiver has yielded `count` results; PUB/SUB drops whatever precedes the subscription. */
+async function sendUntilReceived(sender: JpegSender, receiver: JpegReceiver, count: number): Promise<Received[]> {
+  const received: Received[] = [];
+  const receiving = (async () => {
+    for await (const item of receiver) {
+      received.push(item);
+      if (received.length >= count) break;
+    }
+  })();
+  let seq = 0;
+  let done = false;
+  void receiving.finally(() => (done = true));
+  while (!done) {
+    await sender.sendJpg(frameFields(seq), jpeg(seq % 256), 2_000_000 + seq);
+    seq++;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await receiving;
+  return received;
+}
+
+for (const transport of TRANSPORTS) {
+  describe(`JpegSender -> JpegReceiver over ${transport}`, () => {
+    for (const [senderPattern, receiverPattern] of [['pub', 'sub'], ['push', 'pull']] as const) {
+      test(`${senderPattern}/${receiverPattern}: frames arrive intact and in order`, async (t) => {
+        const sender = await JpegSender.open({ pattern: senderPattern, attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 42);
+        t.after(() => sender.close());
+        const receiver = await JpegReceiver.open({ pattern: receiverPattern, attachment: { connect: [sender.endpoint] } });
+        t.after(() => receiver.close());
+
+        const received = await sendUntilReceived(sender, receiver, 10);
+        const frames = received.map((r) => (r.kind === 'frame' ? r.frame : assert.fail(`rejected: ${r.kind}`)));
+        for (const frame of frames) {
+          assert.equal(frame.topic, 'cam1');
+          assert.equal(frame.header.session, 42);
+          assert.deepEqual(frame.jpeg, jpeg(frame.header.seq % 256));
+          assert.equal(frame.header.sendUs, 2_000_000 + frame.header.seq);
+        }
+        const seqs = frames.map((f) => f.header.seq);
+        assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+      });
+    }
+
+    test('a subscriber filters on exact topics: "cam1" does not let "cam10" through', async (t) => {
+      const cam10 = await JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam10' }, 1);
+      t.after(() => cam10.close());
+      const probe = await JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'probe' }, 2);
+      t.after(() => probe.close());
+      const receiver = await JpegReceiver.open({ pattern: 'sub', attachment: { connect: [cam10.endpoint, probe.endpoint] }, topics: ['cam1', 'probe'] });
+      t.after(() => receiver.close());
+
+      const yielded: string[] = [];
+      const receiving = (async () => {
+        for await (const item of receiver) {
+          yielded.push(item.kind === 'frame' ? item.frame.topic : item.kind);
+          if (yielded.length >= 5) break;
+        }
+      })();
+      let done = false;
+      void receiving.finally(() => (done = true));
+      // cam10 always sends first, so had it passed the filter it would be among the first frames yielded.
+      for (let seq = 0; !done; seq++) {
+        await cam10.sendJpg(frameFields(seq), jpeg(1), 1);
+        await probe.sendJpg(frameFields(seq), jpeg(2), 1);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await receiving;
+      assert.deepEqual(yielded, ['probe', 'probe', 'probe', 'probe', 'probe']);
+    });
+
+    test('receiver.close() ends iteration', async () => {
+      const receiver = await JpegReceiver.open({ pattern: 'pull', attachment: { bind: bindEndpoint(transport) } });
+      const iterating = (async () => {
+        let count = 0;
+        for await (const _ of receiver) count++;
+        return count;
+      })();
+      receiver.close();
+      receiver.close();
+      assert.equal(await iterating, 0);
+    });
+
+    test('push with no receiver connected skips the frame instead of queueing it', async (t) => {
+      const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
+      t.after(() => sender.close());
+      assert.equal(await sender.sendJpg(frameFields(0), jpeg(0), 1), false);
+    });
+
+    test('malformed and oversized messages beside a real sender are rejected, counted and passed over', async (t) => {
+      const receiver = await JpegReceiver.open({ pattern: 'pull', attachment: { bind: bindEndpoint(transport) }, maxFrameBytes: 4096 });
+      t.after(() => receiver.close());
+      const sender = await JpegSender.open({ pattern: 'push', attachment: { connect: [receiver.endpoint] }, topic: 'cam1' }, 1);
+      t.after(() => sender.close());
+      const rogue = new zmq.Push();
+      t.after(() => rogue.close());
+      rogue.connect(receiver.endpoint);
+
+      const header: FrameHeader = { ...frameFields(0), session: 9, sendUs: 1 };
+      const badMagic = encodeFrame('cam1', header, jpeg(0));
+      badMagic[1] = Buffer.from(badMagic[1]!);
+      badMagic[1].write('XXXX', 0, 'ascii');
+      // One pipe delivers in order, so once the probe arrives every rogue message before it has been judged.
+      await rogue.send([Buffer.from('cam1'), Buffer.from('only two parts')]);
+      await rogue.send(badMagic);
+      await rogue.send(encodeFrame('cam1', header, jpeg(0, 5000)));
+      await rogue.send(encodeFrame('cam1', header, Buffer.from('not a jpeg at all')));
+      await rogue.send(encodeFrame('probe', header, jpeg(0)));
+
+      const reasons: string[] = [];
+      let realFrames = 0;
+      let probed = false;
+      const receiving = (async () => {
+        for await (const item of receiver) {
+          if (item.kind === 'rejected') reasons.push(item.error.reason);
+          else if (item.frame.topic === 'probe') probed = true;
+          else realFrames++;
+          if (probed && realFrames >= 3) break;
+        }
+      })();
+      let done = false;
+      void receiving.finally(() => (done = true));
+      for (let seq = 0; !done; seq++) {
+        await sender.sendJpg(frameFields(seq), jpeg(1), 1);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await receiving;
+      assert.deepEqual(reasons.sort(), ['jpeg-markers', 'magic', 'oversized', 'part-count']);
+      assert.ok(realFrames >= 3);
+    });
+
+    if (transport !== 'inproc') {
+      test('a message past the transport cap (2x maxFrameBytes) cuts off only that peer; the stream goes on', async (t) => {
+        const receiver = await JpegReceiver.open({ pattern: 'pull', attachment: { bind: bindEndpoint(transport) }, maxFrameBytes: 4096 });
+        t.after(() => receiver.close());
+        const sender = await JpegSender.open({ pattern: 'push', attachment: { connect: [receiver.endpoint] }, topic: 'cam1' }, 1);
+        t.after(() => sender.close());
+        const rogue = new zmq.Push({ reconnectInterval: -1 });
+        t.after(() => rogue.close());
+        rogue.connect(receiver.endpoint);
+
+        const cutOff = new Promise((resolve) => rogue.events.on('disconnect', resolve));
+        await rogue.send(encodeFrame('cam1', { ...frameFields(0), session: 9, sendUs: 1 }, jpeg(0, 64 * 1024)));
+        // libzmq refuses the part before buffering it and drops the rogue connection.
+        await cutOff;
+
+        const received: Received[] = [];
+        const receiving = (async () => {
+          for await (const item of receiver) {
+            received.push(item);
+            if (received.length >= 3) break;
+          }
+        })();
+        let done = false;
+        void receiving.finally(() => (done = true));
+        for (let seq = 0; !done; seq++) {
+          await sender.sendJpg(frameFields(seq), jpeg(1), 1);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await receiving;
+        assert.deepEqual(received.map((r) => r.kind), ['frame', 'frame', 'frame']);
+      });
+    }
+  });
+}
