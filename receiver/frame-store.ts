@@ -1,6 +1,7 @@
-import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, OutputDirError, SaveError } from '../common/errors';
+import { makeDirectory } from '../common/make-directory';
 import type { Frame } from '../common/protocol';
 
 export interface FrameStoreOptions {
@@ -49,7 +50,7 @@ export class FrameStore {
   static async open(options: FrameStoreOptions): Promise<FrameStore> {
     const { dir } = options;
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirectory(dir);
       const probe = join(dir, `.zerocam-write-test-${process.pid}`);
       await (await open(probe, 'w')).close();
       await rm(probe);
@@ -71,7 +72,7 @@ export class FrameStore {
     const temp = join(this.options.dir, topic, `.${header.session}-${header.seq}${TEMP_SUFFIX}`);
     try {
       if (!this.topicDirs.has(topic)) {
-        await mkdir(join(this.options.dir, topic), { recursive: true });
+        await makeDirectory(join(this.options.dir, topic));
         this.topicDirs.add(topic);
       }
       const handle = await open(temp, 'w');

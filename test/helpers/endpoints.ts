@@ -1,3 +1,4 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,10 +7,16 @@ export const TRANSPORTS = ['tcp', 'ipc', 'inproc'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 let counter = 0;
+let socketDir: string | undefined;
 
-/** A fresh ipc:// endpoint in the temp dir, unique per process and call. */
+/** A fresh ipc:// endpoint in a temp dir of this test process's own, removed when it exits. */
 export function ipcEndpoint(): string {
-  return `ipc://${join(tmpdir(), `zc-${process.pid}-${++counter}.sock`)}`;
+  if (socketDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'zc-ipc-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    socketDir = dir;
+  }
+  return `ipc://${join(socketDir, `${++counter}.sock`)}`;
 }
 
 /** A TCP port the kernel just handed out, for tests that need the port number before binding. */

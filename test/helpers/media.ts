@@ -7,7 +7,7 @@ const run = promisify(execFile);
 /** Makes a short H.264 clip with ffmpeg from a lavfi source such as `testsrc` or `color=c=red`. */
 export async function makeClip(path: string, source: string, options: { width: number; height: number; fps: number; seconds: number }): Promise<string> {
   const { width, height, fps, seconds } = options;
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `${source}:size=${width}x${height}:rate=${fps}`, '-t', String(seconds), '-c:v', 'libx264', '-pix_fmt', 'yuv444p', path]);
+  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `${source}${source.includes("=") ? ":" : "="}size=${width}x${height}:rate=${fps}`, '-t', String(seconds), '-c:v', 'libx264', '-pix_fmt', 'yuv444p', path]);
   return path;
 }
 
