@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULTS } from './defaults';
 import { parseEndpoint, type EndpointRole } from './endpoint';
 import { describeError, UsageError } from './errors';
+import { isValidTopic } from './protocol';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -51,6 +52,16 @@ export function parseEndpointFor(role: EndpointRole): (value: string) => string 
       throw new InvalidArgumentError(describeError(error).replace(/^invalid endpoint "[^"]*": /, ''));
     }
   };
+}
+
+export function parseTopic(value: string): string {
+  if (!isValidTopic(value)) throw new InvalidArgumentError('use 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)');
+  return value;
+}
+
+/** --topic may repeat and may hold a comma-separated list. */
+export function collectTopics(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').filter(Boolean).map(parseTopic)];
 }
 
 /** --connect may repeat and may hold a comma-separated list (handy in one ZEROCAM_CONNECT variable). */

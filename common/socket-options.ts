@@ -1,4 +1,5 @@
 import { DEFAULTS } from './defaults';
+import { describeError, UsageError } from './errors';
 
 /**
  * Options every zerocam socket shares. linger 0: frames are perishable, so closing never waits
@@ -24,9 +25,19 @@ interface Attachable {
 /** Binds or connects; returns the endpoint actually bound (a `*` port resolved), or the first connected one. */
 export async function attach(socket: Attachable, attachment: Attachment): Promise<string> {
   if ('bind' in attachment) {
-    await socket.bind(attachment.bind);
+    try {
+      await socket.bind(attachment.bind);
+    } catch (error) {
+      throw new UsageError(`cannot bind ${attachment.bind}: ${describeError(error).toLowerCase()}`);
+    }
     return socket.lastEndpoint ?? attachment.bind;
   }
-  for (const endpoint of attachment.connect) socket.connect(endpoint);
+  for (const endpoint of attachment.connect) {
+    try {
+      socket.connect(endpoint);
+    } catch (error) {
+      throw new UsageError(`cannot connect to ${endpoint}: ${describeError(error).toLowerCase()}`);
+    }
+  }
   return attachment.connect[0] ?? '';
 }

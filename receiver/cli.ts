@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import {
   collectEndpoints,
+  collectTopics,
   createProgram,
   DEFAULTS,
   envOption,
@@ -12,7 +13,6 @@ import {
   runCli,
 } from '../common/cli';
 import { createLogger } from '../common/log';
-import { isValidTopic } from '../common/protocol';
 import type { Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
@@ -36,14 +36,6 @@ interface RawOptions {
   stats: boolean;
   maxFrameBytes: number;
   hwm: number;
-}
-
-function collectTopics(value: string, previous: string[] | undefined): string[] {
-  const topics = value.split(',').filter(Boolean);
-  for (const topic of topics) {
-    if (!isValidTopic(topic)) throw new InvalidArgumentError(`"${topic}" is not a valid topic (1-64 of A-Z a-z 0-9 . _ -)`);
-  }
-  return [...(previous ?? []), ...topics];
 }
 
 function buildProgram() {

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # libopencv-dev: the OpenCV addon links the system OpenCV (its own auto-build needs GitHub).
 # ffmpeg: tests and the benchmark make their video clips with it.
 # chromium: the viewer's UI tests drive it with playwright-core.
-system_packages=(libopencv-dev ffmpeg chromium)
+# python3-zmq: a test runs the Python receiver from docs/protocol.md against a real sender.
+system_packages=(libopencv-dev ffmpeg chromium python3-zmq)
 missing=()
 for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

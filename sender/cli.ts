@@ -9,6 +9,7 @@ import {
   parseEndpointFor,
   parseIntIn,
   parseNumberIn,
+  parseTopic,
   runCli,
 } from '../common/cli';
 import { createLogger } from '../common/log';
@@ -57,7 +58,7 @@ function buildProgram() {
     .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push']).default(DEFAULTS.senderPattern))
     .addOption(envOption('-b, --bind <endpoint>', `endpoint to bind (default ${DEFAULTS.senderBind} unless --connect is given)`, 'BIND').argParser(parseEndpointFor('bind')))
     .addOption(envOption('-c, --connect <endpoint>', 'connect to a receiver that binds, instead of binding (repeatable, or comma-separated)', 'CONNECT').argParser(collectEndpoints).conflicts('bind'))
-    .addOption(envOption('-t, --topic <name>', 'stream name (default: HOST-SOURCE)', 'TOPIC'))
+    .addOption(envOption('-t, --topic <name>', 'stream name (default: HOST-SOURCE)', 'TOPIC').argParser(parseTopic))
     .addOption(envOption('--width <px>', 'testsrc width, or the width asked of a camera', 'WIDTH').argParser(parseIntIn(16, 65535)).default(DEFAULTS.width))
     .addOption(envOption('--height <px>', 'testsrc height, or the height asked of a camera', 'HEIGHT').argParser(parseIntIn(16, 65535)).default(DEFAULTS.height))
     .addOption(envOption('--fps <n>', `frames per second; 0 = as fast as possible (default: ${DEFAULTS.fps}, a file's own rate, a camera's own rate)`, 'FPS').argParser(parseNumberIn(0, 1000)))

@@ -68,7 +68,7 @@ describe('OrderedEncodePipeline', () => {
         return result;
       },
     } as unknown as JpegEncoder;
-    const pipeline = new OrderedEncodePipeline(timedEncoder, async (seq) => void delivered.push(seq), 4);
+    const pipeline = new OrderedEncodePipeline(timedEncoder, (seq) => Promise.resolve(void delivered.push(seq)), 4);
     await pipeline.submit(0, big);
     for (let seq = 1; seq < 8; seq++) await pipeline.submit(seq, small);
     await pipeline.flush();
@@ -78,7 +78,7 @@ describe('OrderedEncodePipeline', () => {
 
   test('an encode failure surfaces from flush() and nothing after it is delivered', async () => {
     const delivered: number[] = [];
-    const pipeline = new OrderedEncodePipeline(encoder, async (seq) => void delivered.push(seq), 2);
+    const pipeline = new OrderedEncodePipeline(encoder, (seq) => Promise.resolve(void delivered.push(seq)), 2);
     const good = (await new TestPatternSource(64, 48).read())!;
     await pipeline.submit(0, good);
     await pipeline.submit(1, { ...good, pixels: Buffer.alloc(10) });

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
+import type * as OpenCvModule from '@u4/opencv4nodejs';
 import { UsageError } from '../../common/errors';
 
-export type OpenCv = typeof import('@u4/opencv4nodejs');
+export type OpenCv = typeof OpenCvModule;
 
 let loaded: OpenCv | undefined;
 
