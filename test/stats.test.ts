@@ -65,6 +65,13 @@ describe('stats', () => {
     assert.equal(window.rates(10_000 + 10_000).perSecond, 0, 'a stream that stopped falls to 0');
   });
 
+  test('RateWindow does not overstate the rate while its window is still filling', () => {
+    const window = new RateWindow(2000);
+    for (let i = 0; i < 5; i++) window.record(10_000 + i * (1000 / 30));
+    const { perSecond } = window.rates(10_000 + 4 * (1000 / 30));
+    assert.ok(Math.abs(perSecond - 30) < 1, `fps ${perSecond}`);
+  });
+
   test('ReceiverStats sums streams and counts rejects by reason', () => {
     const stats = new ReceiverStats(2000);
     stats.onFrame({ topic: 'a', header: frame(1, 0, 1_000_000), jpeg: Buffer.alloc(100) }, 1_002_000);

@@ -33,8 +33,14 @@ export class RateWindow {
       count += this.counts[i] ?? 0;
       bytes += this.bytes[i] ?? 0;
     }
-    const spanMs = Math.min(this.windowMs, Math.max(this.bucketMs, nowMs - this.firstMs));
-    return { perSecond: (count * 1000) / spanMs, bytesPerSecond: (bytes * 1000) / spanMs };
+    const sinceFirstMs = nowMs - this.firstMs;
+    if (sinceFirstMs < this.windowMs) {
+      // Still filling the window: n events since the first span n - 1 intervals.
+      if (count < 2) return { perSecond: 0, bytesPerSecond: 0 };
+      const spanMs = Math.max(this.bucketMs, sinceFirstMs);
+      return { perSecond: ((count - 1) * 1000) / spanMs, bytesPerSecond: ((bytes * (count - 1)) / count) * (1000 / spanMs) };
+    }
+    return { perSecond: (count * 1000) / this.windowMs, bytesPerSecond: (bytes * 1000) / this.windowMs };
   }
 
   private advance(nowMs: number): void {

@@ -1,0 +1,63 @@
+/**
+ * Electron's main process: one window, the StreamHub that owns the sockets, and the IPC that
+ * joins them. Everything below this glue (the hub, validation, window settings) is plain Node and
+ * tested without Electron.
+ */
+import { app, BrowserWindow, ipcMain, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describeError } from '../common/errors';
+import { parseConnectRequest, parseViewerSettings } from './message-validation';
+import { StreamHub } from './stream-hub';
+import type { IpcReply } from './viewer-feed';
+import { IPC, type ViewerSettings } from './viewer-messages';
+import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from './window-security';
+
+const indexFile = join(__dirname, 'renderer', 'index.html');
+const indexUrl = pathToFileURL(indexFile).href;
+const settings: ViewerSettings = parseViewerSettings(JSON.parse(process.env.ZEROCAM_VIEWER_SETTINGS ?? '{"connections":[]}'));
+
+app.enableSandbox();
+app.on('web-contents-created', (_event, contents) => {
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  contents.on('will-navigate', (event) => event.preventDefault());
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+});
+app.on('window-all-closed', () => app.quit());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => app.quit());
+
+void app.whenReady().then(() => {
+  const window = new BrowserWindow(secureWindowOptions(join(__dirname, 'preload.bundle.js')));
+  const hub = new StreamHub({
+    frame: (meta, jpeg) => {
+      if (!window.isDestroyed()) window.webContents.send(IPC.frame, meta, jpeg);
+    },
+    status: (update) => {
+      if (!window.isDestroyed()) window.webContents.send(IPC.status, update);
+    },
+  });
+  const trusted = (event: IpcMainEvent | IpcMainInvokeEvent): boolean =>
+    event.sender === window.webContents && isTrustedSender(event.senderFrame?.url, indexUrl);
+
+  ipcMain.handle(IPC.settings, (event) => (trusted(event) ? settings : { connections: [] }));
+  ipcMain.handle(IPC.connect, async (event, request: unknown): Promise<IpcReply> => {
+    if (!trusted(event)) return { ok: false, error: 'not allowed' };
+    try {
+      return { ok: true, connection: await hub.connect(parseConnectRequest(request)) };
+    } catch (error) {
+      return { ok: false, error: describeError(error) };
+    }
+  });
+  ipcMain.handle(IPC.disconnect, (event, connectionId: unknown): IpcReply => {
+    if (!trusted(event) || typeof connectionId !== 'string') return { ok: false, error: 'not allowed' };
+    hub.disconnect(connectionId);
+    return { ok: true };
+  });
+  ipcMain.on(IPC.displayed, (event, key: unknown, ticket: unknown) => {
+    const ack = trusted(event) ? parseDisplayedArgs(key, ticket) : undefined;
+    if (ack) hub.displayed(ack.key, ack.ticket);
+  });
+  window.on('closed', () => hub.close());
+  app.on('will-quit', () => hub.close());
+  void window.loadFile(indexFile);
+});

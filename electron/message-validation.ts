@@ -1,0 +1,71 @@
+import { parseEndpoint } from '../common/endpoint';
+import { describeError } from '../common/errors';
+import { isValidTopic } from '../common/protocol';
+import type { ClientMessage, ConnectRequest, ViewerSettings } from './viewer-messages';
+
+/** Thrown for anything a renderer sends that is not a well-formed request; the caller drops it. */
+export class InvalidMessageError extends Error {
+  override name = 'InvalidMessageError';
+  /** Set when the message was a request: the renderer is owed a reply carrying this error. */
+  requestId: number | undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function wholeNumber(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new InvalidMessageError(`${what} must be a whole number`);
+  return value;
+}
+
+function shortString(value: unknown, what: string, max = 256): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw new InvalidMessageError(`${what} must be a string of 1-${max} characters`);
+  return value;
+}
+
+/** A renderer is untrusted input: every field is checked, and unknown fields are dropped. */
+export function parseConnectRequest(value: unknown): ConnectRequest {
+  if (!isRecord(value)) throw new InvalidMessageError('connect request must be an object');
+  let endpoint: string;
+  try {
+    endpoint = parseEndpoint(shortString(value.endpoint, 'endpoint', 512), 'connect');
+  } catch (error) {
+    throw new InvalidMessageError(describeError(error));
+  }
+  const pattern = value.pattern ?? 'sub';
+  if (pattern !== 'sub' && pattern !== 'pull') throw new InvalidMessageError('pattern must be "sub" or "pull"');
+  const topics = value.topics ?? [];
+  if (!Array.isArray(topics) || topics.length > 64) throw new InvalidMessageError('topics must be a list of at most 64 names');
+  for (const topic of topics) {
+    if (typeof topic !== 'string' || !isValidTopic(topic)) throw new InvalidMessageError(`invalid topic ${JSON.stringify(topic)}`);
+  }
+  return { endpoint, pattern, topics: topics as string[] };
+}
+
+export function parseClientMessage(value: unknown): ClientMessage {
+  if (!isRecord(value)) throw new InvalidMessageError('message must be an object');
+  switch (value.type) {
+    case 'connect': {
+      const requestId = wholeNumber(value.requestId, 'requestId');
+      try {
+        return { type: 'connect', requestId, request: parseConnectRequest(value.request) };
+      } catch (error) {
+        if (error instanceof InvalidMessageError) error.requestId = requestId;
+        throw error;
+      }
+    }
+    case 'disconnect':
+      return { type: 'disconnect', requestId: wholeNumber(value.requestId, 'requestId'), connectionId: shortString(value.connectionId, 'connectionId', 64) };
+    case 'displayed':
+      return { type: 'displayed', key: shortString(value.key, 'key', 160), ticket: wholeNumber(value.ticket, 'ticket') };
+    default:
+      throw new InvalidMessageError(`unknown message type ${JSON.stringify(value.type)}`);
+  }
+}
+
+/** The settings the CLI hands to the Electron main process (through its environment). */
+export function parseViewerSettings(value: unknown): ViewerSettings {
+  if (!isRecord(value) || !Array.isArray(value.connections)) throw new InvalidMessageError('settings must have a connections list');
+  return { connections: value.connections.map(parseConnectRequest) };
+}

@@ -1,0 +1,155 @@
+import type { ViewerFeed } from '../viewer-feed';
+import type { FrameMeta, StreamState, StreamStatus } from '../viewer-messages';
+import { DisplayStats } from './display-stats';
+import { drawSparkline } from './sparkline';
+
+const SPARKLINE_SPAN_MS = 10_000;
+
+function nowUs(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+/**
+ * One stream on screen: a canvas that shows its newest frame, and an overlay with its state,
+ * rates, latency and a latency sparkline. Frames are decoded off the main thread with
+ * createImageBitmap and each bitmap is closed once drawn, so nothing accumulates.
+ */
+export class StreamTile {
+  readonly element = element('figure', 'tile');
+  private readonly canvas = element('canvas', 'frame');
+  private readonly context: CanvasRenderingContext2D;
+  private readonly badge = element('span', 'badge');
+  private readonly metrics = element('div', 'metrics');
+  private readonly banner = element('div', 'banner');
+  private readonly sparkline = element('canvas', 'sparkline');
+  private readonly stats = new DisplayStats();
+  private status: StreamStatus | undefined;
+  private current: { meta: FrameMeta; jpeg: Uint8Array } | undefined;
+  private decodeErrors = 0;
+  private disposed = false;
+
+  constructor(
+    readonly key: string,
+    readonly topic: string,
+    private readonly feed: ViewerFeed,
+    onFocus: (tile: StreamTile) => void,
+  ) {
+    this.context = this.canvas.getContext('2d', { alpha: false })!;
+    this.element.dataset.stream = key;
+    this.element.dataset.displayed = '0';
+    this.sparkline.width = 180;
+    this.sparkline.height = 40;
+
+    const title = element('div', 'title');
+    title.append(element('span', 'topic', topic), this.badge);
+    const snapshot = element('button', 'snapshot', 'Snapshot');
+    snapshot.title = 'Save the frame on screen as a JPEG';
+    snapshot.addEventListener('click', (event) => {
+      event.stopPropagation();
+      this.saveSnapshot();
+    });
+    const fullscreen = element('button', 'fullscreen', 'Fullscreen');
+    fullscreen.addEventListener('click', (event) => {
+      event.stopPropagation();
+      void this.element.requestFullscreen?.();
+    });
+    const actions = element('div', 'actions');
+    actions.append(snapshot, fullscreen);
+    const overlay = element('figcaption', 'overlay');
+    overlay.append(title, this.metrics, this.sparkline);
+    this.element.append(this.canvas, this.banner, overlay, actions);
+    this.element.addEventListener('click', () => onFocus(this));
+    this.setState('waiting');
+  }
+
+  showFrame(meta: FrameMeta, jpeg: Uint8Array): void {
+    createImageBitmap(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })).then(
+      (bitmap) =>
+        requestAnimationFrame(() => {
+          if (!this.disposed) this.paint(meta, jpeg, bitmap);
+          bitmap.close();
+          this.feed.displayed(meta.key, meta.ticket);
+        }),
+      () => {
+        this.decodeErrors++;
+        this.feed.displayed(meta.key, meta.ticket);
+      },
+    );
+  }
+
+  updateStatus(status: StreamStatus): void {
+    this.status = status;
+    this.setState(status.state);
+    this.render();
+  }
+
+  /** Refreshes the overlay; called on every status update and a few times a second. */
+  render(): void {
+    const now = performance.now();
+    const s = this.status;
+    const fps = this.stats.fps(now);
+    const latency = this.stats.latency(now);
+    const parts = [
+      s && s.width ? `${s.width}×${s.height}` : '',
+      `recv ${(s?.receivedFps ?? 0).toFixed(1)} fps`,
+      `shown ${fps.toFixed(1)} fps`,
+      latency ? `latency p50 ${latency.p50.toFixed(1)} · p99 ${latency.p99.toFixed(1)} ms` : 'latency –',
+      `${(((s?.bytesPerSecond ?? 0) * 8) / 1e6).toFixed(1)} Mbit/s`,
+      `dropped ${s?.dropped ?? 0} · skipped ${s?.skipped ?? 0}`,
+    ].filter(Boolean);
+    this.metrics.replaceChildren(...parts.map((text) => element('span', 'metric', text)));
+    this.element.dataset.displayFps = fps.toFixed(2);
+    this.element.dataset.receivedFps = String(s?.receivedFps ?? 0);
+    this.element.dataset.latencyP50 = latency ? latency.p50.toFixed(2) : '';
+    this.element.dataset.latencyP99 = latency ? latency.p99.toFixed(2) : '';
+    drawSparkline(this.sparkline, this.stats.history(now, SPARKLINE_SPAN_MS), now, SPARKLINE_SPAN_MS);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.element.remove();
+  }
+
+  private paint(meta: FrameMeta, jpeg: Uint8Array, bitmap: ImageBitmap): void {
+    if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
+      this.canvas.width = bitmap.width;
+      this.canvas.height = bitmap.height;
+    }
+    this.context.drawImage(bitmap, 0, 0);
+    // Latency is taken as the frame is drawn for the next paint, not when it arrived.
+    this.stats.record(performance.now(), (nowUs() - meta.captureUs) / 1000);
+    this.current = { meta, jpeg };
+    this.element.dataset.displayed = String(this.stats.displayed);
+    this.element.dataset.seq = String(meta.seq);
+    if (this.status?.state !== 'stalled') this.setState('live');
+  }
+
+  private setState(state: StreamState): void {
+    this.element.dataset.state = state;
+    this.badge.textContent = state === 'live' ? 'LIVE' : state === 'stalled' ? 'STALLED' : 'WAITING';
+    this.banner.textContent = state === 'stalled' ? 'Stalled: no frames for 2 s' : state === 'waiting' ? 'Waiting for the first frame…' : '';
+  }
+
+  private saveSnapshot(): void {
+    if (!this.current) return;
+    const { meta, jpeg } = this.current;
+    const url = URL.createObjectURL(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `${meta.topic}-${meta.session}-${meta.seq}.jpg`;
+    link.click();
+    // The download has its own reference by now; keeping the URL would pin the JPEG in memory.
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+  }
+
+  get decodeFailures(): number {
+    return this.decodeErrors;
+  }
+}

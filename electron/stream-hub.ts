@@ -1,0 +1,248 @@
+import { DEFAULTS } from '../common/defaults';
+import { JpegReceiver } from '../common/jpeg-receiver';
+import { ReceiverStats } from '../common/stats/receiver-stats';
+import { NewestFrameForwarder } from './newest-frame-forwarder';
+import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
+
+/** Where frames and status go: a renderer, over Electron IPC or a WebSocket. */
+export interface FrameSink {
+  frame(meta: FrameMeta, jpeg: Buffer): void;
+  status(update: StatusUpdate): void;
+}
+
+export interface StreamHubOptions {
+  /** A stream with no frame for this long is shown as stalled. */
+  stallAfterMs?: number;
+  statusIntervalMs?: number;
+  maxFrameBytes?: number;
+}
+
+interface Delivery {
+  ticket: number;
+  meta: FrameMeta;
+  jpeg: Buffer;
+}
+
+interface Stream {
+  key: string;
+  topic: string;
+  state: StreamState;
+  lastReceiveMs: number;
+  nextTicket: number;
+  readonly forwarder: NewestFrameForwarder<Delivery>;
+}
+
+interface Connection {
+  id: string;
+  request: ConnectRequest;
+  receiver: JpegReceiver;
+  stats: ReceiverStats;
+  streams: Map<string, Stream>;
+}
+
+const TICK_MS = 250;
+
+/**
+ * The viewer's engine, free of Electron: owns one receiving socket per connection, keeps each
+ * stream's stats and state (waiting, live, stalled), and forwards frames to one renderer with
+ * at most one undisplayed frame per stream in flight.
+ */
+export class StreamHub {
+  private readonly connections = new Map<string, Connection>();
+  private readonly stallAfterMs: number;
+  private readonly statusIntervalMs: number;
+  private readonly maxFrameBytes: number;
+  private readonly timer: NodeJS.Timeout;
+  private latest: Map<string, StreamStatus> = new Map();
+  private lastStatsMs = 0;
+  private nextConnectionId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly sink: FrameSink,
+    options: StreamHubOptions = {},
+  ) {
+    this.stallAfterMs = options.stallAfterMs ?? 2000;
+    this.statusIntervalMs = options.statusIntervalMs ?? DEFAULTS.statsIntervalMs;
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  async connect(request: ConnectRequest): Promise<ConnectionStatus> {
+    if (this.closed) throw new Error('the viewer is shutting down');
+    const receiver = await JpegReceiver.open({
+      pattern: request.pattern,
+      attachment: { connect: [request.endpoint] },
+      topics: request.topics,
+      maxFrameBytes: this.maxFrameBytes,
+    });
+    const connection: Connection = {
+      id: `c${this.nextConnectionId++}`,
+      request,
+      receiver,
+      stats: new ReceiverStats(DEFAULTS.rateWindowMs),
+      streams: new Map(),
+    };
+    for (const topic of request.topics) this.stream(connection, topic);
+    this.connections.set(connection.id, connection);
+    void this.receive(connection);
+    this.publish(true);
+    return this.connectionStatus(connection);
+  }
+
+  disconnect(connectionId: string): boolean {
+    const connection = this.connections.get(connectionId);
+    if (!connection) return false;
+    connection.receiver.close();
+    this.connections.delete(connectionId);
+    this.publish(true);
+    return true;
+  }
+
+  /** The renderer painted a frame: send that stream's newest waiting frame, if any. */
+  displayed(key: string, ticket: number): void {
+    const stream = this.findStream(key);
+    const next = stream?.forwarder.displayed(ticket);
+    if (next) this.sink.frame(next.meta, next.jpeg);
+  }
+
+  status(): StatusUpdate {
+    const connections = [...this.connections.values()].map((c) => this.connectionStatus(c));
+    const streams = [...this.connections.values()].flatMap((c) => [...c.streams.values()].map((s) => this.streamStatus(c, s)));
+    return { connections, streams };
+  }
+
+  /** Closes every socket and stops the timer. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const connection of this.connections.values()) connection.receiver.close();
+    this.connections.clear();
+  }
+
+  private async receive(connection: Connection): Promise<void> {
+    for await (const received of connection.receiver) {
+      if (received.kind === 'rejected') {
+        connection.stats.onRejected(received.error.reason);
+        continue;
+      }
+      const { frame, receiveUs } = received;
+      const streamStats = connection.stats.onFrame(frame, receiveUs);
+      const stream = this.stream(connection, frame.topic);
+      stream.lastReceiveMs = Date.now();
+      const ticket = stream.nextTicket++;
+      const { header } = frame;
+      const delivery: Delivery = {
+        ticket,
+        jpeg: frame.jpeg,
+        meta: {
+          key: stream.key,
+          ticket,
+          topic: frame.topic,
+          connectionId: connection.id,
+          session: header.session,
+          seq: header.seq,
+          captureUs: header.captureUs,
+          receiveUs,
+          width: header.width,
+          height: header.height,
+        },
+      };
+      const now = stream.forwarder.offer(delivery);
+      streamStats.skipped = stream.forwarder.skipped;
+      if (now) this.sink.frame(now.meta, now.jpeg);
+      if (stream.state !== 'live') {
+        stream.state = 'live';
+        this.publish(false);
+      }
+    }
+  }
+
+  private stream(connection: Connection, topic: string): Stream {
+    let stream = connection.streams.get(topic);
+    if (!stream) {
+      stream = { key: `${connection.id}/${topic}`, topic, state: 'waiting', lastReceiveMs: 0, nextTicket: 1, forwarder: new NewestFrameForwarder() };
+      connection.streams.set(topic, stream);
+    }
+    return stream;
+  }
+
+  private findStream(key: string): Stream | undefined {
+    const slash = key.indexOf('/');
+    return this.connections.get(key.slice(0, slash))?.streams.get(key.slice(slash + 1));
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    let changed = false;
+    for (const connection of this.connections.values()) {
+      for (const stream of connection.streams.values()) {
+        if (stream.state === 'live' && now - stream.lastReceiveMs > this.stallAfterMs) {
+          stream.state = 'stalled';
+          changed = true;
+        }
+      }
+    }
+    if (changed || now - this.lastStatsMs >= this.statusIntervalMs) this.publish(now - this.lastStatsMs >= this.statusIntervalMs);
+  }
+
+  /** Sends status to the renderer; `refreshStats` also takes a new reading of rates and latency. */
+  private publish(refreshStats: boolean): void {
+    if (this.closed) return;
+    if (refreshStats) {
+      const now = Date.now();
+      this.lastStatsMs = now;
+      this.latest = new Map();
+      for (const connection of this.connections.values()) {
+        const live = connection.stats.live(now);
+        for (const [topic, summary] of Object.entries(live.streams)) {
+          this.latest.set(`${connection.id}/${topic}`, {
+            key: `${connection.id}/${topic}`,
+            connectionId: connection.id,
+            topic,
+            state: 'waiting',
+            width: summary.width,
+            height: summary.height,
+            frames: summary.frames,
+            receivedFps: summary.fps,
+            bytesPerSecond: summary.bytesPerSecond,
+            receiveLatencyMs: { p50: summary.latencyMs.p50, p99: summary.latencyMs.p99 },
+            dropped: summary.dropped,
+            skipped: summary.skipped,
+            rejected: live.rejected,
+          });
+        }
+      }
+    }
+    this.sink.status(this.status());
+  }
+
+  private streamStatus(connection: Connection, stream: Stream): StreamStatus {
+    const measured = this.latest.get(stream.key);
+    const base: StreamStatus = measured ?? {
+      key: stream.key,
+      connectionId: connection.id,
+      topic: stream.topic,
+      state: stream.state,
+      width: 0,
+      height: 0,
+      frames: 0,
+      receivedFps: 0,
+      bytesPerSecond: 0,
+      receiveLatencyMs: { p50: 0, p99: 0 },
+      dropped: 0,
+      skipped: 0,
+      rejected: 0,
+    };
+    return { ...base, state: stream.state, skipped: stream.forwarder.skipped };
+  }
+
+  private connectionStatus(connection: Connection): ConnectionStatus {
+    const states = [...connection.streams.values()].map((s) => s.state);
+    const state: StreamState = states.includes('live') ? 'live' : states.includes('stalled') ? 'stalled' : 'waiting';
+    const { endpoint, pattern, topics } = connection.request;
+    return { id: connection.id, endpoint, pattern, topics, state };
+  }
+}

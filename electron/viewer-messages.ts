@@ -1,0 +1,92 @@
+/**
+ * What the viewer's backend (Electron's main process, or the --web server) and its renderer say
+ * to each other. Types only: the renderer bundle imports them, and they vanish at compile time.
+ */
+
+export type ViewerPattern = 'sub' | 'pull';
+
+export interface ConnectRequest {
+  endpoint: string;
+  pattern: ViewerPattern;
+  /** Exact topics to show; empty shows every stream on the endpoint. */
+  topics: string[];
+}
+
+/** What the viewer was started with (its flags); the renderer pre-fills its form from it. */
+export interface ViewerSettings {
+  connections: ConnectRequest[];
+}
+
+export type StreamState = 'waiting' | 'live' | 'stalled';
+
+export interface ConnectionStatus {
+  id: string;
+  endpoint: string;
+  pattern: ViewerPattern;
+  topics: string[];
+  /** waiting until its first frame; then live or stalled like its streams. */
+  state: StreamState;
+}
+
+export interface StreamStatus {
+  /** `${connectionId}/${topic}`: unique even when two endpoints carry the same topic. */
+  key: string;
+  connectionId: string;
+  topic: string;
+  state: StreamState;
+  width: number;
+  height: number;
+  frames: number;
+  receivedFps: number;
+  bytesPerSecond: number;
+  /** Capture to receive, over the last second, ms. The renderer adds capture-to-display. */
+  receiveLatencyMs: { p50: number; p99: number };
+  /** Sequence gaps: frames that never arrived. */
+  dropped: number;
+  /** Frames passed over for a newer one before they reached the screen. */
+  skipped: number;
+  /** Malformed messages on this stream's connection. */
+  rejected: number;
+}
+
+export interface StatusUpdate {
+  connections: ConnectionStatus[];
+  streams: StreamStatus[];
+}
+
+export interface FrameMeta {
+  key: string;
+  /** Numbers deliveries of this stream to this renderer; the renderer acks it once painted. */
+  ticket: number;
+  topic: string;
+  connectionId: string;
+  session: number;
+  seq: number;
+  captureUs: number;
+  receiveUs: number;
+  width: number;
+  height: number;
+}
+
+/** Renderer -> backend. */
+export type ClientMessage =
+  | { type: 'connect'; requestId: number; request: ConnectRequest }
+  | { type: 'disconnect'; requestId: number; connectionId: string }
+  | { type: 'displayed'; key: string; ticket: number };
+
+/** Backend -> renderer, as JSON text (frames travel separately, as binary). */
+export type ServerMessage =
+  | { type: 'settings'; settings: ViewerSettings }
+  | { type: 'status'; update: StatusUpdate }
+  | { type: 'reply'; requestId: number; ok: true; connection?: ConnectionStatus }
+  | { type: 'reply'; requestId: number; ok: false; error: string };
+
+/** Names of the Electron IPC channels, one per bridge function. */
+export const IPC = {
+  settings: 'zerocam:settings',
+  connect: 'zerocam:connect',
+  disconnect: 'zerocam:disconnect',
+  displayed: 'zerocam:displayed',
+  frame: 'zerocam:frame',
+  status: 'zerocam:status',
+} as const;
