@@ -53,7 +53,7 @@ export class StreamHub {
   private readonly statusIntervalMs: number;
   private readonly maxFrameBytes: number;
   private readonly timer: NodeJS.Timeout;
-  private latest: Map<string, StreamStatus> = new Map();
+  private readonly receiveLatency = new Map<string, { p50: number; p99: number }>();
   private lastStatsMs = 0;
   private nextConnectionId = 1;
   private closed = false;
@@ -176,43 +176,26 @@ export class StreamHub {
 
   private tick(): void {
     const now = Date.now();
-    let changed = false;
     for (const connection of this.connections.values()) {
       for (const stream of connection.streams.values()) {
-        if (stream.state === 'live' && now - stream.lastReceiveMs > this.stallAfterMs) {
-          stream.state = 'stalled';
-          changed = true;
-        }
+        if (stream.state === 'live' && now - stream.lastReceiveMs > this.stallAfterMs) stream.state = 'stalled';
       }
     }
-    if (changed || now - this.lastStatsMs >= this.statusIntervalMs) this.publish(now - this.lastStatsMs >= this.statusIntervalMs);
+    this.publish(now - this.lastStatsMs >= this.statusIntervalMs);
   }
 
-  /** Sends status to the renderer; `refreshStats` also takes a new reading of rates and latency. */
-  private publish(refreshStats: boolean): void {
+  /**
+   * Sends status to the renderer. Rates and counts are read fresh each time; latency percentiles
+   * come from a histogram that restarts on each reading, so they are read once per interval.
+   */
+  private publish(readLatency: boolean): void {
     if (this.closed) return;
-    if (refreshStats) {
+    if (readLatency) {
       const now = Date.now();
       this.lastStatsMs = now;
-      this.latest = new Map();
       for (const connection of this.connections.values()) {
-        const live = connection.stats.live(now);
-        for (const [topic, summary] of Object.entries(live.streams)) {
-          this.latest.set(`${connection.id}/${topic}`, {
-            key: `${connection.id}/${topic}`,
-            connectionId: connection.id,
-            topic,
-            state: 'waiting',
-            width: summary.width,
-            height: summary.height,
-            frames: summary.frames,
-            receivedFps: summary.fps,
-            bytesPerSecond: summary.bytesPerSecond,
-            receiveLatencyMs: { p50: summary.latencyMs.p50, p99: summary.latencyMs.p99 },
-            dropped: summary.dropped,
-            skipped: summary.skipped,
-            rejected: live.rejected,
-          });
+        for (const [topic, summary] of Object.entries(connection.stats.live(now).streams)) {
+          this.receiveLatency.set(`${connection.id}/${topic}`, { p50: summary.latencyMs.p50, p99: summary.latencyMs.p99 });
         }
       }
     }
@@ -220,23 +203,22 @@ export class StreamHub {
   }
 
   private streamStatus(connection: Connection, stream: Stream): StreamStatus {
-    const measured = this.latest.get(stream.key);
-    const base: StreamStatus = measured ?? {
+    const summary = connection.stats.stream(stream.topic).summary(Date.now());
+    return {
       key: stream.key,
       connectionId: connection.id,
       topic: stream.topic,
       state: stream.state,
-      width: 0,
-      height: 0,
-      frames: 0,
-      receivedFps: 0,
-      bytesPerSecond: 0,
-      receiveLatencyMs: { p50: 0, p99: 0 },
-      dropped: 0,
-      skipped: 0,
-      rejected: 0,
+      width: summary.width,
+      height: summary.height,
+      frames: summary.frames,
+      receivedFps: summary.fps,
+      bytesPerSecond: summary.bytesPerSecond,
+      receiveLatencyMs: this.receiveLatency.get(stream.key) ?? { p50: 0, p99: 0 },
+      dropped: summary.dropped,
+      skipped: stream.forwarder.skipped,
+      rejected: connection.stats.rejected,
     };
-    return { ...base, state: stream.state, skipped: stream.forwarder.skipped };
   }
 
   private connectionStatus(connection: Connection): ConnectionStatus {

@@ -139,7 +139,11 @@ describe('zerocam-viewer --web in Chromium', () => {
     await page.waitForSelector(tileSelector('cam2', 'live'));
     await displayedMoreThan(page, 'cam1', 2);
     await displayedMoreThan(page, 'cam2', 2);
-    await page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>('.tile')].every((tile) => Number(tile.dataset.displayFps) > 0 && tile.dataset.latencyP50 !== ''));
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll<HTMLElement>('.tile')].every(
+        (tile) => Number(tile.dataset.displayFps) > 0 && Number(tile.dataset.receivedFps) > 0 && tile.dataset.latencyP50 !== '',
+      ),
+    );
     assert.equal(await page.locator('.tile:not(.placeholder)').count(), 2);
     assert.equal(await page.locator('#connections .chip').count(), 2);
     await screenshot(page, 'viewer-two-streams');
