@@ -10,7 +10,7 @@ export type { Logger };
  */
 export function createLogger(name: string, level = process.env.ZEROCAM_LOG_LEVEL ?? 'info'): Logger {
   if (process.stderr.isTTY) {
-    return pino({ name, level }, pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' }));
+    return pino({ name, level }, pretty({ destination: 2, sync: true, ignore: 'pid,hostname', hideObject: true, translateTime: 'HH:MM:ss' }));
   }
   return pino({ name, level, base: { name } }, pino.destination({ fd: 2, sync: true }));
 }
