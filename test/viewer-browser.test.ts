@@ -191,6 +191,19 @@ describe('zerocam-viewer --web in Chromium', () => {
   });
 });
 
+describe('zerocam-viewer --web shutdown', () => {
+  test('exits 0 on SIGTERM while a page is watching a stream', async (t) => {
+    const endpoint = ipcEndpoint();
+    await startSender(t, endpoint, 'cam1');
+    const viewer = start(t, 'viewer', ['--web', '--port', '0', '--connect', endpoint]);
+    const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
+    const page = await openPage(t, url);
+    await page.waitForSelector(tileSelector('cam1', 'live'));
+    viewer.kill('SIGTERM');
+    assert.equal((await viewer.exited).code, 0, viewer.stderr.join('\n'));
+  });
+});
+
 describe('zerocam-viewer without --web', () => {
   test('where the Electron binary is missing, says so in one line, suggests --web, and exits 2', async (t) => {
     const viewer = new CliProcess('viewer', ['--connect', 'tcp://127.0.0.1:5555'], { ELECTRON_OVERRIDE_DIST_PATH: '/nonexistent-electron' });
