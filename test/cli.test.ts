@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import * as zmq from 'zeromq';
-import type { IndexEntry } from '../receiver/frame-store';
 import { encodeFrame } from '../common/protocol';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
+import { listSavedFiles, readIndex } from './helpers/recordings';
 
 const SMALL = ['--width', '320', '--height', '240'];
 
@@ -23,19 +23,6 @@ function start(t: TestContext, name: 'sender' | 'receiver', args: string[], env:
   const child = new CliProcess(name, args, env);
   t.after(() => child.stop());
   return child;
-}
-
-async function readIndex(dir: string): Promise<IndexEntry[]> {
-  const text = await readFile(join(dir, 'index.jsonl'), 'utf8');
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as IndexEntry);
-}
-
-async function savedFiles(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) for (const name of await readdir(join(dir, entry.name))) files.push(`${entry.name}/${name}`);
-  }
-  return files.sort();
 }
 
 const stream = (record: JsonRecord, topic: string): JsonRecord | undefined => (record.streams as Record<string, JsonRecord> | undefined)?.[topic];
@@ -62,7 +49,7 @@ describe('zerocam-sender -> zerocam-receiver', () => {
         assert.ok(index.length >= 1);
         assert.equal(index.length, summary.saved);
         assert.equal(Number(summary.saved) + Number(summary.skipped), 20, 'each received frame was saved or skipped for a newer one');
-        assert.deepEqual(await savedFiles(out), index.map((e) => e.file).sort());
+        assert.deepEqual(await listSavedFiles(out), index.map((e) => e.file).sort());
         for (const entry of index) {
           const file = join(out, entry.file);
           assert.equal((await stat(file)).size, entry.bytes);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { OutputDirError, SaveError } from '../common/errors';
 import type { Frame } from '../common/protocol';
-import { FrameStore, type IndexEntry } from '../receiver/frame-store';
+import { FrameStore } from '../receiver/frame-store';
+import { listSavedFiles, readIndex } from './helpers/recordings';
 
 const frameOf = (topic: string, seq: number, bytes = 100, session = 1_795_000_000_000_000): Frame => ({
   topic,
@@ -18,19 +19,6 @@ async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise
   const dir = await mkdtemp(join(tmpdir(), 'zc-store-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function readIndex(dir: string): Promise<IndexEntry[]> {
-  const text = await readFile(join(dir, 'index.jsonl'), 'utf8');
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as IndexEntry);
-}
-
-async function listJpegs(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) for (const name of await readdir(join(dir, entry.name))) files.push(`${entry.name}/${name}`);
-  }
-  return files.sort();
 }
 
 describe('FrameStore', () => {
@@ -64,7 +52,7 @@ describe('FrameStore', () => {
     const files: string[] = [];
     for (let seq = 0; seq < 7; seq++) files.push((await store.save(frameOf('cam1', seq), 1)).file);
     await store.close();
-    assert.deepEqual(await listJpegs(dir), files.slice(-3));
+    assert.deepEqual(await listSavedFiles(dir), files.slice(-3));
   });
 
   test('an output directory that cannot be created fails at open with OutputDirError', async (t) => {
@@ -85,7 +73,7 @@ describe('FrameStore', () => {
     await mkdir(join(dir, 'cam1'));
     await writeFile(join(dir, 'cam1', '.1-5.tmp'), 'half a frame');
     await (await FrameStore.open({ dir, fsync: false })).close();
-    assert.deepEqual(await listJpegs(dir), []);
+    assert.deepEqual(await listSavedFiles(dir), []);
   });
 
   test('a full disk fails save() with SaveError, leaves no partial file, and every indexed frame is complete', async (t) => {
@@ -114,7 +102,7 @@ describe('FrameStore', () => {
     assert.match(failure.message, /disk full/);
 
     const index = await readIndex(dir).catch(() => []);
-    const files = await listJpegs(dir);
+    const files = await listSavedFiles(dir);
     assert.ok(index.length > 0, 'some frames fit before the disk filled');
     assert.deepEqual(files, index.map((e) => e.file).sort(), 'only indexed frames are on disk: no partial or temp file');
     for (const entry of index) {

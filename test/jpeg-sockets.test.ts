@@ -9,25 +9,31 @@ import { bindEndpoint, TRANSPORTS } from './helpers/endpoints';
 const jpeg = (fill: number, size = 64): Buffer => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(size, fill), Buffer.from([0xff, 0xd9])]);
 const frameFields = (seq: number): OutgoingFrame => ({ seq, captureUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg', quality: 80 });
 
-/** Sends frames until the receiver has yielded `count` results; PUB/SUB drops whatever precedes the subscription. */
-async function sendUntilReceived(sender: JpegSender, receiver: JpegReceiver, count: number): Promise<Received[]> {
-  const received: Received[] = [];
-  const receiving = (async () => {
-    for await (const item of receiver) {
-      received.push(item);
-      if (received.length >= count) break;
-    }
-  })();
-  let seq = 0;
+/**
+ * Calls `sendOne` with seq 0, 1, 2... until `receiving` settles, yielding to the event loop between
+ * sends. PUB/SUB drops whatever precedes the subscription, so tests send until the receiver has what it needs.
+ */
+async function sendWhile<T>(receiving: Promise<T>, sendOne: (seq: number) => Promise<unknown>): Promise<T> {
   let done = false;
-  void receiving.finally(() => (done = true));
-  while (!done) {
-    await sender.sendJpg(frameFields(seq), jpeg(seq % 256), 2_000_000 + seq);
-    seq++;
+  receiving.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let seq = 0; !done; seq++) {
+    await sendOne(seq);
     await new Promise((resolve) => setImmediate(resolve));
   }
-  await receiving;
-  return received;
+  return receiving;
+}
+
+/** Collects what the receiver yields until `stop` says enough. */
+async function collect(receiver: JpegReceiver, stop: (items: Received[]) => boolean): Promise<Received[]> {
+  const items: Received[] = [];
+  for await (const item of receiver) {
+    items.push(item);
+    if (stop(items)) break;
+  }
+  return items;
 }
 
 for (const transport of TRANSPORTS) {
@@ -39,7 +45,10 @@ for (const transport of TRANSPORTS) {
         const receiver = await JpegReceiver.open({ pattern: receiverPattern, attachment: { connect: [sender.endpoint] } });
         t.after(() => receiver.close());
 
-        const received = await sendUntilReceived(sender, receiver, 10);
+        const received = await sendWhile(
+          collect(receiver, (items) => items.length >= 10),
+          (seq) => sender.sendJpg(frameFields(seq), jpeg(seq % 256), 2_000_000 + seq),
+        );
         const frames = received.map((r) => (r.kind === 'frame' ? r.frame : assert.fail(`rejected: ${r.kind}`)));
         for (const frame of frames) {
           assert.equal(frame.topic, 'cam1');
@@ -60,22 +69,15 @@ for (const transport of TRANSPORTS) {
       const receiver = await JpegReceiver.open({ pattern: 'sub', attachment: { connect: [cam10.endpoint, probe.endpoint] }, topics: ['cam1', 'probe'] });
       t.after(() => receiver.close());
 
-      const yielded: string[] = [];
-      const receiving = (async () => {
-        for await (const item of receiver) {
-          yielded.push(item.kind === 'frame' ? item.frame.topic : item.kind);
-          if (yielded.length >= 5) break;
-        }
-      })();
-      let done = false;
-      void receiving.finally(() => (done = true));
       // cam10 always sends first, so had it passed the filter it would be among the first frames yielded.
-      for (let seq = 0; !done; seq++) {
-        await cam10.sendJpg(frameFields(seq), jpeg(1), 1);
-        await probe.sendJpg(frameFields(seq), jpeg(2), 1);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      await receiving;
+      const received = await sendWhile(
+        collect(receiver, (items) => items.length >= 5),
+        async (seq) => {
+          await cam10.sendJpg(frameFields(seq), jpeg(1), 1);
+          await probe.sendJpg(frameFields(seq), jpeg(2), 1);
+        },
+      );
+      const yielded = received.map((item) => (item.kind === 'frame' ? item.frame.topic : item.kind));
       assert.deepEqual(yielded, ['probe', 'probe', 'probe', 'probe', 'probe']);
     });
 
@@ -116,24 +118,14 @@ for (const transport of TRANSPORTS) {
       await rogue.send(encodeFrame('cam1', header, Buffer.from('not a jpeg at all')));
       await rogue.send(encodeFrame('probe', header, jpeg(0)));
 
-      const reasons: string[] = [];
-      let realFrames = 0;
-      let probed = false;
-      const receiving = (async () => {
-        for await (const item of receiver) {
-          if (item.kind === 'rejected') reasons.push(item.error.reason);
-          else if (item.frame.topic === 'probe') probed = true;
-          else realFrames++;
-          if (probed && realFrames >= 3) break;
-        }
-      })();
-      let done = false;
-      void receiving.finally(() => (done = true));
-      for (let seq = 0; !done; seq++) {
-        await sender.sendJpg(frameFields(seq), jpeg(1), 1);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      await receiving;
+      const isProbe = (item: Received): boolean => item.kind === 'frame' && item.frame.topic === 'probe';
+      const isReal = (item: Received): boolean => item.kind === 'frame' && item.frame.topic === 'cam1';
+      const received = await sendWhile(
+        collect(receiver, (items) => items.some(isProbe) && items.filter(isReal).length >= 3),
+        (seq) => sender.sendJpg(frameFields(seq), jpeg(1), 1),
+      );
+      const reasons = received.flatMap((item) => (item.kind === 'rejected' ? [item.error.reason] : []));
+      const realFrames = received.filter(isReal).length;
       assert.deepEqual(reasons.sort(), ['jpeg-markers', 'magic', 'oversized', 'part-count']);
       assert.ok(realFrames >= 3);
     });
@@ -153,20 +145,10 @@ for (const transport of TRANSPORTS) {
         // libzmq refuses the part before buffering it and drops the rogue connection.
         await cutOff;
 
-        const received: Received[] = [];
-        const receiving = (async () => {
-          for await (const item of receiver) {
-            received.push(item);
-            if (received.length >= 3) break;
-          }
-        })();
-        let done = false;
-        void receiving.finally(() => (done = true));
-        for (let seq = 0; !done; seq++) {
-          await sender.sendJpg(frameFields(seq), jpeg(1), 1);
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        await receiving;
+        const received = await sendWhile(
+          collect(receiver, (items) => items.length >= 3),
+          (seq) => sender.sendJpg(frameFields(seq), jpeg(1), 1),
+        );
         assert.deepEqual(received.map((r) => r.kind), ['frame', 'frame', 'frame']);
       });
     }
