@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 
 /** Every default zerocam uses, in one place. CLIs, docs and tests read them from here. */
 export const DEFAULTS = {
-  port: 5555,
   senderBind: 'tcp://*:5555',
   receiverConnect: 'tcp://127.0.0.1:5555',
   senderPattern: 'pub',
@@ -40,7 +39,11 @@ export const DEFAULTS = {
   /** fps and bytes/s are averaged over this trailing window. */
   rateWindowMs: 2000,
 
-  receiverOut: undefined as string | undefined,
+  /** The viewer shows a stream as stalled after this long without a frame. */
+  viewerStallMs: 2000,
+  viewerHost: '127.0.0.1',
+  viewerPort: 8080,
+
   saveEvery: 1,
   fsync: true,
 } as const;

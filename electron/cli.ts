@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { collectEndpoints, collectTopics, createProgram, envOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
+import { collectEndpoints, collectTopics, createProgram, DEFAULTS, envOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { ViewerPattern, ViewerSettings } from './viewer-messages';
@@ -26,10 +26,10 @@ function buildProgram() {
   return createProgram(NAME, 'Watch zerocam streams: a desktop window (Electron), or any browser with --web.')
     .addOption(envOption('-c, --connect <endpoint>', 'sender(s) to show, repeatable or comma-separated', 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
-    .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default('sub'))
+    .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
     .addOption(new Option('--web', 'serve the viewer over HTTP for a browser instead of opening a window').default(false))
-    .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default('127.0.0.1'))
-    .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(8080))
+    .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
+    .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
     .addHelpText(
       'after',
       `

@@ -62,7 +62,7 @@ export class StreamHub {
     private readonly sink: FrameSink,
     options: StreamHubOptions = {},
   ) {
-    this.stallAfterMs = options.stallAfterMs ?? 2000;
+    this.stallAfterMs = options.stallAfterMs ?? DEFAULTS.viewerStallMs;
     this.statusIntervalMs = options.statusIntervalMs ?? DEFAULTS.statsIntervalMs;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -77,6 +77,11 @@ export class StreamHub {
       topics: request.topics,
       maxFrameBytes: this.maxFrameBytes,
     });
+    if (this.closed) {
+      // The page went away while the socket was being opened.
+      receiver.close();
+      throw new Error('the viewer is shutting down');
+    }
     const connection: Connection = {
       id: `c${this.nextConnectionId++}`,
       request,
@@ -87,7 +92,7 @@ export class StreamHub {
     for (const topic of request.topics) this.stream(connection, topic);
     this.connections.set(connection.id, connection);
     void this.receive(connection);
-    this.publish(true);
+    this.publish(false);
     return this.connectionStatus(connection);
   }
 
@@ -96,7 +101,7 @@ export class StreamHub {
     if (!connection) return false;
     connection.receiver.close();
     this.connections.delete(connectionId);
-    this.publish(true);
+    this.publish(false);
     return true;
   }
 

@@ -47,7 +47,7 @@ function buildProgram() {
     .addOption(envOption('-o, --out <dir>', 'save every frame here as TOPIC/SESSION-SEQ.jpg, listed in index.jsonl', 'OUT'))
     .addOption(envOption('--every <n>', 'save only every Nth frame of each stream', 'EVERY').argParser(parseIntIn(1, 1_000_000)).default(DEFAULTS.saveEvery))
     .addOption(envOption('--max-files <n>', 'keep only the newest N saved frames (a ring)', 'MAX_FILES').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
-    .addOption(new Option('--no-fsync', 'do not fsync each frame before reporting it saved (faster, not crash-safe)'))
+    .addOption(new Option('--no-fsync', 'do not fsync each frame before reporting it saved (faster, not crash-safe)').default(DEFAULTS.fsync))
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
