@@ -17,8 +17,13 @@ export const DEFAULTS = {
    * (6.3 ms vs 3.1 ms at 720p). A camera host is CPU-bound before it is bandwidth-bound.
    */
   jpegOptimiseCoding: false,
-  /** Encodes in flight at once; only an unthrottled sender ever has more than one. */
-  encodeConcurrency: Math.max(1, availableParallelism()),
+  /**
+   * Encodes in flight at once; only an unthrottled sender ever has more than one. One per core
+   * plus one: a finished encode holds its slot until the frames before it are sent, and the main
+   * thread's share of each frame (colour conversion, sending) runs between encodes, so with one
+   * per core a core idles in those gaps (docs/benchmarks.md: about 10% more fps at 720p on 2 cores).
+   */
+  encodeConcurrency: availableParallelism() + 1,
 
   /**
    * Queues hold frames, and a frame older than the newest is worth nothing to a viewer,

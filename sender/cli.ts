@@ -20,6 +20,7 @@ import { writeSummaryFile } from '../common/stats/write-summary';
 import { defaultTopic } from '../common/topic';
 import { Sender, type SenderOptions } from './sender';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
+import { sizeThreadPool } from './thread-pool';
 
 const NAME = 'zerocam-sender';
 
@@ -113,6 +114,8 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const program = buildProgram();
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
+  // Nothing has used libuv's pool yet: parsing and logging are synchronous.
+  sizeThreadPool(raw.encodeConcurrency);
   const options = senderOptionsFrom(raw);
   const log = createLogger(NAME);
 
@@ -138,7 +141,4 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   return 0;
 }
 
-if (require.main === module) {
-  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, DEFAULTS.encodeConcurrency + 2));
-  void runCli(NAME, process.argv.slice(2), main);
-}
+if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

@@ -34,7 +34,9 @@ export class OrderedEncodePipeline {
       this.failure ??= { error };
     });
     this.tail = settled;
-    const entry = settled.then(() => {
+    // The pixels can be reused once the encode is done with them and the frame is delivered (or never will be).
+    const entry = Promise.allSettled([encoding, settled]).then(() => {
+      frame.release?.();
       this.inFlight.delete(entry);
     });
     this.inFlight.add(entry);

@@ -5,6 +5,12 @@ export interface RawFrame {
   height: number;
   /** Epoch microseconds, stamped as the frame left the capture device or generator. */
   captureUs: number;
+  /**
+   * Gives `pixels` back to the source for reuse, once nothing reads them any more: a fresh buffer
+   * per frame (2.7 MB at 720p) costs more in page faults and garbage collection than the colour
+   * conversion that fills it. Optional on both sides: a frame never released is garbage-collected.
+   */
+  release?: () => void;
 }
 
 /**

@@ -2,9 +2,13 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Mat, VideoCapture } from '@u4/opencv4nodejs';
 import { nowMicros } from '../../common/clock';
+import { DEFAULTS } from '../../common/defaults';
 import { describeError, SourceOpenError } from '../../common/errors';
 import type { FrameSource, RawFrame } from './frame-source';
 import { loadOpenCv, type OpenCv } from './opencv-loader';
+
+/** The frames an unthrottled sender holds at once: one being read and the encodes in flight. Past it, buffers are simply allocated. */
+const MAX_SPARE_BUFFERS = DEFAULTS.encodeConcurrency + 1;
 
 export interface CameraRequest {
   width: number;
@@ -20,6 +24,8 @@ export class OpenCvSource implements FrameSource {
   private closed = false;
   /** A read still running on libuv's pool; the capture must outlive it. */
   private reading: Promise<unknown> | undefined;
+  /** Pixel buffers the consumer gave back with RawFrame.release(), ready for the next frames. */
+  private readonly spare: Buffer[] = [];
 
   private constructor(
     private readonly cv: OpenCv,
@@ -65,13 +71,47 @@ export class OpenCvSource implements FrameSource {
       mat = await this.readMat();
     }
     const captureUs = nowMicros();
-    if (isEmpty(mat) || this.closed) return null;
-    const rgb = mat.cvtColor(this.cv.COLOR_BGR2RGB);
-    return { pixels: rgb.getData(), width: rgb.cols, height: rgb.rows, captureUs };
+    if (isEmpty(mat) || this.closed) {
+      mat.release();
+      return null;
+    }
+    const { cv } = this;
+    const { cols: width, rows: height } = mat;
+    const rgb = mat.cvtColor(cv.COLOR_BGR2RGB);
+    // Mats hold their pixels until the garbage collector finds them; at 30-300 frames a second
+    // that is hundreds of MB, and every major collection is paid for on the main thread.
+    mat.release();
+    const pixels = this.takeBuffer(width * height * 3);
+    // A Mat over the Buffer's own memory: one copy in, where getData() copies twice through a temporary.
+    rgb.copyTo(new cv.Mat(height, width, cv.CV_8UC3, pixels));
+    rgb.release();
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.giveBack(pixels);
+    };
+    return { pixels, width, height, captureUs, release };
+  }
+
+  /** A released buffer of this size if there is one: a fresh one costs page faults over all of it. */
+  private takeBuffer(bytes: number): Buffer {
+    const index = this.spare.findIndex((b) => b.length === bytes);
+    if (index >= 0) return this.spare.splice(index, 1)[0]!;
+    // Outside Node's small-buffer pool: each frame's pixels are a buffer of their own.
+    return Buffer.allocUnsafeSlow(bytes);
+  }
+
+  private giveBack(pixels: Buffer): void {
+    if (this.closed) return;
+    this.spare.push(pixels);
+    // Frames in flight bound how many come back; this bounds it anyway (a size change, a larger --encode-concurrency).
+    if (this.spare.length > MAX_SPARE_BUFFERS) this.spare.shift();
   }
 
   close(): void {
     if (this.closed) return;
+    this.spare.length = 0;
     this.closed = true;
     const release = (): void => this.capture.release();
     if (this.reading) void this.reading.then(release, release);
