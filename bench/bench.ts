@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: zerocam's speed against the physical limits of this machine, side by side in
+ * one run on the same input. Prints a table; --json FILE writes every number.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Option } from 'commander';
+import { createProgram, DEFAULTS, parseCommandLine, parseIntIn, parseNumberIn, runCli } from '../common/cli';
+import { writeSummaryFile } from '../common/stats/write-summary';
+import { sizeThreadPool } from '../sender/thread-pool';
+import { CLIP_CODEC, CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, makeClip, parseSizes, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
+import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
+import { measureLatency } from './latency';
+import { ForeignLoad } from './foreign-load';
+import { describeMachine } from './machine';
+import type { PipelineRun, RunSettings } from './pipeline';
+import { summariseProfiles } from './profile';
+import { renderReport, type BenchResults } from './report';
+import { soak, type SoakResult } from './soak';
+import { checkTargets } from './targets';
+import { measureThroughput, type Throughput } from './throughput';
+import { killWorkers } from './worker-ipc';
+
+const NAME = 'zerocam-bench';
+const IPC_SIZE = '1280x720';
+const SOAK_SIZE: FrameSize = { width: 1280, height: 720 };
+
+interface RawOptions {
+  quick: boolean;
+  sizes?: FrameSize[];
+  latencySizes?: FrameSize[];
+  frames?: number;
+  encodeFrames?: number;
+  latencySeconds?: number;
+  soak?: number;
+  ipc: boolean;
+  encodeConcurrency: number;
+  json?: string;
+  profile?: string;
+}
+
+const MODES = {
+  full: { frames: 2000, encodeFrames: 200, latencySeconds: 20 },
+  quick: { frames: 200, encodeFrames: 40, latencySeconds: 3 },
+} as const;
+
+function buildProgram() {
+  return createProgram(NAME, "Measure zerocam's encode cost, throughput, latency, CPU and memory against this machine's limits.")
+    .addOption(new Option('--quick', 'short runs: under a minute, for CI-sized checks').default(false))
+    .addOption(new Option('--sizes <list>', 'frame sizes for the encode ceiling and unthrottled runs (default 640x480,1280x720,1920x1080)').argParser(parseSizes))
+    .addOption(new Option('--latency-sizes <list>', 'frame sizes for the 30 fps latency runs (default 1280x720,1920x1080)').argParser(parseSizes))
+    .addOption(new Option('--frames <n>', `measured frames per unthrottled run (default ${MODES.full.frames}, quick ${MODES.quick.frames})`).argParser(parseIntIn(10, 10_000_000)))
+    .addOption(new Option('--encode-frames <n>', `encodes per encode-ceiling measurement (default ${MODES.full.encodeFrames}, quick ${MODES.quick.encodeFrames})`).argParser(parseIntIn(5, 100_000)))
+    .addOption(new Option('--latency-seconds <s>', `length of each 30 fps run (default ${MODES.full.latencySeconds}, quick ${MODES.quick.latencySeconds})`).argParser(parseNumberIn(0.5, 3600)))
+    .addOption(new Option('--soak <frames>', 'also run 720p unthrottled for this many frames and report RSS growth (the target is judged over 20000)').argParser(parseIntIn(100, 100_000_000)))
+    .addOption(new Option('--no-ipc', 'skip the ipc:// run'))
+    .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
+    .addOption(new Option('--json <file>', 'write every number here as JSON'))
+    .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'));
+}
+
+function progress(message: string): void {
+  process.stderr.write(`${NAME}: ${message}\n`);
+}
+
+function unique(sizes: FrameSize[]): FrameSize[] {
+  return [...new Map(sizes.map((s) => [sizeLabel(s), s])).values()];
+}
+
+async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  signal.addEventListener('abort', killWorkers, { once: true });
+  // Before anything touches libuv's pool: parallel encodes here need the sender's pool size.
+  const threadPoolSize = sizeThreadPool(DEFAULTS.encodeConcurrency);
+  const program = buildProgram();
+  parseCommandLine(program, argv);
+  const raw = program.opts<RawOptions>();
+  const mode = raw.quick ? 'quick' : 'full';
+  const defaults = MODES[mode];
+  const sizes = raw.sizes ?? parseSizes('640x480,1280x720,1920x1080');
+  const latencySizes = raw.latencySizes ?? parseSizes('1280x720,1920x1080');
+  const frames = raw.frames ?? defaults.frames;
+  const encodeFrames = raw.encodeFrames ?? defaults.encodeFrames;
+  const latencySeconds = raw.latencySeconds ?? defaults.latencySeconds;
+  const profileDir = raw.profile === undefined ? undefined : resolve(raw.profile);
+  if (profileDir) await mkdir(profileDir, { recursive: true });
+  const settings: RunSettings = { encodeConcurrency: raw.encodeConcurrency, profileDir };
+
+  const startedAt = new Date();
+  const machine = describeMachine();
+  const others = new ForeignLoad([process.pid]);
+  await sleep(500);
+  const othersPercent = others.percent();
+  if (othersPercent !== null && othersPercent > 10) progress(`other processes are using ${othersPercent}% of the CPU: numbers will be noisy (each table says how busy they were)`);
+  const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
+  try {
+    const clips = new Map<string, Clip>();
+    for (const size of unique([...sizes, ...latencySizes, ...(raw.soak ? [SOAK_SIZE] : [])])) {
+      progress(`making a ${sizeLabel(size)} clip`);
+      clips.set(sizeLabel(size), await makeClip(clipDir, size));
+    }
+    const clip = (size: FrameSize): Clip => clips.get(sizeLabel(size))!;
+
+    const encodeCeiling: EncodeCeiling[] = [];
+    for (const size of unique([...sizes, ...latencySizes])) {
+      progress(`encode ceiling ${sizeName(size)}`);
+      encodeCeiling.push(await measureEncodeCeiling(clip(size), encodeFrames));
+    }
+    const ceilingOf = (size: FrameSize): EncodeCeiling => encodeCeiling.find((c) => c.size === sizeLabel(size))!;
+
+    const throughput: Throughput[] = [];
+    for (const size of sizes) {
+      progress(`unthrottled ${sizeName(size)} tcp`);
+      throughput.push(await measureThroughput(clip(size), 'tcp', frames, ceilingOf(size), settings));
+    }
+    const ipcSize = sizes.find((s) => sizeLabel(s) === IPC_SIZE) ?? sizes[0];
+    if (raw.ipc && ipcSize) {
+      progress(`unthrottled ${sizeName(ipcSize)} ipc`);
+      throughput.push(await measureThroughput(clip(ipcSize), 'ipc', frames, ceilingOf(ipcSize), settings));
+    }
+
+    const latency: PipelineRun[] = [];
+    for (const size of latencySizes) {
+      progress(`latency ${sizeName(size)} at 30 fps for ${latencySeconds} s`);
+      latency.push(await measureLatency(clip(size), latencySeconds, settings));
+    }
+
+    let soakResult: SoakResult | undefined;
+    if (raw.soak) {
+      progress(`soak: ${raw.soak} frames at ${sizeName(SOAK_SIZE)}, unthrottled`);
+      soakResult = await soak(clip(SOAK_SIZE), raw.soak, settings);
+    }
+
+    machine.loadAverageAfter = loadavg()[0] ?? 0;
+    const results: BenchResults = {
+      startedAt: startedAt.toISOString(),
+      durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      mode,
+      machine,
+      settings: {
+        quality: DEFAULTS.quality,
+        optimiseCoding: DEFAULTS.jpegOptimiseCoding,
+        encodeConcurrency: raw.encodeConcurrency,
+        threadPoolSize: throughput[0]?.run.sender.threadPoolSize ?? latency[0]?.sender.threadPoolSize ?? threadPoolSize,
+        clip: { codec: CLIP_CODEC, noise: CLIP_NOISE, fps: CLIP_FPS, seconds: CLIP_SECONDS },
+      },
+      encodeCeiling,
+      throughput,
+      latency,
+      soak: soakResult,
+      targets: checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }),
+      profiles: profileDir ? await summariseProfiles(profileDir) : undefined,
+    };
+    process.stdout.write(renderReport(results));
+    if (raw.json) {
+      await mkdir(dirname(resolve(raw.json)), { recursive: true });
+      await writeSummaryFile(raw.json, results);
+      progress(`wrote ${raw.json}`);
+    }
+  } finally {
+    await rm(clipDir, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

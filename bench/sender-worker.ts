@@ -1,0 +1,67 @@
+/**
+ * A zerocam sender in a process of its own, for the bench: the Sender class as the CLI runs it,
+ * streaming a looping clip, plus the CPU and RSS it used per frame. Driven by bench/pipeline.ts.
+ */
+import { DEFAULTS } from '../common/defaults';
+import { describeError } from '../common/errors';
+import { Sender } from '../sender/sender';
+import { sizeThreadPool } from '../sender/thread-pool';
+import { UsageMeter } from './usage-meter';
+import { BENCH_TOPIC, type FromWorker, type SenderWorkerConfig, type SenderWorkerResult, whenTold } from './worker-ipc';
+
+function post(message: FromWorker<SenderWorkerResult>): Promise<void> {
+  return new Promise((resolve) => process.send!(message, () => resolve()));
+}
+
+async function main(config: SenderWorkerConfig): Promise<void> {
+  const threadPoolSize = sizeThreadPool(config.encodeConcurrency);
+  const sender = await Sender.open({
+    source: { kind: 'file', path: config.clip },
+    pattern: 'pub',
+    attachment: { bind: config.bind },
+    topic: BENCH_TOPIC,
+    width: DEFAULTS.width,
+    height: DEFAULTS.height,
+    fps: config.fps,
+    loop: true,
+    jpeg: { quality: DEFAULTS.quality, optimiseCoding: DEFAULTS.jpegOptimiseCoding },
+    frames: config.warmupFrames + config.frames,
+    encodeConcurrency: config.encodeConcurrency,
+  });
+  try {
+    await post({ type: 'ready', endpoint: sender.endpoint });
+    await whenTold('go');
+    const meter = new UsageMeter(() => sender.stats.frames, config.warmupFrames, undefined, config.rssSampleEvery);
+    meter.start();
+    await sender.run(new AbortController().signal);
+    const usage = meter.finish();
+    const summary = sender.stats.final();
+    await post({
+      type: 'result',
+      result: {
+        framesSent: summary.frames,
+        skipped: summary.skipped,
+        fps: summary.fps,
+        encodeMs: summary.encodeMs,
+        meanJpegBytes: Math.round(summary.bytes / Math.max(1, summary.frames)),
+        threadPoolSize,
+        encodeConcurrency: config.encodeConcurrency,
+        usage,
+      },
+    });
+    await whenTold('exit');
+  } finally {
+    sender.close();
+  }
+}
+
+// The bench went away (interrupted, or failed): nobody is left to read a result.
+process.on('disconnect', () => process.exit(1));
+
+main(JSON.parse(process.argv[2] ?? '{}') as SenderWorkerConfig).then(
+  () => process.exit(0),
+  async (error: unknown) => {
+    await post({ type: 'error', message: describeError(error) });
+    process.exit(1);
+  },
+);

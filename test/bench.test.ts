@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { test } from 'node:test';
+import type { BenchResults } from '../bench/report';
+
+const run = promisify(execFile);
+
+/** Smoke only: the bench runs end to end and reports every section. It never judges a number. */
+test('npm run bench in its smallest mode writes every section with positive numbers', { timeout: 120_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'zc-bench-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const json = join(dir, 'results.json');
+  const args = ['--quick', '--sizes', '320x240', '--latency-sizes', '320x240', '--frames', '30', '--encode-frames', '10', '--latency-seconds', '1', '--json', json];
+  const { stdout } = await run(process.execPath, [join(__dirname, '..', 'bench', 'bench.js'), ...args]);
+  for (const heading of ['Encode ceiling', 'Pipeline, unthrottled', 'Latency', 'Memory', 'Targets']) assert.match(stdout, new RegExp(heading));
+
+  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults;
+  assert.equal(results.mode, 'quick');
+  assert.ok(results.machine.cores > 0 && results.machine.cpuModel.length > 0 && results.machine.opencv.length > 0);
+
+  const [ceiling] = results.encodeCeiling;
+  assert.ok(ceiling, 'one encode ceiling');
+  assert.equal(ceiling.size, '320x240');
+  for (const cost of [ceiling.capture, ceiling.decode, ceiling.sharp, ceiling.sharpOtherCoding, ceiling.sharpPassThrough, ceiling.imencode]) {
+    assert.ok(cost.msPerFrame > 0 && cost.cpuMsPerFrame > 0, JSON.stringify(cost));
+  }
+  for (const encoder of [ceiling.sharp, ceiling.imencode]) assert.ok(encoder.fps > 0 && encoder.parallelFps > 0 && encoder.meanBytes > 0);
+
+  assert.deepEqual(results.throughput.map((r) => r.transport), ['tcp', 'ipc']);
+  assert.equal(results.latency.length, 1);
+  for (const run of [...results.throughput.map((r) => r.run), ...results.latency]) {
+    assert.ok(run.sender.framesSent > 0 && run.receiver.frames > 0 && run.receiver.fps > 0, JSON.stringify(run));
+    for (const usage of [run.sender.usage, run.receiver.usage]) {
+      assert.ok(usage.frames > 0 && usage.cpuMsPerFrame > 0 && usage.rssStartBytes > 0 && usage.rssEndBytes > 0, JSON.stringify(usage));
+    }
+  }
+  for (const throughput of results.throughput) assert.ok(throughput.fps > 0 && throughput.ceilingFps > 0 && throughput.ratio > 0);
+  assert.ok(results.latency[0]!.receiver.latencyMs.p50 > 0);
+
+  assert.ok(results.targets.length > 0);
+  for (const check of results.targets) assert.ok(check.met === null || typeof check.met === 'boolean', JSON.stringify(check));
+});
