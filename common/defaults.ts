@@ -13,8 +13,8 @@ export const DEFAULTS = {
   fps: 30,
   quality: 80,
   /**
-   * Huffman optimisation makes JPEGs about 25% smaller but doubles sharp's encode time
-   * (6.3 ms vs 3.1 ms at 720p). A camera host is CPU-bound before it is bandwidth-bound.
+   * Huffman optimisation makes camera-like JPEGs 9-10% smaller for 2.3-3x sharp's encode time
+   * (docs/benchmarks.md). A camera host is CPU-bound long before a LAN is bandwidth-bound.
    */
   jpegOptimiseCoding: false,
   /**

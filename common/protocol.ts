@@ -92,8 +92,16 @@ export function encodeFrame(topic: string | Buffer, header: FrameHeader, jpeg: B
   return [topicPart, encodeHeader(header), jpeg];
 }
 
+const MAGIC_U32 = MAGIC.readUInt32LE(0);
+const TWO_POW_32 = 0x1_0000_0000;
+
+/**
+ * A u64 as a number, without a BigInt per field on the receive path. Values of 2^53 and above are
+ * not exact in a double: they come back as Infinity, which the range check rejects.
+ */
 function readU64(buf: Buffer, offset: number): number {
-  return Number(buf.readBigUInt64LE(offset));
+  const high = buf.readUInt32LE(offset + 4);
+  return high >= 0x20_0000 ? Infinity : high * TWO_POW_32 + buf.readUInt32LE(offset);
 }
 
 /**
@@ -112,7 +120,7 @@ export function decodeFrame(parts: readonly Buffer[], limits: DecodeLimits): Fra
   if (header.length !== HEADER_BYTES) {
     throw new ProtocolError('header-size', `header is ${header.length} bytes, expected ${HEADER_BYTES}`);
   }
-  if (!header.subarray(0, 4).equals(MAGIC)) throw new ProtocolError('magic', 'header does not start with "ZCAM"');
+  if (header.readUInt32LE(0) !== MAGIC_U32) throw new ProtocolError('magic', 'header does not start with "ZCAM"');
   const version = header.readUInt8(OFFSET.version);
   if (version !== PROTOCOL_VERSION) {
     throw new ProtocolError('version', `protocol version ${version} is not supported (this build speaks ${PROTOCOL_VERSION})`);

@@ -65,7 +65,7 @@ function buildProgram() {
     .addOption(envOption('--fps <n>', `frames per second; 0 = as fast as possible (default: ${DEFAULTS.fps}, a file's own rate, a camera's own rate)`, 'FPS').argParser(parseNumberIn(0, 1000)))
     .addOption(envOption('-q, --quality <1-100>', 'JPEG quality', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
     .addOption(envOption('--resize <WxH>', 'scale frames to fit inside WxH before encoding', 'RESIZE').argParser(parseSize))
-    .addOption(envOption('--jpeg-optimise', 'optimise Huffman tables: ~25% smaller JPEGs for ~2x encode CPU', 'JPEG_OPTIMISE').default(DEFAULTS.jpegOptimiseCoding))
+    .addOption(envOption('--jpeg-optimise', 'optimise Huffman tables: ~10% smaller camera JPEGs for 2-3x the encode CPU', 'JPEG_OPTIMISE').default(DEFAULTS.jpegOptimiseCoding))
     .addOption(new Option('--loop', 'restart a file source at its end').default(false))
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))

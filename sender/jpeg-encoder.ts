@@ -3,7 +3,7 @@ import type { RawFrame } from './sources/frame-source';
 
 export interface JpegSettings {
   quality: number;
-  /** Huffman optimisation: ~25% smaller files for ~2x the encode time. */
+  /** Huffman optimisation: about 10% smaller camera JPEGs for 2-3x the encode time (docs/benchmarks.md). */
   optimiseCoding: boolean;
   /** Scale to fit inside this box, keeping the aspect ratio. */
   resize?: { width: number; height: number } | undefined;
