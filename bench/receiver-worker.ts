@@ -4,19 +4,16 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULTS } from '../common/defaults';
-import { describeError } from '../common/errors';
 import { createLogger } from '../common/log';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
 import { Receiver } from '../receiver/receiver';
 import { UsageMeter } from './usage-meter';
-import { BENCH_TOPIC, type FromWorker, type ReceiverWorkerConfig, type ReceiverWorkerResult, whenTold } from './worker-ipc';
+import { BENCH_TOPIC, type FromWorker, type ReceiverWorkerConfig, type ReceiverWorkerResult, postToBench, runWorker, whenTold } from './worker-ipc';
 
 /** Once the sender has finished, the last frames are at most a few milliseconds behind it. */
 const QUIET_MS = 200;
 
-function post(message: FromWorker<ReceiverWorkerResult>): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
+const post = (message: FromWorker<ReceiverWorkerResult>): Promise<void> => postToBench(message);
 
 async function main(config: ReceiverWorkerConfig): Promise<void> {
   const receiver = await Receiver.open(
@@ -98,13 +95,4 @@ async function stopWhenQuiet(frames: () => number, stop: AbortController): Promi
   stop.abort();
 }
 
-// The bench went away (interrupted, or failed): nobody is left to read a result.
-process.on('disconnect', () => process.exit(1));
-
-main(JSON.parse(process.argv[2] ?? '{}') as ReceiverWorkerConfig).then(
-  () => process.exit(0),
-  async (error: unknown) => {
-    await post({ type: 'error', message: describeError(error) });
-    process.exit(1);
-  },
-);
+runWorker<ReceiverWorkerConfig>(main);

@@ -3,15 +3,12 @@
  * streaming a looping clip, plus the CPU and RSS it used per frame. Driven by bench/pipeline.ts.
  */
 import { DEFAULTS } from '../common/defaults';
-import { describeError } from '../common/errors';
 import { Sender } from '../sender/sender';
 import { sizeThreadPool } from '../sender/thread-pool';
 import { UsageMeter } from './usage-meter';
-import { BENCH_TOPIC, type FromWorker, type SenderWorkerConfig, type SenderWorkerResult, whenTold } from './worker-ipc';
+import { BENCH_TOPIC, type FromWorker, type SenderWorkerConfig, type SenderWorkerResult, postToBench, runWorker, whenTold } from './worker-ipc';
 
-function post(message: FromWorker<SenderWorkerResult>): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
+const post = (message: FromWorker<SenderWorkerResult>): Promise<void> => postToBench(message);
 
 async function main(config: SenderWorkerConfig): Promise<void> {
   const threadPoolSize = sizeThreadPool(config.encodeConcurrency);
@@ -55,13 +52,4 @@ async function main(config: SenderWorkerConfig): Promise<void> {
   }
 }
 
-// The bench went away (interrupted, or failed): nobody is left to read a result.
-process.on('disconnect', () => process.exit(1));
-
-main(JSON.parse(process.argv[2] ?? '{}') as SenderWorkerConfig).then(
-  () => process.exit(0),
-  async (error: unknown) => {
-    await post({ type: 'error', message: describeError(error) });
-    process.exit(1);
-  },
-);
+runWorker<SenderWorkerConfig>(main);

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Percentiles } from '../common/stats/latency-histogram';
+import { describeError } from '../common/errors';
 
 /**
  * The environment workers start with: this process's as it was given, before the bench sized its
@@ -170,4 +171,25 @@ export class Worker<R> {
     this.waiting = undefined;
     waiting?.();
   }
+}
+
+/** Sends a message to the bench process; resolves once it is handed over. */
+export function postToBench<R>(message: FromWorker<R>): Promise<void> {
+  return new Promise((resolve) => process.send!(message, () => resolve()));
+}
+
+/**
+ * A worker's entry point: runs `main` with the config the bench passed as argv[2], reports a failure
+ * to the bench, and exits. A worker whose bench went away (interrupted, or failed) exits at once:
+ * nobody is left to read its result.
+ */
+export function runWorker<C>(main: (config: C) => Promise<void>): void {
+  process.on('disconnect', () => process.exit(1));
+  main(JSON.parse(process.argv[2] ?? '{}') as C).then(
+    () => process.exit(0),
+    async (error: unknown) => {
+      await postToBench({ type: 'error', message: describeError(error) });
+      process.exit(1);
+    },
+  );
 }
