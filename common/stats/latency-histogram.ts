@@ -12,6 +12,16 @@ export class LatencyHistogram {
   /** Samples below 1 µs: clocks on two hosts that disagree. Recorded as 1 µs and counted here. */
   negative = 0;
 
+  /** One histogram holding every sample of `parts`: an aggregate without recording each sample twice. */
+  static merged(parts: Iterable<LatencyHistogram>): LatencyHistogram {
+    const total = new LatencyHistogram();
+    for (const part of parts) {
+      total.histogram.add(part.histogram);
+      total.negative += part.negative;
+    }
+    return total;
+  }
+
   recordMicros(micros: number): void {
     if (micros < 1) {
       this.negative++;

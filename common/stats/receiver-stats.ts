@@ -21,8 +21,6 @@ export interface ReceiverSummary {
 /** Everything a receiver counts, across all the streams it sees. */
 export class ReceiverStats {
   private readonly streams = new Map<string, StreamStats>();
-  private readonly latency = new LatencyHistogram();
-  private readonly recentLatency = new LatencyHistogram();
   rejected = 0;
   saveErrors = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
@@ -41,9 +39,6 @@ export class ReceiverStats {
   onFrame(frame: Frame, receiveUs: number): StreamStats {
     const stats = this.stream(frame.topic);
     stats.onFrame(frame.header, frame.jpeg.length, receiveUs);
-    const latencyUs = receiveUs - frame.header.captureUs;
-    this.latency.recordMicros(latencyUs);
-    this.recentLatency.recordMicros(latencyUs);
     return stats;
   }
 
@@ -55,7 +50,6 @@ export class ReceiverStats {
   /** Since the previous live() call for latency; over the trailing window for rates. */
   live(nowMs: number): ReceiverSummary {
     const summary = this.summarise(nowMs, false);
-    this.recentLatency.reset();
     for (const stats of this.streams.values()) stats.recentLatency.reset();
     return summary;
   }
@@ -84,7 +78,7 @@ export class ReceiverStats {
       fps: round2(fps),
       bytes,
       bytesPerSecond: Math.round(bytesPerSecond),
-      latencyMs: (final ? this.latency : this.recentLatency).percentilesMs(),
+      latencyMs: LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency))).percentilesMs(),
       dropped,
       skipped,
       saved,
