@@ -134,7 +134,7 @@ export class StreamHub {
         continue;
       }
       const { frame, receiveUs } = received;
-      const streamStats = connection.stats.onFrame(frame, receiveUs);
+      connection.stats.onFrame(frame, receiveUs);
       const stream = this.stream(connection, frame.topic);
       stream.lastReceiveMs = Date.now();
       const ticket = stream.nextTicket++;
@@ -156,7 +156,6 @@ export class StreamHub {
         },
       };
       const now = stream.forwarder.offer(delivery);
-      streamStats.skipped = stream.forwarder.skipped;
       if (now) this.sink.frame(now.meta, now.jpeg);
       if (stream.state !== 'live') {
         stream.state = 'live';
