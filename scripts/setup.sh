@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # ffmpeg: tests and the benchmark make their video clips with it.
 # chromium: the viewer's UI tests drive it with playwright-core.
 # python3-zmq: a test runs the Python receiver from docs/protocol.md against a real sender.
-system_packages=(libopencv-dev ffmpeg chromium python3-zmq)
+# python3-opencv: the imagezmq-format peers in the tests and the Python reference loop in the bench.
+system_packages=(libopencv-dev ffmpeg chromium python3-zmq python3-opencv)
 missing=()
 for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
