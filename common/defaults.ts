@@ -51,7 +51,22 @@ export const DEFAULTS = {
 
   saveEvery: 1,
   fsync: true,
+
+  /** Acknowledged delivery (REQ/REP): how long a REQ sender waits for a reply before it reopens its socket. */
+  replyTimeoutMs: 2000,
+  wire: 'zerocam',
+  /** What a REP receiver answers for an accepted frame; imagezmq's hubs answer the same. */
+  replyAccepted: 'OK',
+  /** imagezmq's part 1 is a short JSON object; anything longer is malformed, not a frame. */
+  imagezmqMaxMetadataBytes: 64 * 1024,
+  /** A connecting socket whose peer vanished without libzmq scheduling a reconnect is redialled after this. */
+  redialCheckMs: 200,
 } as const;
 
 export type SenderPattern = 'pub' | 'push';
 export type ReceiverPattern = 'sub' | 'pull';
+/** Acknowledged delivery: a REQ sender waits for each frame's reply from a REP receiver. */
+export type RequestPattern = 'req';
+export type ReplyPattern = 'rep';
+/** zerocam's own three-part format, or imagezmq's two-part one (docs/protocol.md). */
+export type Wire = 'zerocam' | 'imagezmq';

@@ -1,5 +1,6 @@
 import * as zmq from 'zeromq';
-import { DEFAULTS, type SenderPattern } from './defaults';
+import { DEFAULTS, type SenderPattern, type Wire } from './defaults';
+import { encodeImagezmqJpeg } from './imagezmq-protocol';
 import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
 import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
 
@@ -8,6 +9,8 @@ export interface JpegSenderOptions {
   attachment: Attachment;
   topic: string;
   sendHighWaterMark?: number;
+  /** Default 'zerocam'; 'imagezmq' sends imagezmq's send_jpg message with msg = topic. */
+  wire?: Wire;
 }
 
 /** The frame fields a caller supplies; the sender fills in session and send time. */
@@ -36,6 +39,7 @@ export class JpegSender {
     readonly topic: string,
     readonly endpoint: string,
     session: number,
+    private readonly wire: Wire = 'zerocam',
   ) {
     this.topicPart = encodeTopic(topic);
     this.session = session;
@@ -51,7 +55,7 @@ export class JpegSender {
     const socket = options.pattern === 'pub' ? new zmq.Publisher(socketOptions) : new zmq.Push(socketOptions);
     try {
       const endpoint = await attach(socket, options.attachment);
-      return new JpegSender(socket, options.topic, endpoint, session);
+      return new JpegSender(socket, options.topic, endpoint, session, options.wire);
     } catch (error) {
       socket.close();
       throw error;
@@ -60,7 +64,7 @@ export class JpegSender {
 
   /** Sends one frame. Resolves true if it was queued, false if it was skipped because no peer had room. */
   async sendJpg(frame: OutgoingFrame, jpeg: Buffer, sendUs: number): Promise<boolean> {
-    const parts = encodeFrame(this.topicPart, { ...frame, session: this.session, sendUs }, jpeg);
+    const parts = this.wire === 'imagezmq' ? encodeImagezmqJpeg(this.topic, jpeg) : encodeFrame(this.topicPart, { ...frame, session: this.session, sendUs }, jpeg);
     try {
       await this.socket.send(parts);
       return true;

@@ -5,8 +5,9 @@ import { JpegReceiver, type Received } from '../common/jpeg-receiver';
 import { JpegSender, type OutgoingFrame } from '../common/jpeg-sender';
 import { encodeFrame, type FrameHeader } from '../common/protocol';
 import { bindEndpoint, TRANSPORTS } from './helpers/endpoints';
+import { structuredJpeg } from './helpers/media';
 
-const jpeg = (fill: number, size = 64): Buffer => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(size, fill), Buffer.from([0xff, 0xd9])]);
+const jpeg = (fill: number, size = 64): Buffer => structuredJpeg(32, 24, fill, size);
 const frameFields = (seq: number): OutgoingFrame => ({ seq, captureUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg', quality: 80 });
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { JpegSender } from '../common/jpeg-sender';
+import { structuredJpeg } from './helpers/media';
 import { createLogger } from '../common/log';
 import { InvalidMessageError, parseClientMessage, parseConnectRequest } from '../electron/message-validation';
 import { NewestFrameForwarder } from '../electron/newest-frame-forwarder';
@@ -12,7 +13,7 @@ import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from '../ele
 import { join } from 'node:path';
 import { bindEndpoint } from './helpers/endpoints';
 
-const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0xff, 0xd9]);
+const jpeg = structuredJpeg(32, 24);
 const fields = (seq: number) => ({ seq, captureUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg' as const, quality: 80 });
 
 /** A sink that records what the hub sends and lets a test wait for a status that matches. */
