@@ -96,7 +96,7 @@ export function decodeImagezmqMessage(parts: readonly Buffer[], limits: DecodeLi
   if (!Array.isArray(shape) || (shape.length !== 2 && shape.length !== 3) || !shape.every(isDimension)) {
     throw metadataError('shape is not [height, width] or [height, width, channels] of whole numbers 1-65535');
   }
-  const [height, width, channels = 1] = shape as number[] as [number, number, number?];
+  const [height, width, channels = 1] = shape as [number, number, number?];
   if (channels !== 1 && channels !== 3) throw metadataError(`${channels} channels: only greyscale (1) and BGR (3) are supported`);
   const expected = height * width * channels;
   if (payload.length !== expected) {

@@ -91,6 +91,11 @@ export class JpegRequester {
     return (this.busy ? 1 : 0) + (this.waiting ? 1 : 0);
   }
 
+  /** A frame has been sent and awaits its reply. */
+  get awaitingReply(): boolean {
+    return this.busy;
+  }
+
   /** Queues a frame behind the one in flight, replacing (skipping) any frame already waiting. */
   offer(frame: Omit<OutgoingFrame, 'seq'>, jpeg: Buffer): Promise<RequestOutcome> {
     if (this.closed) return Promise.resolve('closed');

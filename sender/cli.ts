@@ -12,6 +12,7 @@ import {
   parseTopic,
   runCli,
 } from '../common/cli';
+import type { Wire } from '../common/defaults';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { StatsReporter, formatBytesPerSecond } from '../common/stats/stats-reporter';
@@ -26,7 +27,9 @@ const NAME = 'zerocam-sender';
 
 interface RawOptions {
   source: string;
-  pattern: 'pub' | 'push';
+  pattern: 'pub' | 'push' | 'req';
+  wire: Wire;
+  replyTimeout: number;
   bind?: string;
   connect?: string[];
   topic?: string;
@@ -56,7 +59,9 @@ function parseSize(value: string): { width: number; height: number } {
 function buildProgram() {
   return createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
     .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
-    .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push']).default(DEFAULTS.senderPattern))
+    .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push', 'req']).default(DEFAULTS.senderPattern))
+    .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (to an imagezmq hub: msg = topic; use with --pattern req or pub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
+    .addOption(envOption('--reply-timeout <ms>', 'req: wait this long for each reply, then reopen the socket and go on', 'REPLY_TIMEOUT').argParser(parseIntIn(10, 3_600_000)).default(DEFAULTS.replyTimeoutMs))
     .addOption(envOption('-b, --bind <endpoint>', `endpoint to bind (default ${DEFAULTS.senderBind} unless --connect is given)`, 'BIND').argParser(parseEndpointFor('bind')))
     .addOption(envOption('-c, --connect <endpoint>', 'connect to a receiver that binds, instead of binding (repeatable, or comma-separated)', 'CONNECT').argParser(collectEndpoints).conflicts('bind'))
     .addOption(envOption('-t, --topic <name>', 'stream name (default: HOST-SOURCE)', 'TOPIC').argParser(parseTopic))
@@ -81,6 +86,8 @@ Examples:
   ${NAME} --source camera:0 --width 1280 --height 720 --fps 30
   ${NAME} --source file:clip.mp4 --loop --topic lab
   ${NAME} --source /dev/video2 --pattern push --connect tcp://recorder:5556
+  ${NAME} --pattern req --connect tcp://recorder:5556        every frame acknowledged (zerocam-receiver --pattern rep)
+  ${NAME} --wire imagezmq --pattern req --connect tcp://hub:5555   to an imagezmq ImageHub (recv_jpg)
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZEROCAM_FPS=15.`,
     );
@@ -93,6 +100,8 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     source,
     pattern: raw.pattern,
     attachment,
+    wire: raw.wire,
+    replyTimeoutMs: raw.replyTimeout,
     topic: raw.topic ?? defaultTopic(sourceSlug(source)),
     width: raw.width,
     height: raw.height,
@@ -107,7 +116,7 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
 }
 
 function liveLine(s: SenderSummary): string {
-  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}`;
+  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}` + (s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '');
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -119,7 +128,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const options = senderOptionsFrom(raw);
   const log = createLogger(NAME);
 
-  const sender = await Sender.open(options);
+  const sender = await Sender.open(options, log);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = sender.stats.live(performance.now());
     return { record, line: liveLine(record) };

@@ -1,6 +1,9 @@
 import { nowMicros } from '../common/clock';
-import { DEFAULTS, type SenderPattern } from '../common/defaults';
+import { DEFAULTS, type RequestPattern, type SenderPattern, type Wire } from '../common/defaults';
+import { UsageError } from '../common/errors';
+import { JpegRequester, type RequestOutcome } from '../common/jpeg-requester';
 import { JpegSender } from '../common/jpeg-sender';
+import type { Logger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { SenderStats } from '../common/stats/sender-stats';
 import { OrderedEncodePipeline } from './encode-pipeline';
@@ -11,8 +14,12 @@ import { openSource, type SourceSpec } from './sources/source-spec';
 
 export interface SenderOptions {
   source: SourceSpec;
-  pattern: SenderPattern;
+  pattern: SenderPattern | RequestPattern;
   attachment: Attachment;
+  /** Default 'zerocam'. */
+  wire?: Wire;
+  /** req: how long to wait for each reply before reopening the socket. */
+  replyTimeoutMs?: number;
   topic: string;
   /** testsrc size, or the size asked of a camera. */
   width: number;
@@ -40,13 +47,13 @@ export class Sender {
   private constructor(
     private readonly options: SenderOptions,
     private readonly source: FrameSource,
-    private readonly socket: JpegSender,
+    private readonly socket: JpegSender | JpegRequester,
   ) {
     this.stats = new SenderStats(options.topic, socket.endpoint, DEFAULTS.rateWindowMs);
   }
 
   /** Opens the source first (the usual failure), then binds or connects. */
-  static async open(options: SenderOptions): Promise<Sender> {
+  static async open(options: SenderOptions, log?: Logger): Promise<Sender> {
     const source = openSource(options.source, {
       width: options.width,
       height: options.height,
@@ -54,10 +61,27 @@ export class Sender {
       loop: options.loop,
     });
     try {
-      const socket = await JpegSender.open(
-        { pattern: options.pattern, attachment: options.attachment, topic: options.topic, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark },
-        nowMicros(),
-      );
+      const { pattern, attachment, topic } = options;
+      const wire = options.wire ?? DEFAULTS.wire;
+      let socket: JpegSender | JpegRequester;
+      if (pattern === 'req') {
+        if (!('connect' in attachment)) throw new UsageError('--pattern req needs --connect: the receiver or hub binds');
+        socket = await JpegRequester.open(
+          {
+            connect: attachment.connect,
+            topic,
+            wire,
+            replyTimeoutMs: options.replyTimeoutMs,
+            onTimeout: (first) => {
+              if (first) log?.warn({ event: 'reply-timeout', endpoint: attachment.connect[0] }, `no reply from ${attachment.connect.join(', ')} within ${options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs} ms; reopening the socket and retrying with fresh frames (further timeouts are only counted)`);
+            },
+            onRecovered: () => log?.info({ event: 'reply-recovered' }, `replies from ${attachment.connect.join(', ')} are back`),
+          },
+          nowMicros(),
+        );
+      } else {
+        socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark }, nowMicros());
+      }
       return new Sender(options, source, socket);
     } catch (error) {
       source.close();
@@ -91,17 +115,30 @@ export class Sender {
       this.options.encodeConcurrency ?? DEFAULTS.encodeConcurrency,
     );
     const pacer = new Pacer(this.paceFps);
-    for (let seq = 0; frames === undefined || seq < frames; seq++) {
+    const requester = this.socket instanceof JpegRequester ? this.socket : undefined;
+    // With req, --frames counts acknowledged frames: skipped ones never left, so they do not count.
+    const more = (seq: number): boolean => frames === undefined || (requester ? this.stats.frames < frames : seq < frames);
+    for (let seq = 0; more(seq); seq++) {
       if (!(await pacer.wait(signal)) || performance.now() >= deadline) break;
       const frame = await this.source.read();
       if (!frame || signal.aborted) break;
       await pipeline.submit(seq, frame);
     }
     await pipeline.flush();
+    if (requester && !signal.aborted) {
+      const closeOnAbort = (): void => requester.close();
+      signal.addEventListener('abort', closeOnAbort, { once: true });
+      await requester.idle();
+      signal.removeEventListener('abort', closeOnAbort);
+    }
   }
 
   private async deliver(seq: number, frame: RawFrame, encoded: EncodedFrame): Promise<void> {
     this.stats.onEncoded(encoded.encodeUs);
+    if (this.socket instanceof JpegRequester) {
+      this.offer(this.socket, frame, encoded);
+      return;
+    }
     const queued = await this.socket.sendJpg(
       { seq, captureUs: frame.captureUs, width: encoded.width, height: encoded.height, codec: 'jpeg', quality: this.options.jpeg.quality },
       encoded.jpeg,
@@ -109,6 +146,20 @@ export class Sender {
     );
     if (queued) this.stats.onSent(encoded.jpeg.length, performance.now());
     else this.stats.onSkipped();
+  }
+
+  /** Never waits for the reply: capture goes on, and only the newest frame waits for its turn. */
+  private offer(requester: JpegRequester, frame: RawFrame, encoded: EncodedFrame): void {
+    const { frames } = this.options;
+    // A newer frame may still replace the waiting one; only the one awaiting its reply is sure to count.
+    if (frames !== undefined && this.stats.frames + (requester.awaitingReply ? 1 : 0) >= frames) return;
+    const fields = { captureUs: frame.captureUs, width: encoded.width, height: encoded.height, codec: 'jpeg' as const, quality: this.options.jpeg.quality };
+    void requester.offer(fields, encoded.jpeg).then((outcome: RequestOutcome) => {
+      if (outcome === 'acknowledged') this.stats.onSent(encoded.jpeg.length, performance.now());
+      else if (outcome === 'skipped') this.stats.onSkipped();
+      else if (outcome === 'timed-out') this.stats.timeouts++;
+      else if (outcome === 'refused') this.stats.refused++;
+    });
   }
 
   close(): void {

@@ -9,12 +9,16 @@ export interface ReceiverSummary {
   bytes: number;
   bytesPerSecond: number;
   latencyMs: Percentiles;
+  /** Frames behind latencyMs; 0 with frames > 0 means latency is unknown (no capture times, e.g. imagezmq). */
+  latencyFrames: number;
   dropped: number;
   skipped: number;
   saved: number;
   saveErrors: number;
   rejected: number;
   rejectedByReason: Partial<Record<RejectReason, number>>;
+  /** Connected senders libzmq cut off for good (an oversized message) that the receiver redialled. */
+  peerCutOffs: number;
   streams: Record<string, StreamSummary>;
 }
 
@@ -23,6 +27,7 @@ export class ReceiverStats {
   private readonly streams = new Map<string, StreamStats>();
   rejected = 0;
   saveErrors = 0;
+  peerCutOffs = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
 
   constructor(private readonly rateWindowMs: number) {}
@@ -73,18 +78,21 @@ export class ReceiverStats {
       skipped += s.skipped;
       saved += s.saved;
     }
+    const latency = LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency)));
     return {
       frames,
       fps: round2(fps),
       bytes,
       bytesPerSecond: Math.round(bytesPerSecond),
-      latencyMs: LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency))).percentilesMs(),
+      latencyMs: latency.percentilesMs(),
+      latencyFrames: latency.count,
       dropped,
       skipped,
       saved,
       saveErrors: this.saveErrors,
       rejected: this.rejected,
       rejectedByReason: { ...this.rejectedByReason },
+      peerCutOffs: this.peerCutOffs,
       streams,
     };
   }

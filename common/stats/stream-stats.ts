@@ -59,9 +59,12 @@ export class StreamStats {
     }
     this.firstReceiveUs ??= receiveUs;
     this.lastReceiveUs = receiveUs;
-    const latencyUs = receiveUs - header.captureUs;
-    this.latency.recordMicros(latencyUs);
-    this.recentLatency.recordMicros(latencyUs);
+    // capture_us 0: the source gave no capture time (imagezmq), so there is no latency to record.
+    if (header.captureUs !== 0) {
+      const latencyUs = receiveUs - header.captureUs;
+      this.latency.recordMicros(latencyUs);
+      this.recentLatency.recordMicros(latencyUs);
+    }
     this.rate.record(receiveUs / 1000, bytes);
   }
 
