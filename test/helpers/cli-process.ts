@@ -5,12 +5,17 @@ import { createInterface } from 'node:readline';
 
 const DIST = join(__dirname, '..', '..');
 const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js' } as const;
+/** Debian's python3 with python3-zmq and python3-opencv, which scripts/setup.sh installs (not pyenv's). */
+export const PYTHON = '/usr/bin/python3';
+/** The Python peers under test/python/. */
+export const PYTHON_DIR = join(DIST, '..', 'test', 'python');
 
 export type JsonRecord = Record<string, unknown>;
 type Waiter = { stream: 'stdout' | 'stderr'; match: (line: string) => boolean; resolve: (line: string) => void; reject: (error: Error) => void };
 
 /**
- * A zerocam CLI run as a child process, its output collected line by line. Tests wait for
+ * A zerocam CLI (or, as 'python', a script under test/python/ with args[0] its file name) run as a
+ * child process, its output collected line by line. Tests wait for
  * lines (events), never for time; a wait fails at once if the process exits first.
  */
 export class CliProcess {
@@ -22,11 +27,13 @@ export class CliProcess {
   private hasExited = false;
 
   constructor(
-    readonly name: keyof typeof ENTRY,
+    readonly name: keyof typeof ENTRY | 'python',
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
   ) {
-    this.child = spawn(process.execPath, [join(DIST, ENTRY[name]), ...args], {
+    const [command, commandArgs] =
+      name === 'python' ? [PYTHON, ['-u', join(PYTHON_DIR, args[0] ?? ''), ...args.slice(1)]] : [process.execPath, [join(DIST, ENTRY[name]), ...args]];
+    this.child = spawn(command, commandArgs, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ZEROCAM_LOG_LEVEL: 'info', ...env },
     });
