@@ -165,8 +165,9 @@ for (const transport of TRANSPORTS) {
         const takeFrames = async (n: number, fromSeq: number): Promise<number[]> => {
           const seqs: number[] = [];
           while (seqs.length < n) {
-            const { value, done } = await frames.next();
-            if (done) break;
+            const next: IteratorResult<Received> = await frames.next();
+            if (next.done) break;
+            const value = next.value;
             if (value.kind === 'frame' && value.frame.header.seq >= fromSeq) seqs.push(value.frame.header.seq);
           }
           return seqs;
