@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 
@@ -14,7 +14,7 @@ export type JsonRecord = Record<string, unknown>;
 type Waiter = { stream: 'stdout' | 'stderr'; match: (line: string) => boolean; resolve: (line: string) => void; reject: (error: Error) => void };
 
 /**
- * A zerocam CLI (or, as 'python', a script under test/python/ with args[0] its file name) run as a
+ * A zerocam CLI (or, as 'python', a script with args[0] its path, relative to test/python/) run as a
  * child process, its output collected line by line. Tests wait for
  * lines (events), never for time; a wait fails at once if the process exits first.
  */
@@ -30,10 +30,13 @@ export class CliProcess {
     readonly name: keyof typeof ENTRY | 'python',
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
+    cwd?: string,
   ) {
+    const script = args[0] ?? '';
     const [command, commandArgs] =
-      name === 'python' ? [PYTHON, ['-u', join(PYTHON_DIR, args[0] ?? ''), ...args.slice(1)]] : [process.execPath, [join(DIST, ENTRY[name]), ...args]];
+      name === 'python' ? [PYTHON, ['-u', isAbsolute(script) ? script : join(PYTHON_DIR, script), ...args.slice(1)]] : [process.execPath, [join(DIST, ENTRY[name]), ...args]];
     this.child = spawn(command, commandArgs, {
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ZEROCAM_LOG_LEVEL: 'info', ...env },
     });
