@@ -30,7 +30,7 @@ const header: FrameHeader = { session: 9, seq: 0, captureUs: 1_795_000_000_000_0
 const jpeg = structuredJpeg(32, 24);
 const withHeader = (mutate: (h: Buffer) => void, payload = jpeg): Buffer[] => {
   const parts = encodeFrame('cam1', header, payload);
-  mutate(parts[1]!);
+  mutate(parts[1]);
   return parts;
 };
 const frame = (payload: Buffer, fields: Partial<FrameHeader> = {}): Buffer[] => encodeFrame('cam1', { ...header, ...fields }, payload);
