@@ -99,14 +99,21 @@ describe('protocol v1', () => {
     assert.deepEqual(decodeFrame(encodeFrame('cam1', odd, jpeg), limits).header, odd);
   });
 
-  test('progressive JPEGs and JPEGs without a JFIF APP0 segment are accepted', async () => {
+  test('baseline JPEGs with or without a JFIF APP0 segment, and progressive ones, are accepted', async () => {
     const sharp = (await import('sharp')).default;
     const raw = { raw: { width: 40, height: 30, channels: 3 as const } };
     const pixels = Buffer.alloc(40 * 30 * 3, 90);
-    for (const progressive of [false, true]) {
-      const encoded = await sharp(pixels, raw).jpeg({ progressive }).toBuffer();
+    const baseline = await sharp(pixels, raw).jpeg().toBuffer();
+    const app0 = Buffer.from([0xff, 0xe0, 0, 16, ...Buffer.from('JFIF\0'), 1, 1, 0, 0, 1, 0, 1, 0, 0]);
+    const variants = {
+      'baseline, no APP0 (as sharp writes it)': baseline,
+      'baseline with JFIF APP0': Buffer.concat([baseline.subarray(0, 2), app0, baseline.subarray(2)]),
+      progressive: await sharp(pixels, raw).jpeg({ progressive: true }).toBuffer(),
+    };
+    for (const [what, encoded] of Object.entries(variants)) {
       const h = { ...header, width: 40, height: 30 };
-      assert.equal(decodeFrame(encodeFrame('cam1', h, encoded), { maxFrameBytes: 1 << 20 }).jpeg, encoded, `progressive ${progressive}`);
+      assert.equal(decodeFrame(encodeFrame('cam1', h, encoded), { maxFrameBytes: 1 << 20 }).jpeg, encoded, what);
     }
+    assert.notEqual(baseline[3], 0xe0, 'sharp writes no APP0');
   });
 });
