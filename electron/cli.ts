@@ -17,6 +17,7 @@ interface RawOptions {
   connect?: string[];
   topic?: string[];
   pattern: ViewerPattern;
+  wire: 'zerocam' | 'imagezmq';
   web: boolean;
   host: string;
   port: number;
@@ -27,6 +28,7 @@ function buildProgram() {
     .addOption(envOption('-c, --connect <endpoint>', 'sender(s) to show, repeatable or comma-separated', 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
+    .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (imagezmq PUB senders, with --pattern sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
     .addOption(new Option('--web', 'serve the viewer over HTTP for a browser instead of opening a window').default(false))
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
@@ -36,7 +38,8 @@ function buildProgram() {
 Examples:
   ${NAME} --connect tcp://camhost:5555
   ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1,cam2
-  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open http://127.0.0.1:8080/`,
+  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open http://127.0.0.1:8080/
+  ${NAME} --wire imagezmq --connect tcp://raspberrypi:5555   an imagezmq PUB sender`,
     );
 }
 
@@ -88,7 +91,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   const settings: ViewerSettings = {
-    connections: (raw.connect ?? []).map((endpoint) => ({ endpoint, pattern: raw.pattern, topics: raw.topic ?? [] })),
+    connections: (raw.connect ?? []).map((endpoint) => ({ endpoint, pattern: raw.pattern, topics: raw.topic ?? [], ...(raw.wire === 'imagezmq' ? { wire: raw.wire } : {}) })),
   };
   return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, signal);
 }

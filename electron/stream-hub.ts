@@ -76,6 +76,7 @@ export class StreamHub {
       attachment: { connect: [request.endpoint] },
       topics: request.topics,
       maxFrameBytes: this.maxFrameBytes,
+      wire: request.wire,
     });
     if (this.closed) {
       // The page went away while the socket was being opened.
