@@ -137,9 +137,10 @@ export class JpegRequester {
       await socket.send(parts);
       if (this.options.wire === 'zerocam') this.nextSeq++;
       reply = await socket.receive();
-    } catch (error) {
+    } catch {
       if (this.closed) return 'closed';
-      if ((error as { code?: unknown }).code !== 'EAGAIN') throw error;
+      // EAGAIN: no reply (or no peer to send to) in time. Anything else also leaves this REQ socket
+      // unusable; either way a fresh socket is the way on, and nothing a peer does can end the sender.
       await this.reopen();
       return 'timed-out';
     }

@@ -111,6 +111,8 @@ export class Receiver {
       } else if (save && this.mailbox.put(received.frame.topic, received)) {
         stream.skipped++;
       }
+      // Answered here, not when the next message is asked for: after the last frame there is no next.
+      await received.reply(true);
       if (limit !== undefined && ++total >= limit) break;
     }
   }

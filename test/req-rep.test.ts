@@ -107,6 +107,25 @@ describe('zerocam-sender --pattern req -> zerocam-receiver --pattern rep', () =>
     assert.deepEqual(await listSavedFiles(dir), index.map((e) => e.file).sort());
   });
 
+  test('a receiver that does not save answers every frame, the last one before --frames stops it included', async (t) => {
+    const dir = await tempDir(t);
+    const endpoint = ipcEndpoint();
+    const receiver = start(t, 'receiver', ['--pattern', 'rep', '--bind', endpoint, '--frames', '5', '--no-stats']);
+    await receiver.ready();
+    const senderStats = join(dir, 'sender.json');
+    const sender = start(t, 'sender', ['--pattern', 'req', '--connect', endpoint, '--topic', 'cam1', ...SMALL, '--frames', '5', '--stats-json', senderStats, '--no-stats']);
+    assert.equal((await sender.exited).code, 0, sender.stderr.join('\n'));
+    assert.equal((await receiver.exited).code, 0, receiver.stderr.join('\n'));
+    const summary = JSON.parse(await readFile(senderStats, 'utf8')) as JsonRecord;
+    assert.deepEqual([summary.frames, summary.timeouts], [5, 0]);
+  });
+
+  test('--pattern req without --connect is a usage error: one line, exit 2', async (t) => {
+    const sender = start(t, 'sender', ['--pattern', 'req', '--bind', ipcEndpoint(), '--no-stats']);
+    assert.equal((await sender.exited).code, 2);
+    assert.deepEqual(sender.stderr, ['zerocam-sender: --pattern req needs --connect: the receiver or hub binds']);
+  });
+
   test('one REP receiver serves several REQ senders', async (t) => {
     const dir = await tempDir(t);
     const endpoint = ipcEndpoint();
