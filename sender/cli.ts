@@ -12,6 +12,7 @@ import {
   parseTopic,
   runCli,
 } from '../common/cli';
+import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { StatsReporter, formatBytesPerSecond } from '../common/stats/stats-reporter';
@@ -21,6 +22,7 @@ import { defaultTopic } from '../common/topic';
 import { Sender, type SenderOptions } from './sender';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
 import { sizeThreadPool } from './thread-pool';
+import type { StripSetting } from './strip-plan';
 
 const NAME = 'zerocam-sender';
 
@@ -42,6 +44,7 @@ interface RawOptions {
   statsJson?: string;
   hwm: number;
   encodeConcurrency: number;
+  strips: StripSetting;
   stats: boolean;
 }
 
@@ -51,6 +54,15 @@ function parseSize(value: string): { width: number; height: number } {
   const height = Number(match?.[2]);
   if (!match || width < 1 || height < 1 || width > 65535 || height > 65535) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1280x720');
   return { width, height };
+}
+
+function parseStrips(value: string): StripSetting {
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return parseIntIn(1, 64)(value);
+  } catch {
+    throw new InvalidArgumentError('expected auto or a whole number from 1 to 64');
+  }
 }
 
 function buildProgram() {
@@ -73,6 +85,7 @@ function buildProgram() {
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
+    .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseStrips).default(DEFAULTS.strips))
     .addHelpText(
       'after',
       `
@@ -87,6 +100,9 @@ Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZER
 }
 
 export function senderOptionsFrom(raw: RawOptions): SenderOptions {
+  if (raw.jpegOptimise && typeof raw.strips === 'number' && raw.strips > 1) {
+    throw new UsageError('--jpeg-optimise cannot be combined with --strips above 1: strips need the standard Huffman tables to be joined');
+  }
   const source = parseSourceSpec(raw.source);
   const attachment: Attachment = raw.connect?.length ? { connect: raw.connect } : { bind: raw.bind ?? DEFAULTS.senderBind };
   return {
@@ -103,6 +119,7 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     durationS: raw.duration,
     sendHighWaterMark: raw.hwm,
     encodeConcurrency: raw.encodeConcurrency,
+    strips: raw.strips,
   };
 }
 

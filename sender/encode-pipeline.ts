@@ -17,13 +17,15 @@ export class OrderedEncodePipeline {
     private readonly encoder: JpegEncoder,
     private readonly deliver: DeliverEncoded,
     private readonly maxInFlight: number,
+    /** Strips for the next frame, given how many frames are still encoding (strip-plan.ts). */
+    private readonly stripsFor: (encodesInFlight: number) => number = () => 1,
   ) {}
 
   /** Starts encoding `frame` at once, after waiting for room if `maxInFlight` frames are still pending. */
   async submit(seq: number, frame: RawFrame): Promise<void> {
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
     this.throwIfFailed();
-    const encoding = this.encoder.encode(frame);
+    const encoding = this.encoder.encode(frame, this.stripsFor(this.inFlight.size));
     // Observed through the chain below; this only stops Node reporting it as unhandled meanwhile.
     encoding.catch(() => undefined);
     const delivered = this.tail.then(async () => {

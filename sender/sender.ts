@@ -1,4 +1,5 @@
 import { nowMicros } from '../common/clock';
+import { availableParallelism } from 'node:os';
 import { DEFAULTS, type SenderPattern } from '../common/defaults';
 import { JpegSender } from '../common/jpeg-sender';
 import type { Attachment } from '../common/socket-options';
@@ -6,6 +7,7 @@ import { SenderStats } from '../common/stats/sender-stats';
 import { OrderedEncodePipeline } from './encode-pipeline';
 import { JpegEncoder, type EncodedFrame, type JpegSettings } from './jpeg-encoder';
 import { Pacer } from './pacer';
+import { stripsFor, type StripSetting } from './strip-plan';
 import type { FrameSource, RawFrame } from './sources/frame-source';
 import { openSource, type SourceSpec } from './sources/source-spec';
 
@@ -27,6 +29,8 @@ export interface SenderOptions {
   durationS?: number | undefined;
   sendHighWaterMark?: number;
   encodeConcurrency?: number;
+  /** Strips per frame (1..64) or 'auto' (sender/strip-plan.ts). */
+  strips?: StripSetting;
 }
 
 /**
@@ -89,6 +93,7 @@ export class Sender {
       encoder,
       (seq, frame, encoded) => this.deliver(seq, frame, encoded),
       this.options.encodeConcurrency ?? DEFAULTS.encodeConcurrency,
+      (inFlight) => stripsFor(this.options.strips ?? DEFAULTS.strips, inFlight, availableParallelism(), this.options.jpeg.optimiseCoding),
     );
     const pacer = new Pacer(this.paceFps);
     for (let seq = 0; frames === undefined || seq < frames; seq++) {
