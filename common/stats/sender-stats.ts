@@ -13,6 +13,12 @@ export interface SenderSummary {
   encodeMs: { mean: number; p50: number; p99: number };
   /** Frames captured but not sent because no receiver had room (network or receivers too slow). */
   skipped: number;
+  /** No one subscribes (PUB) or is connected (PUSH): nothing is captured or encoded. */
+  idle: boolean;
+  /** --passthrough: source frames that came without Huffman tables and got the standard ones. */
+  huffmanTablesInserted: number;
+  /** --passthrough: source frames whose JPEG headers were broken, dropped. */
+  broken: number;
 }
 
 /** What a sender counts about its own stream. */
@@ -20,6 +26,9 @@ export class SenderStats {
   frames = 0;
   bytes = 0;
   skipped = 0;
+  idle = false;
+  huffmanTablesInserted = 0;
+  broken = 0;
   private encodeTotalUs = 0;
   private encodeCount = 0;
   private recentEncodeTotalUs = 0;
@@ -85,6 +94,9 @@ export class SenderStats {
       bytesPerSecond: Math.round(bytesPerSecond),
       encodeMs: { mean: count ? Math.round(totalUs / count) / 1000 : 0, p50, p99 },
       skipped: this.skipped,
+      idle: this.idle,
+      huffmanTablesInserted: this.huffmanTablesInserted,
+      broken: this.broken,
     };
   }
 }
