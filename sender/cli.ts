@@ -45,6 +45,7 @@ interface RawOptions {
   hwm: number;
   encodeConcurrency: number;
   strips: StripSetting;
+  passthrough: boolean;
   stats: boolean;
 }
 
@@ -86,6 +87,11 @@ function buildProgram() {
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseStrips).default(DEFAULTS.strips))
+    .addOption(
+      envOption('--passthrough', "send a camera's MJPEG (or an MJPEG file's frames) as they are: no decode, no encode", 'PASSTHROUGH')
+        .default(false)
+        .conflicts(['quality', 'resize', 'jpegOptimise', 'strips']),
+    )
     .addHelpText(
       'after',
       `
@@ -94,6 +100,10 @@ Examples:
   ${NAME} --source camera:0 --width 1280 --height 720 --fps 30
   ${NAME} --source file:clip.mp4 --loop --topic lab
   ${NAME} --source /dev/video2 --pattern push --connect tcp://recorder:5556
+  ${NAME} --source /dev/video0 --width 1920 --height 1080 --passthrough
+  ${NAME} --source camera:0 --width 1280 --height 720 --strips 4
+
+A PUB sender captures nothing while no one subscribes to its topic (PUSH: while no receiver is connected).
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZEROCAM_FPS=15.`,
     );
@@ -120,10 +130,12 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     sendHighWaterMark: raw.hwm,
     encodeConcurrency: raw.encodeConcurrency,
     strips: raw.strips,
+    passthrough: raw.passthrough,
   };
 }
 
 function liveLine(s: SenderSummary): string {
+  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}`;
   return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}`;
 }
 
@@ -133,8 +145,12 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const raw = program.opts<RawOptions>();
   // Nothing has used libuv's pool yet: parsing and logging are synchronous.
   sizeThreadPool(raw.encodeConcurrency);
-  const options = senderOptionsFrom(raw);
   const log = createLogger(NAME);
+  const options: SenderOptions = {
+    ...senderOptionsFrom(raw),
+    onIdleChange: (idle) =>
+      idle ? log.info({ event: 'idle' }, 'idle: no receivers; capturing nothing until one subscribes') : log.info({ event: 'watched' }, 'a receiver is watching; streaming'),
+  };
 
   const sender = await Sender.open(options);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {

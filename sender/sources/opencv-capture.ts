@@ -67,6 +67,29 @@ export class OpenCvCapture {
     return new OpenCvCapture(cv, capture, label, fps > 0 && fps < 1000 ? fps : 30, loop);
   }
 
+  /**
+   * Reads a file's first frame synchronously, hands it to `inspect`, and rewinds, so a source can
+   * be checked when it opens rather than when the first receiver arrives. Null for a camera (a
+   * frame read would be lost) or an empty file.
+   */
+  inspectFirstFrame<T>(inspect: (mat: Mat) => T): T | null {
+    if (this.nativeFps === undefined) return null;
+    const mat = this.capture.read();
+    try {
+      if (isEmpty(mat)) return null;
+      return inspect(mat);
+    } finally {
+      mat.release();
+      this.capture.set(this.cv.CAP_PROP_POS_FRAMES, 0);
+    }
+  }
+
+  /** The capture's FOURCC as four characters, e.g. "MJPG" (what a camera agreed to deliver). */
+  get fourcc(): string {
+    const code = Math.round(this.capture.get(this.cv.CAP_PROP_FOURCC));
+    return String.fromCharCode(code & 0xff, (code >> 8) & 0xff, (code >> 16) & 0xff, (code >> 24) & 0xff);
+  }
+
   /** The next frame, rewinding a looping file at its end; null at the end or once closed. The caller releases the Mat. */
   async read(): Promise<Mat | null> {
     if (this.closed) return null;

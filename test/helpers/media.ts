@@ -31,3 +31,15 @@ export function pixelAt(image: DecodedImage, x: number, y: number): [number, num
 export function colorDistance(a: readonly number[], b: readonly number[]): number {
   return Math.max(...a.map((v, i) => Math.abs(v - (b[i] ?? 0))));
 }
+
+/** Muxes JPEG files into an MJPEG AVI without touching them (ffmpeg -c:v copy): each packet is one of `frames`, byte for byte. */
+export async function makeMjpegAvi(dir: string, name: string, frames: readonly Buffer[], fps = 30): Promise<string> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const frameDir = join(dir, `${name}-frames`);
+  await mkdir(frameDir, { recursive: true });
+  await Promise.all(frames.map((jpeg, i) => writeFile(join(frameDir, `${String(i).padStart(4, '0')}.jpg`), jpeg)));
+  const path = join(dir, `${name}.avi`);
+  await run('ffmpeg', ['-v', 'error', '-y', '-framerate', String(fps), '-i', join(frameDir, '%04d.jpg'), '-c:v', 'copy', path]);
+  return path;
+}
