@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 
@@ -34,8 +36,6 @@ export function colorDistance(a: readonly number[], b: readonly number[]): numbe
 
 /** Muxes JPEG files into an MJPEG AVI without touching them (ffmpeg -c:v copy): each packet is one of `frames`, byte for byte. */
 export async function makeMjpegAvi(dir: string, name: string, frames: readonly Buffer[], fps = 30): Promise<string> {
-  const { mkdir, writeFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
   const frameDir = join(dir, `${name}-frames`);
   await mkdir(frameDir, { recursive: true });
   await Promise.all(frames.map((jpeg, i) => writeFile(join(frameDir, `${String(i).padStart(4, '0')}.jpg`), jpeg)));
