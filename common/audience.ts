@@ -41,20 +41,30 @@ export class Audience {
 
   onPeerDisconnected(): void {
     this.peers = Math.max(0, this.peers - 1);
+    this.wake();
   }
 
   /** Resolves true as soon as someone watches (at once if someone does), false if `signal` aborts first. */
   whenWatched(signal: AbortSignal): Promise<boolean> {
-    if (this.watched) return Promise.resolve(true);
+    return this.until(true, signal);
+  }
+
+  /** Resolves true once no one watches any more, false if `signal` aborts first. */
+  whenUnwatched(signal: AbortSignal): Promise<boolean> {
+    return this.until(false, signal);
+  }
+
+  private until(watched: boolean, signal: AbortSignal): Promise<boolean> {
+    if (this.watched === watched) return Promise.resolve(true);
     if (signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const done = (watched: boolean): void => {
+      const done = (reached: boolean): void => {
         this.waiters.delete(check);
         signal.removeEventListener('abort', onAbort);
-        resolve(watched);
+        resolve(reached);
       };
       const check = (): void => {
-        if (this.watched) done(true);
+        if (this.watched === watched) done(true);
       };
       const onAbort = (): void => done(false);
       this.waiters.add(check);

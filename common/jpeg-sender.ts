@@ -99,6 +99,11 @@ export class JpegSender {
     return this.audience.whenWatched(signal);
   }
 
+  /** Resolves true once no one watches any more, false if `signal` aborts first. */
+  whenUnwatched(signal: AbortSignal): Promise<boolean> {
+    return this.audience.whenUnwatched(signal);
+  }
+
   private async readSubscriptions(socket: zmq.XPublisher): Promise<void> {
     try {
       for await (const [message] of socket) if (message) this.audience.onSubscriptionMessage(message);

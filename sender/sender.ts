@@ -98,6 +98,7 @@ export class Sender {
     const pipeline = this.input.kind === 'pixels' ? this.encodePipeline() : undefined;
     const pacer = new Pacer(this.paceFps);
     for (let seq = 0; frames === undefined || seq < frames; seq++) {
+      if (!this.socket.watched) await pipeline?.flush();
       if (!(await this.whenWatched(stop)) || !(await pacer.wait(stop))) break;
       if (this.input.kind === 'pixels') {
         const frame = await this.input.source.read();
@@ -112,7 +113,7 @@ export class Sender {
     await pipeline?.flush();
   }
 
-  /** Waits, doing nothing, while no one watches; false if `stop` aborted meanwhile. */
+  /** Waits, doing nothing, while no one watches; false if `stop` aborted meanwhile. Frames in flight are delivered first. */
   private async whenWatched(stop: AbortSignal): Promise<boolean> {
     if (this.socket.watched) return !stop.aborted;
     this.setIdle(true);
