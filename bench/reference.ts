@@ -5,6 +5,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import * as zmq from 'zeromq';
+import { DEFAULTS } from '../common/defaults';
+import { Sender } from '../sender/sender';
 import { CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
 import { CAMERA_FPS } from './latency';
 import { runPipeline, type PipelineRun, type RunSettings } from './pipeline';
@@ -27,6 +30,8 @@ export const REFERENCE_TARGETS = {
   passthroughCpuRatioMax: 0.1,
   /** A sender no one watches, per cent of one core. */
   idleCpuPercentMax: 2,
+  /** From a subscriber connecting to an idle sender to its first frame, in frame intervals. */
+  wakeFrameIntervalsMax: 2,
   size: '1280x720',
 } as const;
 
@@ -35,6 +40,8 @@ export interface ReferenceComparison {
   throughput: Array<{ size: string; python: PythonReferenceRun; zerocam: Throughput }>;
   passthrough: { size: string; passthrough: PipelineRun; encoding: PipelineRun } | undefined;
   idle: { seconds: number; cpuMs: number; percentOfOneCore: number };
+  /** An idle 30 fps sender: from a SUB socket connecting (and subscribing) to its first frame, ms. */
+  wakeMs: number[];
 }
 
 export interface ReferenceInputs {
@@ -87,6 +94,55 @@ async function measureIdle(clip: Clip, seconds: number, settings: RunSettings): 
   }
 }
 
+/**
+ * How soon an idle sender serves its first subscriber: a 30 fps sender (in this process) waits,
+ * then a SUB socket connects and subscribes, and the time to its first frame is taken; `times` over.
+ */
+async function measureWake(clip: Clip, times: number): Promise<number[]> {
+  let whenIdle: (() => void) | undefined;
+  const nextIdle = (): Promise<void> => new Promise((resolve) => (whenIdle = resolve));
+  let becameIdle = nextIdle();
+  const sender = await Sender.open({
+    source: { kind: 'file', path: clip.path },
+    pattern: 'pub',
+    attachment: { bind: 'tcp://127.0.0.1:*' },
+    topic: 'wake',
+    width: DEFAULTS.width,
+    height: DEFAULTS.height,
+    fps: CAMERA_FPS,
+    loop: true,
+    jpeg: { quality: DEFAULTS.quality, optimiseCoding: DEFAULTS.jpegOptimiseCoding },
+    onIdleChange: (idle) => {
+      if (idle) whenIdle?.();
+    },
+  });
+  const stop = new AbortController();
+  const running = sender.run(stop.signal);
+  const wakeMs: number[] = [];
+  try {
+    for (let i = 0; i < times; i++) {
+      // Each subscriber finds the sender idle: it has seen the one before leave.
+      await becameIdle;
+      becameIdle = nextIdle();
+      const subscriber = new zmq.Subscriber({ linger: 0 });
+      try {
+        const started = performance.now();
+        subscriber.connect(sender.endpoint);
+        subscriber.subscribe('wake');
+        await subscriber.receive();
+        wakeMs.push(Math.round((performance.now() - started) * 100) / 100);
+      } finally {
+        subscriber.close();
+      }
+    }
+  } finally {
+    stop.abort();
+    await running;
+    sender.close();
+  }
+  return wakeMs;
+}
+
 export async function measureAgainstReference(inputs: ReferenceInputs): Promise<ReferenceComparison> {
   const { settings, progress, latencySeconds } = inputs;
   const paced = Math.max(1, Math.round(latencySeconds * CAMERA_FPS));
@@ -114,8 +170,11 @@ export async function measureAgainstReference(inputs: ReferenceInputs): Promise<
     passthrough = { size: encoding.size, passthrough: await cameraPaced(mjpeg, latencySeconds, settings, `${sizeName(encoding.size)}-passthrough`, { passthrough: true }), encoding };
   }
   progress('idle sender (no receivers)');
-  const idle = await measureIdle(inputs.clip(sizeOf(inputs.latency[0]?.size ?? REFERENCE_TARGETS.size)), Math.max(2, Math.min(10, latencySeconds)), settings);
-  return { latency, throughput, passthrough, idle };
+  const idleClip = inputs.clip(sizeOf(inputs.latency[0]?.size ?? REFERENCE_TARGETS.size));
+  const idle = await measureIdle(idleClip, Math.max(2, Math.min(10, latencySeconds)), settings);
+  progress('first frame for a new subscriber of an idle sender');
+  const wakeMs = await measureWake(idleClip, 5);
+  return { latency, throughput, passthrough, idle, wakeMs };
 }
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
@@ -142,6 +201,9 @@ export function checkReferenceTargets(ref: ReferenceComparison): TargetCheck[] {
     const ratio = encoding.sender.usage.cpuMsPerFrame > 0 ? r2(passthrough.sender.usage.cpuMsPerFrame / encoding.sender.usage.cpuMsPerFrame) : 0;
     checks.push({ target: `--passthrough sender CPU per ${sizeName(size)} frame / encoding path's`, measured: ratio, limit: REFERENCE_TARGETS.passthroughCpuRatioMax, met: ratio <= REFERENCE_TARGETS.passthroughCpuRatioMax });
   }
+  const wakeLimit = r2((REFERENCE_TARGETS.wakeFrameIntervalsMax * 1000) / CAMERA_FPS);
+  const slowestWake = Math.max(...ref.wakeMs);
+  checks.push({ target: `idle ${CAMERA_FPS} fps sender: ms from subscribing to the first frame (slowest of ${ref.wakeMs.length})`, measured: slowestWake, limit: wakeLimit, met: slowestWake <= wakeLimit });
   checks.push({ target: `idle sender (no receivers), % of one core over ${ref.idle.seconds} s`, measured: ref.idle.percentOfOneCore, limit: REFERENCE_TARGETS.idleCpuPercentMax, met: ref.idle.percentOfOneCore <= REFERENCE_TARGETS.idleCpuPercentMax });
   return checks;
 }
@@ -186,5 +248,6 @@ export function renderReference(ref: ReferenceComparison): string {
     );
   }
   lines.push(`Idle sender, no receivers: ${f2(ref.idle.cpuMs)} ms CPU in ${ref.idle.seconds} s = ${f2(ref.idle.percentOfOneCore)}% of one core`);
+  lines.push(`A new subscriber's first frame from an idle ${CAMERA_FPS} fps sender: ${ref.wakeMs.map(f2).join(', ')} ms`);
   return lines.join('\n\n');
 }
