@@ -75,6 +75,16 @@ for (const transport of ['tcp', 'ipc', 'inproc'] as const) {
         pull.close();
         assert.equal(await sender.whenUnwatched(signal(t)), true);
       });
+      test('a PUSH sender that connects is watched while its receiver is up, and not once it goes', async (t) => {
+        const pull = new zmq.Pull({ linger: 0 });
+        t.after(() => pull.close());
+        await pull.bind(bindEndpoint(transport));
+        const sender = await JpegSender.open({ pattern: 'push', attachment: { connect: [pull.lastEndpoint!] }, topic: 'cam1' }, 1);
+        t.after(() => sender.close());
+        assert.equal(await sender.whenWatched(signal(t)), true);
+        pull.close();
+        assert.equal(await sender.whenUnwatched(signal(t)), true);
+      });
     } else {
       test('an inproc PUSH sender counts as always watched (inproc has no connection events)', async (t) => {
         const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
