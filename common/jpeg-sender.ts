@@ -34,32 +34,26 @@ function isWouldBlock(error: unknown): boolean {
  */
 export class JpegSender {
   readonly session: number;
-  private readonly topicPart: Buffer;
-
-  private readonly audience: Audience;
-
   private constructor(
     private readonly socket: zmq.XPublisher | zmq.Push,
     readonly topic: string,
+    private readonly topicPart: Buffer,
     readonly endpoint: string,
     session: number,
-    audience: Audience,
+    private readonly audience: Audience,
   ) {
-    this.topicPart = encodeTopic(topic);
     this.session = session;
-    this.audience = audience;
     if (socket instanceof zmq.XPublisher) void this.readSubscriptions(socket);
   }
 
   static async open(options: JpegSenderOptions, session: number): Promise<JpegSender> {
-    encodeTopic(options.topic);
+    const topicPart = encodeTopic(options.topic);
     const socketOptions = {
       ...COMMON_SOCKET_OPTIONS,
       sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
       sendTimeout: 0,
     };
     const socket = options.pattern === 'pub' ? new zmq.XPublisher(socketOptions) : new zmq.Push(socketOptions);
-    const topicPart = encodeTopic(options.topic);
     const inproc = ('bind' in options.attachment ? [options.attachment.bind] : options.attachment.connect).every((e) => e.startsWith('inproc://'));
     const audience = new Audience(topicPart, options.pattern === 'pub' ? 'subscriptions' : inproc ? 'always' : 'peers');
     if (socket instanceof zmq.Push && !inproc) {
@@ -70,7 +64,7 @@ export class JpegSender {
     }
     try {
       const endpoint = await attach(socket, options.attachment);
-      return new JpegSender(socket, options.topic, endpoint, session, audience);
+      return new JpegSender(socket, options.topic, topicPart, endpoint, session, audience);
     } catch (error) {
       socket.close();
       throw error;

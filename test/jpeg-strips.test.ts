@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/jpeg-structure';
 import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../common/jpeg-restart';
@@ -9,6 +9,8 @@ import { loadOpenCv } from '../sender/sources/opencv-loader';
 import type { RawFrame } from '../sender/sources/frame-source';
 import { launchBrowser } from './helpers/browser';
 import { chromiumMaxDifference } from './helpers/browser-decode';
+import { CliProcess } from './helpers/cli-process';
+import { ipcEndpoint } from './helpers/endpoints';
 import { decodeJpeg } from './helpers/media';
 
 /** Camera-like content: a gradient with per-pixel noise, so every MCU's entropy-coded data differs. */
@@ -131,4 +133,26 @@ describe('parallel strips', () => {
     assert.equal(stripsFor(3, 2, 4, false), 3);
     assert.equal(stripsFor('auto', 0, 4, true), 1);
   });
+});
+
+describe('zerocam-sender --strips', () => {
+  const run = async (t: TestContext, args: string[]): Promise<{ code: number | null; lines: string[] }> => {
+    const child = new CliProcess('sender', ['--bind', ipcEndpoint(), ...args]);
+    t.after(() => child.stop());
+    const { code } = await child.exited;
+    return { code, lines: child.stderr.filter(Boolean) };
+  };
+
+  for (const [what, args] of [
+    ['0', ['--strips', '0']],
+    ['a word other than auto', ['--strips', 'many']],
+    ['--jpeg-optimise (strips need the standard tables)', ['--strips', '2', '--jpeg-optimise']],
+  ] as const) {
+    test(`--strips with ${what} is one readable line and exit code 2`, async (t) => {
+      const { code, lines } = await run(t, [...args]);
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0]!, /^zerocam-sender: .*strips/);
+      assert.equal(code, 2);
+    });
+  }
 });
