@@ -26,7 +26,8 @@ export const DEFAULTS = {
   encodeConcurrency: availableParallelism() + 1,
   /**
    * --strips auto: a frame is cut into one strip per core when nothing else is encoding (a
-   * camera's pace: latency falls to about one strip's encode), whole frames in parallel otherwise.
+   * camera's pace: latency falls to about one strip's encode), whole frames in parallel otherwise,
+   * and whole frames too while they measure faster (other work on the cores; sender/strip-plan.ts).
    */
   strips: 'auto',
 

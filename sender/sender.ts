@@ -11,7 +11,7 @@ import { JpegEncoder, type EncodedFrame, type JpegSettings } from './jpeg-encode
 import { Pacer } from './pacer';
 import type { CapturedJpeg, FrameSource, JpegFrameSource, RawFrame } from './sources/frame-source';
 import { openJpegSource, openSource, type SourceSpec } from './sources/source-spec';
-import { stripsFor, type StripSetting } from './strip-plan';
+import { StripChooser, type StripSetting } from './strip-plan';
 
 export interface SenderOptions {
   source: SourceSpec;
@@ -134,7 +134,7 @@ export class Sender {
       encoder,
       (seq, frame, encoded) => this.deliver(seq, frame, encoded),
       this.options.encodeConcurrency ?? DEFAULTS.encodeConcurrency,
-      (inFlight) => stripsFor(this.options.strips ?? DEFAULTS.strips, inFlight, availableParallelism(), this.options.jpeg.optimiseCoding),
+      new StripChooser(this.options.strips ?? DEFAULTS.strips, availableParallelism(), this.options.jpeg.optimiseCoding),
     );
   }
 

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/jpeg-structure';
 import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../common/jpeg-restart';
 import { JpegEncoder } from '../sender/jpeg-encoder';
-import { MCU_SIZE, planStrips, stripsFor } from '../sender/strip-plan';
+import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, StripChooser } from '../sender/strip-plan';
 import { loadOpenCv } from '../sender/sources/opencv-loader';
 import type { RawFrame } from '../sender/sources/frame-source';
 import { launchBrowser } from './helpers/browser';
@@ -128,10 +128,40 @@ describe('parallel strips', () => {
   });
 
   test('--strips auto: every core while nothing else encodes, whole frames under load, never with optimised coding', () => {
-    assert.equal(stripsFor('auto', 0, 4, false), 4);
-    assert.equal(stripsFor('auto', 2, 4, false), 1);
-    assert.equal(stripsFor(3, 2, 4, false), 3);
-    assert.equal(stripsFor('auto', 0, 4, true), 1);
+    assert.equal(new StripChooser('auto', 4, false).stripsFor(0), 4);
+    assert.equal(new StripChooser('auto', 4, false).stripsFor(2), 1);
+    assert.equal(new StripChooser(3, 4, false).stripsFor(2), 3);
+    assert.equal(new StripChooser('auto', 4, true).stripsFor(0), 1);
+    assert.equal(new StripChooser('auto', 1, false).stripsFor(0), 1);
+  });
+
+  test('--strips auto keeps to whole frames while they finish sooner, and tries strips again now and then', () => {
+    const chooser = new StripChooser('auto', 2, false);
+    const choices: number[] = [];
+    const encode = (stripUs: number, wholeUs: number): void => {
+      const strips = chooser.stripsFor(0);
+      choices.push(strips);
+      chooser.record(strips, strips > 1 ? stripUs : wholeUs, 0);
+    };
+    // Strips first; a probe of whole frames finds them faster (other work fills the other core).
+    for (let i = 0; i < STRIP_PROBE_EVERY * 3; i++) encode(6000, 5000);
+    const afterFirstProbe = choices.slice(STRIP_PROBE_EVERY);
+    assert.equal(choices[0], 2);
+    assert.equal(choices[STRIP_PROBE_EVERY - 1], 1, 'the first probe tries whole frames');
+    assert.ok(afterFirstProbe.filter((s) => s === 1).length > afterFirstProbe.length * 0.9, 'then mostly whole frames');
+    assert.ok(afterFirstProbe.includes(2), 'strips are still tried now and then');
+    // The other work ends: strips win again once a probe measures them fast enough.
+    for (let i = 0; i < STRIP_PROBE_EVERY * 6; i++) encode(2500, 5000);
+    const lastWindow = choices.slice(-STRIP_PROBE_EVERY);
+    assert.equal(lastWindow.filter((s) => s === 1).length, 1, 'strips, but for one probe of whole frames');
+  });
+
+  test('--strips auto learns only from frames encoded alone', () => {
+    const chooser = new StripChooser('auto', 2, false);
+    chooser.record(1, 100, 0);
+    chooser.record(2, 200, 3);
+    // Whole frames have a time, strips none measured alone: strips stay the default.
+    assert.equal(chooser.stripsFor(0), 2);
   });
 });
 
