@@ -18,6 +18,7 @@ import { ForeignLoad } from './foreign-load';
 import { describeMachine } from './machine';
 import type { PipelineRun, RunSettings } from './pipeline';
 import { summariseProfiles } from './profile';
+import { checkReferenceTargets, measureAgainstReference, type ReferenceComparison } from './reference';
 import { renderReport, type BenchResults } from './report';
 import { soak, type SoakResult } from './soak';
 import { checkTargets } from './targets';
@@ -37,6 +38,7 @@ interface RawOptions {
   latencySeconds?: number;
   soak?: number;
   ipc: boolean;
+  reference: boolean;
   encodeConcurrency: number;
   json?: string;
   profile?: string;
@@ -57,6 +59,7 @@ function buildProgram() {
     .addOption(new Option('--latency-seconds <s>', `length of each 30 fps run (default ${MODES.full.latencySeconds}, quick ${MODES.quick.latencySeconds})`).argParser(parseNumberIn(0.5, 3600)))
     .addOption(new Option('--soak <frames>', 'also run 720p unthrottled for this many frames and report RSS growth (the target is judged over 20000)').argParser(parseIntIn(100, 100_000_000)))
     .addOption(new Option('--no-ipc', 'skip the ipc:// run'))
+    .addOption(new Option('--no-reference', 'skip the Python reference loop, --strips 1, --passthrough and idle runs'))
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'));
@@ -127,6 +130,11 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       latency.push(await measureLatency(clip(size), latencySeconds, settings));
     }
 
+    let reference: ReferenceComparison | undefined;
+    if (raw.reference) {
+      reference = await measureAgainstReference({ clip, clipDir, latency, throughput, latencySeconds, frames, settings, progress });
+    }
+
     let soakResult: SoakResult | undefined;
     if (raw.soak) {
       progress(`soak: ${raw.soak} frames at ${sizeName(SOAK_SIZE)}, unthrottled`);
@@ -150,7 +158,8 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       throughput,
       latency,
       soak: soakResult,
-      targets: checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }),
+      reference,
+      targets: [...checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }), ...(reference ? checkReferenceTargets(reference) : [])],
       profiles: profileDir ? await summariseProfiles(profileDir) : undefined,
     };
     process.stdout.write(renderReport(results));

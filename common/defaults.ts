@@ -24,6 +24,12 @@ export const DEFAULTS = {
    * per core a core idles in those gaps (docs/benchmarks.md: about 10% more fps at 720p on 2 cores).
    */
   encodeConcurrency: availableParallelism() + 1,
+  /**
+   * --strips auto: a frame is cut into one strip per core when nothing else is encoding (a
+   * camera's pace: latency falls to about one strip's encode), whole frames in parallel otherwise,
+   * and whole frames too while they measure faster (other work on the cores; sender/strip-plan.ts).
+   */
+  strips: 'auto',
 
   /**
    * Queues hold frames, and a frame older than the newest is worth nothing to a viewer,

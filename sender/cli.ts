@@ -13,6 +13,7 @@ import {
   runCli,
 } from '../common/cli';
 import type { Wire } from '../common/defaults';
+import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { StatsReporter, formatBytesPerSecond } from '../common/stats/stats-reporter';
@@ -22,6 +23,7 @@ import { defaultTopic } from '../common/topic';
 import { Sender, type SenderOptions } from './sender';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
 import { sizeThreadPool } from './thread-pool';
+import type { StripSetting } from './strip-plan';
 
 const NAME = 'zerocam-sender';
 
@@ -45,6 +47,8 @@ interface RawOptions {
   statsJson?: string;
   hwm: number;
   encodeConcurrency: number;
+  strips: StripSetting;
+  passthrough: boolean;
   stats: boolean;
 }
 
@@ -54,6 +58,15 @@ function parseSize(value: string): { width: number; height: number } {
   const height = Number(match?.[2]);
   if (!match || width < 1 || height < 1 || width > 65535 || height > 65535) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1280x720');
   return { width, height };
+}
+
+function parseStrips(value: string): StripSetting {
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return parseIntIn(1, 64)(value);
+  } catch {
+    throw new InvalidArgumentError('expected auto or a whole number from 1 to 64');
+  }
 }
 
 function buildProgram() {
@@ -78,6 +91,12 @@ function buildProgram() {
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
+    .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseStrips).default(DEFAULTS.strips))
+    .addOption(
+      envOption('--passthrough', "send a camera's MJPEG (or an MJPEG file's frames) as they are: no decode, no encode", 'PASSTHROUGH')
+        .default(false)
+        .conflicts(['quality', 'resize', 'jpegOptimise', 'strips']),
+    )
     .addHelpText(
       'after',
       `
@@ -88,12 +107,19 @@ Examples:
   ${NAME} --source /dev/video2 --pattern push --connect tcp://recorder:5556
   ${NAME} --pattern req --connect tcp://recorder:5556        every frame acknowledged (zerocam-receiver --pattern rep)
   ${NAME} --wire imagezmq --pattern req --connect tcp://hub:5555   to an imagezmq ImageHub (recv_jpg)
+  ${NAME} --source /dev/video0 --width 1920 --height 1080 --passthrough
+  ${NAME} --source camera:0 --width 1280 --height 720 --strips 4
+
+A PUB sender captures nothing while no one subscribes to its topic (PUSH: while no receiver is connected).
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZEROCAM_FPS=15.`,
     );
 }
 
 export function senderOptionsFrom(raw: RawOptions): SenderOptions {
+  if (raw.jpegOptimise && typeof raw.strips === 'number' && raw.strips > 1) {
+    throw new UsageError('--jpeg-optimise cannot be combined with --strips above 1: strips need the standard Huffman tables to be joined');
+  }
   const source = parseSourceSpec(raw.source);
   const attachment: Attachment = raw.connect?.length ? { connect: raw.connect } : { bind: raw.bind ?? DEFAULTS.senderBind };
   return {
@@ -112,11 +138,15 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     durationS: raw.duration,
     sendHighWaterMark: raw.hwm,
     encodeConcurrency: raw.encodeConcurrency,
+    strips: raw.strips,
+    passthrough: raw.passthrough,
   };
 }
 
 function liveLine(s: SenderSummary): string {
-  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}` + (s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '');
+  const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
+  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}`;
+  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}`;
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -125,8 +155,12 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const raw = program.opts<RawOptions>();
   // Nothing has used libuv's pool yet: parsing and logging are synchronous.
   sizeThreadPool(raw.encodeConcurrency);
-  const options = senderOptionsFrom(raw);
   const log = createLogger(NAME);
+  const options: SenderOptions = {
+    ...senderOptionsFrom(raw),
+    onIdleChange: (idle) =>
+      idle ? log.info({ event: 'idle' }, 'idle: no receivers; capturing nothing until one subscribes') : log.info({ event: 'watched' }, 'a receiver is watching; streaming'),
+  };
 
   const sender = await Sender.open(options, log);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {

@@ -41,6 +41,17 @@ test('npm run bench in its smallest mode writes every section with positive numb
   for (const throughput of results.throughput) assert.ok(throughput.fps > 0 && throughput.ceilingFps > 0 && throughput.ratio > 0);
   assert.ok(results.latency[0]!.receiver.latencyMs.p50 > 0);
 
+  const reference = results.reference;
+  assert.ok(reference, 'the Python reference loop section');
+  for (const { python, wholeFrames } of reference.latency) {
+    assert.ok(python.receiver.frames > 0 && python.receiver.latencyMs.p50 > 0 && python.senderCpuMsPerFrame > 0, JSON.stringify(python));
+    assert.ok(wholeFrames.receiver.frames > 0);
+  }
+  assert.ok(reference.throughput.every(({ python }) => python.receiver.fps > 0));
+  assert.ok(reference.passthrough && reference.passthrough.passthrough.receiver.frames > 0, 'the --passthrough run streamed');
+  assert.ok(reference.idle.seconds > 0 && reference.idle.cpuMs >= 0);
+  assert.match(stdout, /Against the Python reference loop/);
+
   assert.ok(results.targets.length > 0);
   for (const check of results.targets) assert.ok(check.met === null || typeof check.met === 'boolean', JSON.stringify(check));
 });

@@ -137,6 +137,8 @@ describe('zerocam-sender -> zerocam-receiver', () => {
     const dir = await tempDir(t);
     const statsFile = join(dir, 'sender.json');
     const sender = start(t, 'sender', ['--bind', ipcEndpoint(), ...SMALL, '--fps', '0', '--frames', '5', '--stats-json', statsFile, '--no-stats']);
+    // A sender captures nothing until someone subscribes.
+    start(t, 'receiver', ['--connect', await sender.ready(), '--no-stats']);
     assert.equal((await sender.exited).code, 0);
     const summary = JSON.parse(await readFile(statsFile, 'utf8')) as JsonRecord;
     assert.equal(summary.frames, 5);

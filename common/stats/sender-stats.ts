@@ -17,6 +17,12 @@ export interface SenderSummary {
   timeouts: number;
   /** req: frames the receiver answered with an error instead of OK. */
   refused: number;
+  /** No one subscribes (PUB) or is connected (PUSH): nothing is captured or encoded. */
+  idle: boolean;
+  /** --passthrough: source frames that came without Huffman tables and got the standard ones. */
+  huffmanTablesInserted: number;
+  /** --passthrough: source frames whose JPEG headers were broken, dropped. */
+  broken: number;
 }
 
 /** What a sender counts about its own stream. */
@@ -26,6 +32,9 @@ export class SenderStats {
   skipped = 0;
   timeouts = 0;
   refused = 0;
+  idle = false;
+  huffmanTablesInserted = 0;
+  broken = 0;
   private encodeTotalUs = 0;
   private encodeCount = 0;
   private recentEncodeTotalUs = 0;
@@ -93,6 +102,9 @@ export class SenderStats {
       skipped: this.skipped,
       timeouts: this.timeouts,
       refused: this.refused,
+      idle: this.idle,
+      huffmanTablesInserted: this.huffmanTablesInserted,
+      broken: this.broken,
     };
   }
 }

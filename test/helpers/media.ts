@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 
@@ -40,4 +42,14 @@ export function structuredJpeg(width: number, height: number, fill = 0, scanByte
   const sof = [0xff, 0xc0, 0x00, 0x0b, 8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0];
   const sos = [0xff, 0xda, 0x00, 0x08, 1, 1, 0, 0, 0x3f, 0];
   return Buffer.concat([Buffer.from([0xff, 0xd8, ...sof, ...sos]), Buffer.alloc(scanBytes, fill), Buffer.from([0xff, 0xd9])]);
+}
+
+/** Muxes JPEG files into an MJPEG AVI without touching them (ffmpeg -c:v copy): each packet is one of `frames`, byte for byte. */
+export async function makeMjpegAvi(dir: string, name: string, frames: readonly Buffer[], fps = 30): Promise<string> {
+  const frameDir = join(dir, `${name}-frames`);
+  await mkdir(frameDir, { recursive: true });
+  await Promise.all(frames.map((jpeg, i) => writeFile(join(frameDir, `${String(i).padStart(4, '0')}.jpg`), jpeg)));
+  const path = join(dir, `${name}.avi`);
+  await run('ffmpeg', ['-v', 'error', '-y', '-framerate', String(fps), '-i', join(frameDir, '%04d.jpg'), '-c:v', 'copy', path]);
+  return path;
 }
