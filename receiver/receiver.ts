@@ -92,6 +92,7 @@ export class Receiver {
         continue;
       }
       const stream = this.stats.onFrame(received.frame, received.receiveUs);
+      if (!stream) continue;
       if (this.store && (stream.frames - 1) % every === 0 && this.mailbox.put(received.frame.topic, received)) {
         stream.skipped++;
       }
