@@ -49,6 +49,13 @@ export const DEFAULTS = {
   viewerHost: '127.0.0.1',
   viewerPort: 8080,
 
+  /** zerocam-hub: senders --connect to the first, receivers and viewers connect to the second as to a sender. */
+  hubSenders: 'tcp://*:5556',
+  hubReceivers: 'tcp://*:5555',
+  hubPattern: 'pubsub',
+  /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
+  httpHost: '127.0.0.1',
+
   saveEvery: 1,
   fsync: true,
 } as const;
