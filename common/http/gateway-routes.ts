@@ -28,9 +28,18 @@ export class GatewayRoutes {
     this.registry = createMetricsRegistry({ ...source, catalog });
   }
 
-  /** MJPEG clients connected now. */
-  get mjpegClients(): number {
-    return this.clients.size;
+  /** Frames MJPEG clients connected now passed over for a newer one. */
+  mjpegClientsSkipped(): number {
+    let skipped = 0;
+    for (const client of this.clients) skipped += client.skipped;
+    return skipped;
+  }
+
+  /** Bytes held for MJPEG clients connected now. */
+  mjpegBufferedBytes(): number {
+    let bytes = 0;
+    for (const client of this.clients) bytes += client.bufferedBytes;
+    return bytes;
   }
 
   request(req: IncomingMessage, res: ServerResponse, path: string): boolean {

@@ -45,6 +45,11 @@ export class MjpegClient {
     return this.closed;
   }
 
+  /** Bytes held for this client: what the socket has not taken yet, plus the waiting frame. */
+  get bufferedBytes(): number {
+    return this.res.writableLength + (this.waiting?.length ?? 0);
+  }
+
   /** Idempotent. */
   close(): void {
     if (this.closed) return;
