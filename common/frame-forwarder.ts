@@ -128,7 +128,7 @@ export class FrameForwarder {
         this.receiverPrefixes.add(prefix);
         // XPUB sends to every matching subscriber, so those already subscribed get these again:
         // receivers discard them as repeats (docs/protocol.md, "Repeats and duplicates").
-        for (const cached of this.options.catalog.matching(prefix)) await this.send(cached.parts);
+        for (const { parts } of this.options.catalog.matching(prefix)) if (parts) await this.send(parts);
       } else if (this.receiverPrefixes.delete(prefix) && !this.isWanted(prefix)) {
         await this.sendUpstream(UNSUBSCRIBE, prefix);
       }

@@ -6,7 +6,8 @@ import { ReceiverStats } from './stats/receiver-stats';
 /** The newest frame of one stream, with the message parts it arrived in (to send on unchanged). */
 export interface CachedFrame {
   frame: Frame;
-  parts: readonly Buffer[];
+  /** The message as received; absent where a decoded frame was all there was. */
+  parts: readonly Buffer[] | undefined;
   receiveUs: number;
 }
 
@@ -49,7 +50,7 @@ export class StreamCatalog {
   constructor(private readonly stallAfterMs: number = DEFAULTS.viewerStallMs) {}
 
   /** Counts the frame and caches it; false (and nothing cached) for a repeat (docs/protocol.md). */
-  add(frame: Frame, parts: readonly Buffer[], receiveUs: number): boolean {
+  add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number): boolean {
     if (!this.stats.onFrame(frame, receiveUs)) return false;
     const cached = { frame, parts, receiveUs };
     this.newest.set(frame.topic, cached);

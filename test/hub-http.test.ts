@@ -125,3 +125,23 @@ describe('zerocam-hub --http (web gateway)', () => {
     );
   });
 });
+
+describe('zerocam-viewer --web serves the same gateway', () => {
+  test('/snapshot, /stream and /streams.json of the streams it was started with', async (t) => {
+    const endpoint = ipcEndpoint();
+    const sender = start(t, 'sender', ['--bind', endpoint, '--topic', 'cam1', ...SMALL, '--fps', '15', '--no-stats']);
+    await sender.ready();
+    const viewer = new CliProcess('viewer', ['--web', '--port', '0', '--connect', endpoint, '--topic', 'cam1']);
+    t.after(() => viewer.stop());
+    const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
+    const response = await fetch(`${url}stream/cam1.mjpeg`);
+    const [part] = await readMjpegParts(response.body!, 1);
+    assert.equal((await sharp(part!).metadata()).width, 320);
+    const snapshot = await fetch(`${url}snapshot/cam1.jpg`);
+    assert.equal(snapshot.status, 200);
+    assert.equal((await sharp(Buffer.from(await snapshot.arrayBuffer())).metadata()).format, 'jpeg');
+    const { streams } = (await (await fetch(`${url}streams.json`)).json()) as { streams: JsonRecord[] };
+    assert.deepEqual(streams.map((s) => s.topic), ['cam1']);
+    assert.equal((await fetch(`${url}snapshot/other.jpg`)).status, 404);
+  });
+});
