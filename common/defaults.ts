@@ -53,6 +53,11 @@ export const DEFAULTS = {
   hubSenders: 'tcp://*:5556',
   hubReceivers: 'tcp://*:5555',
   hubPattern: 'pubsub',
+  /**
+   * Frames queued per receiver at the hub. One pipe carries every stream a receiver takes, so it must
+   * hold a burst of one frame from each camera (8-24 in a fleet), not just the newest of one.
+   */
+  hubSendHighWaterMark: 32,
   /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
   httpHost: '127.0.0.1',
 

@@ -49,7 +49,6 @@ export class FrameForwarder {
   private readonly receiverPrefixes = new Set<string>();
   /** Prefixes this process itself wants (the web gateway), with how many holders. */
   private readonly localDemand = new Map<string, number>();
-  private sendTail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -70,7 +69,7 @@ export class FrameForwarder {
     };
     const downstreamOptions = {
       ...COMMON_SOCKET_OPTIONS,
-      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
+      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark,
       sendTimeout: 0,
     };
     const upstream = options.pattern === 'pubsub' ? new zmq.XSubscriber(upstreamOptions) : new zmq.Pull(upstreamOptions);
@@ -173,22 +172,18 @@ export class FrameForwarder {
   }
 
   /**
-   * zeromq.js allows one send in flight per socket, and both the frame loop and the cache send,
-   * so sends are chained. Resolves false if the frame was skipped (PUSH with no receiver room).
+   * Resolves false if the frame was skipped (PUSH with no receiver room). With sendTimeout 0 a send
+   * never waits, so the frame loop and the cache never have two sends in flight (zeromq.js allows one).
    */
-  private send(parts: readonly Buffer[]): Promise<boolean> {
-    const sent = this.sendTail.then(async () => {
-      if (this.downstream.closed) return false;
-      try {
-        await this.downstream.send(parts as Buffer[]);
-        return true;
-      } catch (error) {
-        if (isWouldBlock(error) || this.downstream.closed) return false;
-        throw error;
-      }
-    });
-    this.sendTail = sent.catch(() => undefined);
-    return sent;
+  private async send(parts: readonly Buffer[]): Promise<boolean> {
+    if (this.downstream.closed) return false;
+    try {
+      await this.downstream.send(parts as Buffer[]);
+      return true;
+    } catch (error) {
+      if (isWouldBlock(error) || this.downstream.closed) return false;
+      throw error;
+    }
   }
 
   /** Idempotent. */

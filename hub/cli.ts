@@ -41,7 +41,7 @@ function buildProgram() {
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per peer before libzmq drops (or the hub skips)', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
+    .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
     .addHelpText(
       'after',
       `

@@ -136,7 +136,7 @@ describe('zerocam-viewer --web serves the same gateway', () => {
     const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
     const response = await fetch(`${url}stream/cam1.mjpeg`);
     const [part] = await readMjpegParts(response.body!, 1);
-    assert.equal((await sharp(part!).metadata()).width, 320);
+    assert.equal((await sharp(part).metadata()).width, 320);
     const snapshot = await fetch(`${url}snapshot/cam1.jpg`);
     assert.equal(snapshot.status, 200);
     assert.equal((await sharp(Buffer.from(await snapshot.arrayBuffer())).metadata()).format, 'jpeg');
