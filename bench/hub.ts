@@ -111,17 +111,16 @@ async function runFleet(jpeg: Buffer, attach: { bindSenders: boolean; senders: s
   const publishers = Array.from({ length: CAMERAS }, () => new zmq.Publisher({ linger: 0, sendHighWaterMark: 2 }));
   const subscribers = Array.from({ length: receivers }, () => new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 2 }));
   const bound: string[] = [];
-  for (const [i, publisher] of publishers.entries()) {
+  for (const publisher of publishers) {
     if (attach.bindSenders) {
       await publisher.bind('tcp://127.0.0.1:*');
       bound.push(publisher.lastEndpoint!);
     } else {
       publisher.connect(attach.senders[0]!);
     }
-    void i;
   }
   const receiverEndpoints = attach.bindSenders ? bound : attach.receiverEndpoints;
-  const fleet: Fleet = { sent: 0, latency: new LatencyHistogram(), measuring: false, stop: async () => undefined };
+  const fleet: Fleet = { sent: 0, latency: new LatencyHistogram(), measuring: false, stop: () => Promise.resolve() };
   const receiving = subscribers.map(async (subscriber) => {
     for (const endpoint of receiverEndpoints) subscriber.connect(endpoint);
     subscriber.subscribe();
