@@ -34,6 +34,17 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
+/** A fingerprint of what an <img> shows now (runs in the page). */
+function samplePixels(selector: string): string {
+  const image = document.querySelector<HTMLImageElement>(selector)!;
+  const canvas = document.createElement('canvas');
+  canvas.width = image.naturalWidth;
+  canvas.height = image.naturalHeight;
+  const context = canvas.getContext('2d')!;
+  context.drawImage(image, 0, 0);
+  return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data.filter((_, i) => i % 97 === 0)).join(',');
+}
+
 describe('zerocam-hub --http (web gateway)', () => {
   test('MJPEG parses into complete JPEGs and ffmpeg reads it; snapshots are the sender\'s bytes; /streams.json and /metrics describe the stream', async (t) => {
     const { hub, senders, url } = await startHubWithHttp(t);
@@ -99,30 +110,11 @@ describe('zerocam-hub --http (web gateway)', () => {
     await mjpegPage.goto(`${url}streams.json`);
     await mjpegPage.setContent(`<img id="cam" src="${url}stream/garden.mjpeg">`);
     await mjpegPage.waitForFunction(() => document.querySelector<HTMLImageElement>('#cam')!.naturalWidth === 320);
-    // The moving box changes every frame: the picture painted now differs from the first one.
-    const sample = (): Promise<string> =>
-      mjpegPage.evaluate(() => {
-        const image = document.querySelector<HTMLImageElement>('#cam')!;
-        const canvas = document.createElement('canvas');
-        canvas.width = image.naturalWidth;
-        canvas.height = image.naturalHeight;
-        const context = canvas.getContext('2d')!;
-        context.drawImage(image, 0, 0);
-        return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data.filter((_, i) => i % 97 === 0)).join(',');
-      });
-    const first = await sample();
-    await mjpegPage.waitForFunction(
-      (before) => {
-        const image = document.querySelector<HTMLImageElement>('#cam')!;
-        const canvas = document.createElement('canvas');
-        canvas.width = image.naturalWidth;
-        canvas.height = image.naturalHeight;
-        const context = canvas.getContext('2d')!;
-        context.drawImage(image, 0, 0);
-        return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data.filter((_, i) => i % 97 === 0)).join(',') !== before;
-      },
-      first,
-    );
+    // The moving box changes every frame: the picture painted later differs from the first one.
+    await mjpegPage.evaluate(`window.samplePixels = ${samplePixels.toString()}`);
+    type Sampling = Window & { samplePixels: typeof samplePixels };
+    const first = await mjpegPage.evaluate(() => (window as unknown as Sampling).samplePixels('#cam'));
+    await mjpegPage.waitForFunction((before) => (window as unknown as Sampling).samplePixels('#cam') !== before, first);
   });
 });
 
