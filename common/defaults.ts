@@ -55,6 +55,18 @@ export const DEFAULTS = {
   viewerHost: '127.0.0.1',
   viewerPort: 8080,
 
+  /** zerocam-hub: senders --connect to the first, receivers and viewers connect to the second as to a sender. */
+  hubSenders: 'tcp://*:5556',
+  hubReceivers: 'tcp://*:5555',
+  hubPattern: 'pubsub',
+  /**
+   * Frames queued per receiver at the hub. One pipe carries every stream a receiver takes, so it must
+   * hold a burst of one frame from each camera (8-24 in a fleet), not just the newest of one.
+   */
+  hubSendHighWaterMark: 32,
+  /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
+  httpHost: '127.0.0.1',
+
   saveEvery: 1,
   fsync: true,
 

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { Option } from 'commander';
 import { collectEndpoints, collectTopics, createProgram, DEFAULTS, envOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
 import { UsageError } from '../common/errors';
+import { GatewayRoutes } from '../common/http/gateway-routes';
+import { StreamCatalog } from '../common/stream-catalog';
+import { StreamWatcher } from '../common/stream-watcher';
 import { createLogger } from '../common/log';
 import type { ViewerPattern, ViewerSettings } from './viewer-messages';
 import { ViewerWebServer } from './web-server';
@@ -55,15 +58,33 @@ function electronBinary(): string | undefined {
 
 async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: AbortSignal): Promise<number> {
   const log = createLogger(NAME);
-  const server = await ViewerWebServer.start({ host: raw.host, port: raw.port, rendererDir: join(__dirname, 'renderer'), settings, log }).catch((error: unknown) => {
-    const code = (error as { code?: string }).code;
-    throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
-  });
+  // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
+  const catalog = new StreamCatalog();
+  const watcher =
+    raw.connect?.length && raw.pattern === 'sub'
+      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog })
+      : undefined;
   try {
-    log.info({ event: 'serving', url: server.url }, `viewer at ${server.url}: open it in a browser`);
-    if (!signal.aborted) await once(signal, 'abort');
+    const server = await ViewerWebServer.start({
+      host: raw.host,
+      port: raw.port,
+      rendererDir: join(__dirname, 'renderer'),
+      settings,
+      log,
+      routes: [new GatewayRoutes(catalog)],
+    }).catch((error: unknown) => {
+      const code = (error as { code?: string }).code;
+      throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
+    });
+    try {
+      log.info({ event: 'serving', url: server.url }, `viewer at ${server.url}: open it in a browser`);
+      const watching = watcher?.run();
+      if (!signal.aborted) await Promise.race([once(signal, 'abort'), ...(watching ? [watching] : [])]);
+    } finally {
+      await server.close();
+    }
   } finally {
-    await server.close();
+    watcher?.close();
   }
   return 0;
 }

@@ -135,7 +135,7 @@ export class StreamHub {
         continue;
       }
       const { frame, receiveUs } = received;
-      connection.stats.onFrame(frame, receiveUs);
+      if (!connection.stats.onFrame(frame, receiveUs)) continue;
       const stream = this.stream(connection, frame.topic);
       stream.lastReceiveMs = Date.now();
       const ticket = stream.nextTicket++;

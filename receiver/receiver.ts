@@ -103,6 +103,11 @@ export class Receiver {
         continue;
       }
       const stream = this.stats.onFrame(received.frame, received.receiveUs);
+      if (!stream) {
+        // A repeat (docs/protocol.md): already accepted once, so it is acknowledged and not saved again.
+        await received.reply(true);
+        continue;
+      }
       const save = this.store !== undefined && (stream.frames - 1) % every === 0;
       if (save && this.options.pattern === 'rep') {
         // An acknowledged frame is a saved frame: the reply waits for the disk, and the sender waits for the reply.

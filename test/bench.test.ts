@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
+import type { HubBench } from '../bench/hub';
 import type { BenchResults } from '../bench/report';
 
 const run = promisify(execFile);
@@ -51,6 +52,10 @@ test('npm run bench in its smallest mode writes every section with positive numb
   assert.ok(reference.passthrough && reference.passthrough.passthrough.receiver.frames > 0, 'the --passthrough run streamed');
   assert.ok(reference.idle.seconds > 0 && reference.idle.cpuMs >= 0);
   assert.match(stdout, /Against the Python reference loop/);
+  assert.match(stdout, /### Hub/);
+  const hub = (results as BenchResults & { hub?: HubBench }).hub;
+  assert.ok(hub && hub.direct.frames > 0 && hub.viaHub.frames > 0 && hub.viaHub.p50 > 0, JSON.stringify(hub));
+  assert.ok(hub.cpuMsPerFrame.oneReceiver > 0 && hub.cpuMsPerFrame.fourReceivers > 0 && hub.rss.startBytes > 0, JSON.stringify(hub));
 
   assert.ok(results.targets.length > 0);
   for (const check of results.targets) assert.ok(check.met === null || typeof check.met === 'boolean', JSON.stringify(check));

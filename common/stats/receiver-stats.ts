@@ -13,6 +13,8 @@ export interface ReceiverSummary {
   latencyFrames: number;
   dropped: number;
   skipped: number;
+  /** Repeats discarded (docs/protocol.md, "Repeats and duplicates"). */
+  duplicates: number;
   saved: number;
   saveErrors: number;
   rejected: number;
@@ -41,10 +43,10 @@ export class ReceiverStats {
     return stats;
   }
 
-  onFrame(frame: Frame, receiveUs: number): StreamStats {
+  /** The stream's stats, or undefined if the frame is a repeat: then it must not be saved or shown. */
+  onFrame(frame: Frame, receiveUs: number): StreamStats | undefined {
     const stats = this.stream(frame.topic);
-    stats.onFrame(frame.header, frame.jpeg.length, receiveUs);
-    return stats;
+    return stats.onFrame(frame.header, frame.jpeg.length, receiveUs) ? stats : undefined;
   }
 
   onRejected(reason: RejectReason): void {
@@ -66,7 +68,7 @@ export class ReceiverStats {
 
   private summarise(nowMs: number, final: boolean): ReceiverSummary {
     const streams: Record<string, StreamSummary> = {};
-    let frames = 0, bytes = 0, fps = 0, bytesPerSecond = 0, dropped = 0, skipped = 0, saved = 0;
+    let frames = 0, bytes = 0, fps = 0, bytesPerSecond = 0, dropped = 0, skipped = 0, duplicates = 0, saved = 0;
     for (const [topic, stats] of [...this.streams].sort(([a], [b]) => a.localeCompare(b))) {
       const s = stats.summary(nowMs, final ? stats.latency : stats.recentLatency, final);
       streams[topic] = s;
@@ -76,6 +78,7 @@ export class ReceiverStats {
       bytesPerSecond += s.bytesPerSecond;
       dropped += s.dropped;
       skipped += s.skipped;
+      duplicates += s.duplicates;
       saved += s.saved;
     }
     const latency = LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency)));
@@ -88,6 +91,7 @@ export class ReceiverStats {
       latencyFrames: latency.count,
       dropped,
       skipped,
+      duplicates,
       saved,
       saveErrors: this.saveErrors,
       rejected: this.rejected,
