@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
 import { encodeImagezmqJpeg } from '../common/imagezmq-protocol';
-import { CliProcess, PYTHON, type JsonRecord } from './helpers/cli-process';
+import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
+import { framesOf, startHub, type Hub } from './helpers/hub';
 import { colorDistance, decodeJpeg, pixelAt, structuredJpeg } from './helpers/media';
 import { readMjpegParts } from './helpers/mjpeg';
+import { assertIdlesAgain } from './helpers/on-demand';
+import { skipWithoutPython } from './helpers/python';
 import { readIndex } from './helpers/recordings';
+import { tempDir } from './helpers/temp-dir';
 
 const SMALL = ['--width', '320', '--height', '240'];
 /** What test/python/imagezmq_sender.py sends: a 64x48 frame, red unless told otherwise. */
@@ -22,32 +24,9 @@ function start(t: TestContext, name: 'sender' | 'receiver' | 'hub' | 'viewer' | 
   return child;
 }
 
-interface Hub {
-  process: CliProcess;
-  senders: string;
-  receivers: string;
-}
-
-async function startHub(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Hub> {
-  const hub = start(t, 'hub', ['--receivers', 'tcp://127.0.0.1:*', ...args], env);
-  const record = await hub.waitForJson('stderr', (r) => r.event === 'forwarding');
-  return { process: hub, senders: String(record.senders), receivers: String(record.receivers) };
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-hub-intake-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const skipWithoutPython = (t: TestContext): boolean => {
-  if (existsSync(PYTHON)) return false;
-  t.skip(`${PYTHON} is missing (run scripts/setup.sh)`);
-  return true;
-};
-
-const streamsOf = (record: JsonRecord): Record<string, JsonRecord> => (record.streams as Record<string, JsonRecord> | undefined) ?? {};
-const framesOf = (record: JsonRecord, topic: string): number => Number(streamsOf(record)[topic]?.frames ?? 0);
+/** A hub with its receivers on an ephemeral loopback port; its senders side is up to `args`. */
+const startIntakeHub = (t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Hub> => startHub(t, ['--receivers', 'tcp://127.0.0.1:*', ...args], env);
+const TMP = 'zc-hub-intake-';
 
 /** Checks a saved or served JPEG: the imagezmq sender's 64x48 red frame. */
 async function assertRedFrame(jpeg: Buffer | string): Promise<void> {
@@ -58,7 +37,7 @@ async function assertRedFrame(jpeg: Buffer | string): Promise<void> {
 
 /** A receiver that joins once the hub has the stream: the last-frame cache gives it the newest frame. */
 async function lateReceiverEntry(t: TestContext, hub: Hub, topic: string) {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, TMP);
   const receiver = start(t, 'receiver', ['--connect', hub.receivers, '--topic', topic, '--out', dir, '--no-fsync', '--frames', '1', '--no-stats']);
   assert.equal((await receiver.exited).code, 0, receiver.stderr.join('\n'));
   const [entry, ...more] = await readIndex(dir);
@@ -71,7 +50,7 @@ describe('zerocam-hub --sender-pattern req --sender-wire imagezmq (in place of a
   for (const kind of ['jpg', 'image'] as const) {
     test(`an imagezmq REQ sender's send_${kind} frames are each answered OK and reach a receiver and a viewer as zerocam frames`, async (t) => {
       if (skipWithoutPython(t)) return;
-      const hub = await startHub(t, ['--senders', ipcEndpoint(), '--sender-pattern', 'req', '--sender-wire', 'imagezmq']);
+      const hub = await startIntakeHub(t, ['--senders', ipcEndpoint(), '--sender-pattern', 'req', '--sender-wire', 'imagezmq']);
       const sender = start(t, 'python', ['imagezmq_sender.py', 'req', hub.senders, kind, 'pi-cam1 garage door', '5']);
       assert.equal((await sender.exited).code, 0, sender.stderr.join('\n'));
       assert.deepEqual(sender.stdout, Array(5).fill('reply OK'), 'each frame is acknowledged OK, as an ImageHub does');
@@ -91,7 +70,7 @@ describe('zerocam-hub --sender-pattern req --sender-wire imagezmq (in place of a
   }
 
   test('a malformed message is answered "ERR <reason>", counted and not forwarded; the next good one is answered OK', async (t) => {
-    const hub = await startHub(t, ['--senders', ipcEndpoint(), '--sender-pattern', 'req', '--sender-wire', 'imagezmq']);
+    const hub = await startIntakeHub(t, ['--senders', ipcEndpoint(), '--sender-pattern', 'req', '--sender-wire', 'imagezmq']);
     const requester = new zmq.Request({ linger: 0, receiveTimeout: 10_000 });
     t.after(() => requester.close());
     requester.connect(hub.senders);
@@ -110,9 +89,9 @@ describe('zerocam-hub --sender-wire imagezmq --senders-connect (imagezmq PUB sen
     if (skipWithoutPython(t)) return;
     const sender = start(t, 'python', ['imagezmq_sender.py', 'pub', ipcEndpoint(), 'image', 'pi-cam2', '0']);
     const bound = (await sender.waitForLine('stdout', (line) => line.startsWith('bound'))).split(' ')[1]!;
-    const hub = await startHub(t, ['--sender-wire', 'imagezmq', '--senders-connect', bound]);
+    const hub = await startIntakeHub(t, ['--sender-wire', 'imagezmq', '--senders-connect', bound]);
     assert.equal(hub.senders, bound);
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, TMP);
     const statsFile = join(dir, 'stats.json');
     const receiver = start(t, 'receiver', ['--connect', hub.receivers, '--out', dir, '--no-fsync', '--frames', '3', '--stats-json', statsFile, '--no-stats']);
     assert.equal((await receiver.exited).code, 0, receiver.stderr.join('\n'));
@@ -131,10 +110,10 @@ describe('zerocam-hub --sender-wire imagezmq --senders-connect (imagezmq PUB sen
 
 describe('zerocam-hub --sender-pattern req (zerocam REQ senders)', () => {
   test('set through ZEROCAM_SENDER_PATTERN: every frame of a REQ sender is acknowledged, counted once by the hub and served to receivers', async (t) => {
-    const hub = await startHub(t, ['--senders', ipcEndpoint()], { ZEROCAM_SENDER_PATTERN: 'req' });
+    const hub = await startIntakeHub(t, ['--senders', ipcEndpoint()], { ZEROCAM_SENDER_PATTERN: 'req' });
     assert.equal((await hub.process.waitForJson('stderr', (r) => r.event === 'forwarding')).intake, 'rep');
     const live = start(t, 'receiver', ['--connect', hub.receivers, '--topic', 'cam1']);
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, TMP);
     const senderStats = join(dir, 'sender.json');
     const sender = start(t, 'sender', ['--pattern', 'req', '--connect', hub.senders, '--topic', 'cam1', ...SMALL, '--fps', '30', '--frames', '20', '--stats-json', senderStats, '--no-stats']);
     assert.equal((await sender.exited).code, 0, sender.stderr.join('\n'));
@@ -151,7 +130,7 @@ describe('zerocam-hub --sender-pattern req (zerocam REQ senders)', () => {
 
   test('the hub is killed mid-stream and restarted: the REQ sender survives, counts timeouts and resumes; the receiver gets frames again', async (t) => {
     const args = ['--senders', `tcp://127.0.0.1:${await freeTcpPort()}`, '--receivers', `tcp://127.0.0.1:${await freeTcpPort()}`, '--sender-pattern', 'req'];
-    const first = await startHub(t, args);
+    const first = await startIntakeHub(t, args);
     const receiver = start(t, 'receiver', ['--connect', first.receivers]);
     const sender = start(t, 'sender', ['--pattern', 'req', '--connect', first.senders, '--topic', 'cam1', ...SMALL, '--fps', '30', '--reply-timeout', '300']);
     const before = framesOf(await receiver.waitForJson('stdout', (r) => framesOf(r, 'cam1') >= 5), 'cam1');
@@ -160,7 +139,7 @@ describe('zerocam-hub --sender-pattern req (zerocam REQ senders)', () => {
     await first.process.exited;
     const outage = await sender.waitForJson('stdout', (r) => Number(r.timeouts) >= 1);
     const mark = receiver.stdout.length;
-    await startHub(t, args);
+    await startIntakeHub(t, args);
     await sender.waitForLine('stderr', (line) => line.includes('"reply-recovered"'));
     await sender.waitForJson('stdout', (r) => Number(r.frames) > Number(outage.frames));
     await receiver.waitForJson('stdout', (r) => receiver.stdout.length > mark && framesOf(r, 'cam1') >= before + 10);
@@ -172,7 +151,7 @@ describe('zerocam-hub --sender-pattern req (zerocam REQ senders)', () => {
 
 describe('an unwatched camera behind the hub idles', () => {
   test('a sender connected to the hub idles until a receiver subscribes through the hub, streams, and idles again when it leaves', async (t) => {
-    const hub = await startHub(t, ['--senders', ipcEndpoint()]);
+    const hub = await startIntakeHub(t, ['--senders', ipcEndpoint()]);
     const sender = start(t, 'sender', ['--connect', hub.senders, '--topic', 'cam1', '--width', '160', '--height', '120', '--fps', '30']);
     await sender.waitForJson('stderr', (r) => r.event === 'idle');
     const idle = await sender.waitForJson('stdout', (r) => r.idle === true);
@@ -184,18 +163,11 @@ describe('an unwatched camera behind the hub idles', () => {
 
     receiver.kill('SIGTERM');
     assert.equal((await receiver.exited).code, 0);
-    // waitForJson also matches lines already seen: count idle events to wait for the second one.
-    const idleEvents = (): number => sender.stderr.filter((line) => line.includes('"event":"idle"')).length;
-    await sender.waitForJson('stderr', (r) => r.event === 'idle' && idleEvents() === 2);
-    const seen = sender.stdout.length;
-    const idleRecordsSince = (): JsonRecord[] => sender.stdout.slice(seen).map((line) => JSON.parse(line) as JsonRecord).filter((r) => r.idle === true);
-    await sender.waitForJson('stdout', () => idleRecordsSince().length >= 2);
-    const [first, second] = idleRecordsSince();
-    assert.equal(second!.frames, first!.frames, 'no frame is captured or sent while idle');
+    await assertIdlesAgain(sender);
   });
 
   test('behind a hub with --http (its gateway subscribes to every stream) a sender is watched with no receiver at all', async (t) => {
-    const hub = await startHub(t, ['--senders', ipcEndpoint(), '--http', '0']);
+    const hub = await startIntakeHub(t, ['--senders', ipcEndpoint(), '--http', '0']);
     const sender = start(t, 'sender', ['--connect', hub.senders, '--topic', 'cam1', '--width', '160', '--height', '120', '--fps', '30']);
     await sender.waitForJson('stderr', (r) => r.event === 'watched');
     await hub.process.waitForJson('stdout', (r) => framesOf(r, 'cam1') > 0 && r.receivers === 0);
