@@ -84,8 +84,8 @@ describe('zerocam-hub --sender-pattern req --sender-wire imagezmq (in place of a
   });
 });
 
-describe('zerocam-hub --sender-wire imagezmq --senders-connect (imagezmq PUB senders, which bind)', () => {
-  test('the hub connects SUB to an imagezmq PUB sender and a receiver gets its frames live', async (t) => {
+describe('zerocam-hub --senders-connect (PUB senders that bind)', () => {
+  test('with --sender-wire imagezmq the hub connects SUB to an imagezmq PUB sender and a receiver gets its frames live', async (t) => {
     if (skipWithoutPython(t)) return;
     const sender = start(t, 'python', ['imagezmq_sender.py', 'pub', ipcEndpoint(), 'image', 'pi-cam2', '0']);
     const bound = (await sender.waitForLine('stdout', (line) => line.startsWith('bound'))).split(' ')[1]!;
@@ -105,6 +105,21 @@ describe('zerocam-hub --sender-wire imagezmq --senders-connect (imagezmq PUB sen
       assert.equal(entry.topic, 'pi-cam2');
       await assertRedFrame(join(dir, entry.file));
     }
+    hub.process.kill('SIGTERM');
+    assert.equal((await hub.process.exited).code, 0, hub.process.stderr.join('\n'));
+  });
+
+  test('--senders-connect also takes zerocam senders that bind: their XPUB hears the subscriptions that reach the hub, and idles without them', async (t) => {
+    const sender = start(t, 'sender', ['--bind', ipcEndpoint(), '--topic', 'cam1', '--width', '160', '--height', '120', '--fps', '30']);
+    const bound = await sender.ready();
+    const hub = await startIntakeHub(t, ['--senders-connect', bound]);
+    assert.equal((await hub.process.waitForJson('stderr', (r) => r.event === 'forwarding')).intake, 'proxy');
+    await sender.waitForJson('stdout', (r) => r.idle === true && r.frames === 0);
+    const receiver = start(t, 'receiver', ['--connect', hub.receivers, '--topic', 'cam1']);
+    await receiver.waitForJson('stdout', (r) => framesOf(r, 'cam1') >= 3 && r.rejected === 0);
+    receiver.kill('SIGTERM');
+    assert.equal((await receiver.exited).code, 0);
+    await assertIdlesAgain(sender);
   });
 });
 
@@ -126,6 +141,8 @@ describe('zerocam-hub --sender-pattern req (zerocam REQ senders)', () => {
     const { entry } = await lateReceiverEntry(t, hub, 'cam1');
     assert.deepEqual([entry.seq, entry.width, entry.height], [19, 320, 240], "the sender's own seq and size, as it sent them");
     assert.ok(entry.captureUs > 0, 'zerocam frames keep their capture time');
+    hub.process.kill('SIGTERM');
+    assert.equal((await hub.process.exited).code, 0, hub.process.stderr.join('\n'));
   });
 
   test('the hub is killed mid-stream and restarted: the REQ sender survives, counts timeouts and resumes; the receiver gets frames again', async (t) => {
