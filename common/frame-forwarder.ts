@@ -2,16 +2,23 @@ import * as zmq from 'zeromq';
 import { nowMicros } from './clock';
 import { DEFAULTS } from './defaults';
 import { ProtocolError } from './errors';
-import { decodeFrame, isValidTopic } from './protocol';
-import { attach, COMMON_SOCKET_OPTIONS } from './socket-options';
+import { JpegReceiver } from './jpeg-receiver';
+import { decodeFrame, encodeFrame, isValidTopic } from './protocol';
+import { Redialler } from './redialler';
+import type { SenderIntake } from './sender-intake';
+import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
 import type { StreamCatalog } from './stream-catalog';
 
 export type ForwarderPattern = 'pubsub' | 'pipeline';
 
 export interface FrameForwarderOptions {
   pattern: ForwarderPattern;
-  /** Bound for senders: XSUB (pubsub) or PULL (pipeline). */
-  senders: string;
+  /** Where senders reach the hub: bound (senders --connect), or connected to senders that bind. */
+  senders: Attachment;
+  /** How frames enter (resolveSenderIntake); default proxy: XSUB (pubsub) or PULL (pipeline). */
+  intake?: SenderIntake;
+  /** JPEG quality for imagezmq raw arrays, encoded once on arrival. */
+  quality?: number;
   /** Bound for receivers: XPUB (pubsub) or PUSH (pipeline). */
   receivers: string;
   /** Counts every frame and holds the newest of each stream. */
@@ -21,7 +28,12 @@ export interface FrameForwarderOptions {
   receiveHighWaterMark?: number;
   /** Called for each malformed message (after it is counted); for logging. */
   onRejected?: (error: ProtocolError) => void;
+  /** A connected sender that libzmq cut off for good (an oversized message) and that was redialled. */
+  onPeerCutOff?: (endpoint: string) => void;
 }
+
+/** The hub's sender side: a proxy socket whose messages are sent on as received, or a JpegReceiver (rep, sub). */
+type Upstream = zmq.XSubscriber | zmq.Pull | JpegReceiver;
 
 const SUBSCRIBE = 1;
 const UNSUBSCRIBE = 0;
@@ -37,6 +49,8 @@ function isWouldBlock(error: unknown): boolean {
  *           so a sender nobody subscribes to can idle; every subscribe (repeats too: XPUB verbose)
  *           is answered with the cached newest frame of each stream it matches.
  * pipeline: PULL (senders) -> PUSH (receivers), the streamer device: each frame goes to one receiver.
+ * Other intakes (REQ senders, imagezmq senders: common/sender-intake.ts) replace XSUB/PULL with a
+ * JpegReceiver; their frames are encoded as zerocam messages once and then go the same way.
  *
  * Each message is validated with the protocol's decoder (which neither copies nor decodes the JPEG)
  * and sent on as the very buffers received. Malformed ones are counted and dropped. Queues are
@@ -50,15 +64,20 @@ export class FrameForwarder {
   /** Prefixes this process itself wants (the web gateway), with how many holders. */
   private readonly localDemand = new Map<string, number>();
   private closed = false;
+  private readonly redialler: Redialler | undefined;
 
   private constructor(
     readonly pattern: ForwarderPattern,
-    private readonly upstream: zmq.XSubscriber | zmq.Pull,
+    private readonly upstream: Upstream,
     private readonly downstream: zmq.XPublisher | zmq.Push,
     readonly sendersEndpoint: string,
     readonly receiversEndpoint: string,
     private readonly options: FrameForwarderOptions,
-  ) {}
+  ) {
+    if (!(upstream instanceof JpegReceiver) && 'connect' in options.senders) {
+      this.redialler = new Redialler(upstream, options.senders.connect, options.onPeerCutOff);
+    }
+  }
 
   static async open(options: FrameForwarderOptions): Promise<FrameForwarder> {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
@@ -72,15 +91,33 @@ export class FrameForwarder {
       sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark,
       sendTimeout: 0,
     };
-    const upstream = options.pattern === 'pubsub' ? new zmq.XSubscriber(upstreamOptions) : new zmq.Pull(upstreamOptions);
+    const intake = options.intake ?? { kind: 'proxy' };
     const downstream =
       options.pattern === 'pubsub' ? new zmq.XPublisher({ ...downstreamOptions, verbosity: 'allSubs' }) : new zmq.Push(downstreamOptions);
+    let upstream: Upstream | undefined;
     try {
-      const sendersEndpoint = await attach(upstream, { bind: options.senders });
+      let sendersEndpoint: string;
+      if (intake.kind === 'proxy') {
+        const socket = options.pattern === 'pubsub' ? new zmq.XSubscriber(upstreamOptions) : new zmq.Pull(upstreamOptions);
+        upstream = socket;
+        sendersEndpoint = await attach(socket, options.senders);
+      } else {
+        const receiver = await JpegReceiver.open({
+          pattern: intake.kind,
+          wire: intake.wire,
+          attachment: options.senders,
+          maxFrameBytes,
+          ...(options.quality !== undefined && { quality: options.quality }),
+          ...(options.receiveHighWaterMark !== undefined && { receiveHighWaterMark: options.receiveHighWaterMark }),
+          ...(options.onPeerCutOff && { onPeerCutOff: options.onPeerCutOff }),
+        });
+        upstream = receiver;
+        sendersEndpoint = receiver.endpoint;
+      }
       const receiversEndpoint = await attach(downstream, { bind: options.receivers });
       return new FrameForwarder(options.pattern, upstream, downstream, sendersEndpoint, receiversEndpoint, options);
     } catch (error) {
-      upstream.close();
+      upstream?.close();
       downstream.close();
       throw error;
     }
@@ -88,7 +125,7 @@ export class FrameForwarder {
 
   /** Forwards until close(). */
   async run(): Promise<void> {
-    const loops = [this.forwardFrames(), this.countReceivers()];
+    const loops = [this.upstream instanceof JpegReceiver ? this.forwardReceived(this.upstream) : this.forwardFrames(this.upstream), this.countReceivers()];
     if (this.downstream instanceof zmq.XPublisher) loops.push(this.handleSubscriptions(this.downstream));
     try {
       await Promise.all(loops);
@@ -97,10 +134,10 @@ export class FrameForwarder {
     }
   }
 
-  private async forwardFrames(): Promise<void> {
+  private async forwardFrames(upstream: zmq.XSubscriber | zmq.Pull): Promise<void> {
     const { catalog } = this.options;
     const limits = { maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
-    for await (const parts of this.upstream) {
+    for await (const parts of upstream) {
       const receiveUs = nowMicros();
       let frame;
       try {
@@ -113,6 +150,27 @@ export class FrameForwarder {
       }
       if (!catalog.add(frame, parts, receiveUs)) continue;
       if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+    }
+  }
+
+  /**
+   * Frames from REQ or imagezmq senders, already checked (and converted) by the JpegReceiver: each
+   * is encoded as a zerocam message once (its JPEG by reference), then cached and sent as any frame.
+   * A REQ sender's reply goes out once the frame is accepted: cached and handed to the receivers'
+   * socket (or counted as skipped or as a repeat, which a retry would not change).
+   */
+  private async forwardReceived(receiver: JpegReceiver): Promise<void> {
+    const { catalog } = this.options;
+    for await (const received of receiver) {
+      if (received.kind === 'rejected') {
+        catalog.onRejected(received.error.reason);
+        this.options.onRejected?.(received.error);
+        continue;
+      }
+      const { frame, receiveUs, reply } = received;
+      const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
+      if (catalog.add(frame, parts, receiveUs) && !(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+      await reply(true);
     }
   }
 
@@ -190,6 +248,7 @@ export class FrameForwarder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.redialler?.close();
     if (!this.upstream.closed) this.upstream.close();
     if (!this.downstream.closed) this.downstream.close();
   }

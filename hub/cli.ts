@@ -2,12 +2,15 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { createProgram, DEFAULTS, envOption, parseCommandLine, parseEndpointFor, parseIntIn, runCli } from '../common/cli';
+import { collectEndpoints, createProgram, DEFAULTS, envOption, parseCommandLine, parseEndpointFor, parseIntIn, runCli } from '../common/cli';
+import type { Wire } from '../common/defaults';
 import { UsageError } from '../common/errors';
 import { FrameForwarder, type ForwarderPattern } from '../common/frame-forwarder';
 import { GatewayRoutes } from '../common/http/gateway-routes';
 import { HttpServer, type HttpRoutes } from '../common/http/http-server';
 import { createLogger, type Logger } from '../common/log';
+import { resolveSenderIntake, type HubSenderPattern, type SenderIntake } from '../common/sender-intake';
+import type { Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
@@ -19,6 +22,10 @@ const NAME = 'zerocam-hub';
 
 interface RawOptions {
   senders: string;
+  sendersConnect?: string[];
+  senderPattern?: HubSenderPattern;
+  senderWire: Wire;
+  quality: number;
   receivers: string;
   pattern: ForwarderPattern;
   http?: number;
@@ -34,6 +41,20 @@ export type HubSummary = ReceiverSummary & { receivers: number };
 function buildProgram() {
   return createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.')
     .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
+    .addOption(
+      envOption('--senders-connect <endpoints>', 'connect to senders that bind instead (imagezmq PUB senders, zerocam-sender --bind); comma-separated or repeated', 'SENDERS_CONNECT')
+        .argParser(collectEndpoints)
+        .conflicts('senders'),
+    )
+    .addOption(
+      envOption('--sender-pattern <pattern>', 'what the senders run: pub (pubsub hub), push (pipeline hub) or req (every frame acknowledged "OK" once the hub accepts it)', 'SENDER_PATTERN').choices([
+        'pub',
+        'push',
+        'req',
+      ]),
+    )
+    .addOption(envOption('--sender-wire <format>', "senders' wire format: zerocam, or imagezmq (--sender-pattern req, or pub with --senders-connect)", 'SENDER_WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
+    .addOption(envOption('-q, --quality <1-100>', 'JPEG quality for imagezmq raw images (send_image), encoded once on arrival', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
     .addOption(envOption('--receivers <endpoint>', 'bind here for receivers and viewers (they --connect as to a sender)', 'RECEIVERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubReceivers))
     .addOption(envOption('-p, --pattern <pattern>', 'pubsub (every receiver gets the topics it subscribes to) or pipeline (frames shared out among receivers)', 'HUB_PATTERN').choices(['pubsub', 'pipeline']).default(DEFAULTS.hubPattern))
     .addOption(envOption('--http <port>', 'serve the web gateway (viewer page, MJPEG, snapshots, /streams.json, /metrics) on this port (0 picks one)', 'HTTP').argParser(parseIntIn(0, 65535)))
@@ -51,6 +72,15 @@ Examples:
   zerocam-receiver --connect tcp://HUB:5555 --topic cam1   as if the hub were the camera
   ${NAME} --http 8080                             then open http://127.0.0.1:8080/ or /stream/cam1.mjpeg
   ${NAME} --pattern pipeline                      share frames out among PULL workers
+  ${NAME} --sender-pattern req                    senders run --pattern req: each frame acknowledged by the hub
+  ${NAME} --sender-pattern req --sender-wire imagezmq --senders tcp://*:5555 --receivers tcp://*:5556
+                                                     in place of an imagezmq ImageHub (ImageSender connects to :5555)
+  ${NAME} --sender-wire imagezmq --senders-connect tcp://pi1:5555,tcp://pi2:5555
+                                                     imagezmq PUB senders (REQ_REP=False), which bind
+
+Subscriptions travel on to zerocam PUB senders, so a camera nobody watches idles. REQ, PUSH and
+imagezmq senders cannot be told, so they always send. With --http the hub subscribes to every
+stream itself (its gateway lists and serves them all), so cameras behind it never idle.
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_HTTP=8080 ZEROCAM_RECEIVERS=tcp://*:6000.`,
     );
@@ -59,6 +89,12 @@ Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_HTTP=8080 ZEROCAM_R
 /** Where a local client reaches a bound endpoint: tcp://*:P and tcp://0.0.0.0:P become loopback. */
 function localEndpoint(bound: string): string {
   return bound.replace(/^tcp:\/\/(\*|0\.0\.0\.0):/, 'tcp://127.0.0.1:').replace(/^tcp:\/\/\[(::|\*)\]:/, 'tcp://[::1]:');
+}
+
+function describeSenders(intake: SenderIntake, wire: Wire, senders: Attachment, bound: string): string {
+  const who = `${intake.kind === 'rep' ? 'REQ ' : ''}${wire === 'imagezmq' ? 'imagezmq ' : ''}senders`;
+  const where = 'connect' in senders ? `at ${senders.connect.join(', ')}` : `on ${bound}`;
+  return `${who} ${where}${intake.kind === 'rep' ? ' (each frame acknowledged)' : ''}`;
 }
 
 function liveLine(s: HubSummary): string {
@@ -86,9 +122,13 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const log = createLogger(NAME);
   const catalog = new StreamCatalog();
   const warned = new Set<string>();
+  const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
+  const intake = resolveSenderIntake({ pattern: raw.pattern, senderPattern: raw.senderPattern, wire: raw.senderWire, senders });
   const forwarder = await FrameForwarder.open({
     pattern: raw.pattern,
-    senders: raw.senders,
+    senders,
+    intake,
+    quality: raw.quality,
     receivers: raw.receivers,
     catalog,
     maxFrameBytes: raw.maxFrameBytes,
@@ -98,6 +138,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       warned.add(error.reason);
       log.warn(`dropped a malformed message (${error.reason}): ${error.message}; further ones are only counted`);
     },
+    onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
   });
   const summary = (final: boolean): HubSummary => ({ ...(final ? catalog.stats.final(Date.now()) : catalog.stats.live(Date.now())), receivers: forwarder.receivers });
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
@@ -118,8 +159,8 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       log.info({ event: 'serving', url: http.url }, `web gateway at ${http.url} (streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`);
     }
     log.info(
-      { event: 'forwarding', senders: forwarder.sendersEndpoint, receivers: forwarder.receiversEndpoint, pattern: raw.pattern },
-      `forwarding (${raw.pattern}) from senders on ${forwarder.sendersEndpoint} to receivers on ${forwarder.receiversEndpoint}`,
+      { event: 'forwarding', senders: forwarder.sendersEndpoint, receivers: forwarder.receiversEndpoint, pattern: raw.pattern, intake: intake.kind, senderWire: raw.senderWire },
+      `forwarding (${raw.pattern}) from ${describeSenders(intake, raw.senderWire, senders, forwarder.sendersEndpoint)} to receivers on ${forwarder.receiversEndpoint}`,
     );
     if (raw.stats) reporter.start();
     const running = forwarder.run();
