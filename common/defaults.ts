@@ -79,6 +79,26 @@ export const DEFAULTS = {
   imagezmqMaxMetadataBytes: 64 * 1024,
   /** A connecting socket whose peer vanished without libzmq scheduling a reconnect is redialled after this. */
   redialCheckMs: 200,
+
+  /**
+   * Bounded lag on slow links (#11): the kernel's TCP buffers (SO_SNDBUF/SO_RCVBUF) of every zerocam
+   * socket. Linux's defaults hold several 720p frames, which a slow link drains for seconds; 64 KiB
+   * (Linux doubles it) holds under one, and still fills a 1 Gbit/s LAN at a 1 ms round trip.
+   */
+  socketBufferBytes: 64 * 1024,
+  /** A zerocam SUB receiver reports what it got from each stream upstream this often (docs/protocol.md). */
+  linkReportIntervalMs: 500,
+  /** A sender forgets a receiver that has not reported for this long (it left, or is not zerocam). */
+  linkReportExpiryMs: 3000,
+  /** A receiver that gets fewer than this share of the frames sent is link-limited. */
+  linkLimitedShare: 0.9,
+  /** --adapt: the lowest JPEG quality it goes down to before it scales frames down. */
+  minQuality: 30,
+  /** --adapt: quality steps down (link-limited) and up (not) by this, once per link report. */
+  adaptQualityStep: 10,
+  /** --adapt: below the quality floor, frames shrink by this factor per step, down to minScale. */
+  adaptScaleStep: 0.75,
+  adaptMinScale: 0.25,
 } as const;
 
 export type SenderPattern = 'pub' | 'push';

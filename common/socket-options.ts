@@ -11,6 +11,10 @@ export const COMMON_SOCKET_OPTIONS = {
   heartbeatTimeout: DEFAULTS.heartbeatTimeoutMs,
   reconnectInterval: DEFAULTS.reconnectIntervalMs,
   reconnectMaxInterval: DEFAULTS.reconnectMaxIntervalMs,
+  // Small kernel buffers bound the lag on a slow link: frames wait in ZeroMQ's tiny queues, where
+  // newer ones replace them, instead of in the kernel, where they queue for seconds (#11).
+  sendBufferSize: DEFAULTS.socketBufferBytes,
+  receiveBufferSize: DEFAULTS.socketBufferBytes,
 } as const;
 
 /** Where a socket attaches: it binds one endpoint, or connects to one or more. */
