@@ -33,9 +33,10 @@ export const DEFAULTS = {
 
   /**
    * Queues hold frames, and a frame older than the newest is worth nothing to a viewer,
-   * so they stay tiny: a slow peer costs skipped frames, never seconds of latency.
+   * so they stay tiny: a slow peer costs skipped frames, never seconds of latency. A sender
+   * queues one: on a slow link, one frame waits while one is on the wire (#11, docs/benchmarks.md).
    */
-  sendHighWaterMark: 2,
+  sendHighWaterMark: 1,
   receiveHighWaterMark: 2,
   /** Largest JPEG accepted; bigger messages are rejected (and past twice this, cut off by libzmq). */
   maxFrameBytes: 16 * 1024 * 1024,
@@ -82,10 +83,11 @@ export const DEFAULTS = {
 
   /**
    * Bounded lag on slow links (#11): the kernel's TCP buffers (SO_SNDBUF/SO_RCVBUF) of every zerocam
-   * socket. Linux's defaults hold several 720p frames, which a slow link drains for seconds; 64 KiB
-   * (Linux doubles it) holds under one, and still fills a 1 Gbit/s LAN at a 1 ms round trip.
+   * socket. Linux's defaults hold several 720p frames, which a slow link drains for seconds; 16 KiB
+   * (Linux doubles it) holds less than one. The price: TCP keeps at most about that much in flight,
+   * so one connection carries at most ~32 KiB per round trip (260 Mbit/s at 1 ms, 6.5 Mbit/s at 40 ms).
    */
-  socketBufferBytes: 64 * 1024,
+  socketBufferBytes: 16 * 1024,
   /** A zerocam SUB receiver reports what it got from each stream upstream this often (docs/protocol.md). */
   linkReportIntervalMs: 500,
   /** A sender forgets a receiver that has not reported for this long (it left, or is not zerocam). */

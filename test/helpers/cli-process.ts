@@ -31,10 +31,13 @@ export class CliProcess {
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
     cwd?: string,
+    /** A command that runs the program, e.g. in a network namespace: ['ip', 'netns', 'exec', NS]. It must exec it, not fork it. */
+    launcher: readonly string[] = [],
   ) {
     const script = args[0] ?? '';
-    const [command, commandArgs] =
+    const [program, programArgs] =
       name === 'python' ? [PYTHON, ['-u', isAbsolute(script) ? script : join(PYTHON_DIR, script), ...args.slice(1)]] : [process.execPath, [join(DIST, ENTRY[name]), ...args]];
+    const [command, ...commandArgs] = [...launcher, program, ...programArgs] as [string, ...string[]];
     this.child = spawn(command, commandArgs, {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
