@@ -151,7 +151,7 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
   };
 }
 
-function liveLine(s: SenderSummary): string {
+export function liveLine(s: SenderSummary): string {
   const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
   if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}`;
   return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}${linkPart(s)}`;
