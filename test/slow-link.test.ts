@@ -123,3 +123,20 @@ describe('a stream over a link slower than itself', { skip: unavailable }, () =>
     assert.equal(adaptOf(record)?.quality, 80);
   });
 });
+
+describe('npm run bench -- --link', { skip: unavailable }, () => {
+  test('runs the slow-link scenario with and without --adapt and reports both side by side', { timeout: 180_000 }, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'zc-bench-link-test-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const json = join(dir, 'results.json');
+    const bench = new CliProcess('bench', ['--link', '4mbit', '--quick', '--json', json]);
+    t.after(() => bench.stop());
+    const { code } = await bench.exited;
+    assert.equal(code, 0, bench.stderr.join('\n'));
+    assert.ok(bench.stdout.some((line) => line.startsWith('4mbit | default |')), bench.stdout.join('\n'));
+    assert.ok(bench.stdout.some((line) => line.startsWith('4mbit | --adapt |')), bench.stdout.join('\n'));
+    const { slowLink } = JSON.parse(await readFile(json, 'utf8')) as { slowLink: Array<{ adapt: boolean; fps: number; deliveredBitsPerSecond: number; physicalLimitMs: number }> };
+    assert.deepEqual(slowLink.map((r) => r.adapt), [false, true]);
+    for (const run of slowLink) assert.ok(run.fps > 0 && run.deliveredBitsPerSecond > 0 && run.physicalLimitMs > 0, JSON.stringify(run));
+  });
+});
