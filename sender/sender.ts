@@ -100,6 +100,7 @@ export class Sender {
       const { pattern, attachment, topic } = options;
       const wire = options.wire ?? DEFAULTS.wire;
       let socket: JpegSender | JpegRequester;
+      if (options.adapt && (pattern !== 'pub' || options.passthrough)) throw new UsageError('--adapt needs --pattern pub and encoding (not --passthrough): it fits the encode to what receivers report');
       if (pattern === 'req') {
         if (!('connect' in attachment)) throw new UsageError('--pattern req needs --connect: the receiver or hub binds');
         socket = await JpegRequester.open(
@@ -116,7 +117,6 @@ export class Sender {
           nowMicros(),
         );
       } else {
-        if (options.adapt && (pattern !== 'pub' || options.passthrough)) throw new UsageError('--adapt needs --pattern pub and encoding (not --passthrough): it fits the encode to what receivers report');
         socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark }, nowMicros());
       }
       return new Sender(options, input, socket);

@@ -53,6 +53,14 @@ async function startSender(net: Link, extra: readonly string[] = []): Promise<{ 
   return { sender, endpoint: await sender.ready() };
 }
 
+test('--adapt with --pattern push is a usage error: one line, exit 2', async (t) => {
+  const sender = new CliProcess('sender', ['--adapt', '--pattern', 'push', '--bind', 'tcp://127.0.0.1:*']);
+  t.after(() => sender.stop());
+  const { code } = await sender.exited;
+  assert.equal(code, 2);
+  assert.deepEqual(sender.stderr, ['zerocam-sender: --adapt needs --pattern pub and encoding (not --passthrough): it fits the encode to what receivers report']);
+});
+
 const unavailable = shapedLinksUnavailable();
 if (unavailable) console.log(`# slow-link tests skipped: ${unavailable}`);
 
