@@ -110,6 +110,22 @@ describe('a stream over a link slower than itself', { skip: unavailable }, () =>
     assert.equal(adaptOf(restored)?.quality, 80);
   });
 
+  test('through the hub, a viewer on a slow link misses frames there, and neither a fast viewer nor the camera slows down', async (t) => {
+    const net = shapedLink(t, SLOW);
+    const hub = net.start('sender', 'hub', ['--senders', 'tcp://127.0.0.1:*', '--receivers', `tcp://${net.link.senderAddress}:*`, '--hwm', '2']);
+    const forwarding = await hub.waitForJson('stderr', (r) => r.event === 'forwarding');
+    const camera = net.start('sender', 'sender', ['--connect', String(forwarding.senders), ...STREAM]);
+    const slow = net.start('receiver', 'receiver', ['--connect', String(forwarding.receivers)]);
+    const fast = net.start('sender', 'receiver', ['--connect', String(forwarding.receivers)]);
+    // The slow viewer gets frames, with gaps: the hub drops what its link cannot carry, for it alone.
+    const slowRecord = await slow.waitForJson('stdout', (r) => framesOf(r) > 10 && typeof r.dropped === 'number' && r.dropped > framesOf(r));
+    // Meanwhile the fast viewer gets nearly every frame the camera sends, and the camera skips none.
+    const fastRecord = await fast.waitForJson('stdout', (r) => framesOf(r) > 3 * framesOf(slowRecord));
+    assert.ok((fastRecord.dropped as number) < framesOf(fastRecord), JSON.stringify(fastRecord));
+    const cameraRecord = await camera.waitForJson('stdout', (r) => framesOf(r) > 0);
+    assert.equal(cameraRecord.skipped, 0);
+  });
+
   test("a plain SUB receiver that sends nothing back (the doc's Python program) still gets frames", async (t) => {
     if (!existsSync(PYTHON)) return t.skip(`${PYTHON} is missing (run scripts/setup.sh)`);
     const doc = await readFile(join(__dirname, '..', '..', 'docs', 'protocol.md'), 'utf8');

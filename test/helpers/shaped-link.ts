@@ -13,6 +13,11 @@ export class ShapedLink {
   readonly receiverAddress = '10.211.0.2';
   private removed = false;
   private readonly removeOnExit = (): void => this.remove();
+  /** Killed (a test runner's timeout, Ctrl-C): remove the link, then die of the signal as we would have. */
+  private readonly removeOnSignal = (signal: NodeJS.Signals): void => {
+    this.remove();
+    process.kill(process.pid, signal);
+  };
 
   private constructor(
     readonly senderNamespace: string,
@@ -20,6 +25,8 @@ export class ShapedLink {
     private readonly senderDevice: string,
   ) {
     process.on('exit', this.removeOnExit);
+    process.once('SIGINT', this.removeOnSignal);
+    process.once('SIGTERM', this.removeOnSignal);
   }
 
   /**
@@ -65,6 +72,8 @@ export class ShapedLink {
     if (this.removed) return;
     this.removed = true;
     process.off('exit', this.removeOnExit);
+    process.off('SIGINT', this.removeOnSignal);
+    process.off('SIGTERM', this.removeOnSignal);
     for (const ns of [this.senderNamespace, this.receiverNamespace]) {
       try {
         ip('netns', 'del', ns);
