@@ -96,7 +96,7 @@ describe('a stream over a link slower than itself', { skip: unavailable }, () =>
     await fast.waitForJson('stdout', (r) => framesOf(r) > 30);
   });
 
-  test('--adapt lowers quality while the link is the limit, and restores it once the link recovers', async (t) => {
+  test('--adapt lowers quality while the link is the limit, restores it once the link recovers, and lowers it when the link slows again', async (t) => {
     const net = shapedLink(t, SLOW);
     const { sender, endpoint } = await startSender(net, ['--adapt', '--min-quality', '20']);
     const receiver = net.start('receiver', 'receiver', ['--connect', endpoint]);
@@ -108,6 +108,10 @@ describe('a stream over a link slower than itself', { skip: unavailable }, () =>
     net.link.shape(FAST);
     const restored = await sender.waitForJson('stdout', (r) => adaptOf(r)?.quality === 80 && adaptOf(r)?.scale === 1 && linkOf(r)?.limited === false);
     assert.equal(adaptOf(restored)?.quality, 80);
+
+    // And the link slows down again: the sender notices and lowers quality again.
+    net.link.shape(SLOW);
+    await sender.waitForJson('stdout', (r) => framesOf(r) > framesOf(restored) && (adaptOf(r)?.quality ?? 80) < 80);
   });
 
   test('through the hub, a viewer on a slow link misses frames there, and neither a fast viewer nor the camera slows down', async (t) => {
