@@ -16,6 +16,7 @@ import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
 import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
 import { measureHub, renderHubReport, type HubBench } from './hub';
+import { measureSlowLink, parseLinkRates, renderSlowLinkReport, type LinkRate } from './slow-link';
 import { describeMachine } from './machine';
 import type { PipelineRun, RunSettings } from './pipeline';
 import { summariseProfiles } from './profile';
@@ -44,6 +45,7 @@ interface RawOptions {
   encodeConcurrency: number;
   json?: string;
   profile?: string;
+  link?: LinkRate[];
 }
 
 const MODES = {
@@ -65,7 +67,8 @@ function buildProgram() {
     .addOption(new Option('--no-hub', 'skip the hub section (4 cameras -> hub -> 4 receivers at 720p30)'))
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
-    .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'));
+    .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
+    .addOption(new Option('--link <rates>', 'run only the slow-link scenario (#11) over links of these rates, with and without --adapt (e.g. 8mbit,20mbit; needs root)').argParser(parseLinkRates));
 }
 
 function progress(message: string): void {
@@ -93,6 +96,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const profileDir = raw.profile === undefined ? undefined : resolve(raw.profile);
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const settings: RunSettings = { encodeConcurrency: raw.encodeConcurrency, profileDir };
+  if (raw.link) return benchSlowLinks(raw.link, raw.quick ? 8 : 30, raw.json);
 
   const startedAt = new Date();
   const machine = describeMachine();
@@ -175,6 +179,31 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       await mkdir(dirname(resolve(raw.json)), { recursive: true });
       await writeSummaryFile(raw.json, results);
       progress(`wrote ${raw.json}`);
+    }
+  } finally {
+    await rm(clipDir, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+/** --link: the slow-link scenario alone, each rate with and without --adapt, side by side. */
+async function benchSlowLinks(rates: readonly LinkRate[], seconds: number, json: string | undefined): Promise<number> {
+  const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
+  try {
+    progress('making a 720p clip');
+    const clip = await makeClip(clipDir, SOAK_SIZE);
+    const runs = [];
+    for (const rate of rates) {
+      for (const adapt of [false, true]) {
+        progress(`slow link ${rate.label}${adapt ? ' --adapt' : ''} for ${seconds} s`);
+        runs.push(await measureSlowLink(clip, rate, adapt, seconds));
+      }
+    }
+    process.stdout.write(renderSlowLinkReport(runs));
+    if (json) {
+      await mkdir(dirname(resolve(json)), { recursive: true });
+      await writeSummaryFile(json, { startedAt: new Date().toISOString(), machine: describeMachine(), slowLink: runs });
+      progress(`wrote ${json}`);
     }
   } finally {
     await rm(clipDir, { recursive: true, force: true });

@@ -60,3 +60,8 @@ export function describeError(error: unknown): string {
   if (typeof error === 'string') return error;
   return String(error);
 }
+
+/** A receiver's link report (docs/protocol.md, "Link reports") that does not parse. Counted and dropped, never fatal. */
+export class LinkReportError extends ZerocamError {
+  override name = 'LinkReportError';
+}

@@ -3,6 +3,7 @@ import { nowMicros } from './clock';
 import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from './defaults';
 import { ProtocolError } from './errors';
 import { ImagezmqFramer } from './imagezmq-protocol';
+import { LinkReporter } from './link-reporter';
 import { decodeFrame, encodeTopic, type Frame } from './protocol';
 import { Redialler } from './redialler';
 import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
@@ -35,17 +36,22 @@ export type Received =
   | { kind: 'frame'; frame: Frame; receiveUs: number; reply: Reply }
   | { kind: 'rejected'; error: ProtocolError; receiveUs: number; reply: Reply };
 
-type Socket = zmq.Subscriber | zmq.Pull | zmq.Reply;
+type Socket = zmq.XSubscriber | zmq.Pull | zmq.Reply;
 
 /**
  * Owns one SUB or PULL socket and yields every message as a decoded frame or a rejection.
  * Iteration ends when close() is called. The JPEG is never copied or decoded here.
+ *
+ * SUB is an XSUB socket: it subscribes like a SUB, and also sends link reports upstream (what it
+ * got of each stream, common/link-reporter.ts), so a sender learns what its link delivers. Senders
+ * and hubs that do not read them (PUB sockets, imagezmq) drop them unseen.
  */
 export class JpegReceiver implements AsyncIterable<Received> {
   private readonly topics: ReadonlySet<string>;
   private readonly limits: { maxFrameBytes: number };
   private readonly decode: (parts: Buffer[]) => Frame | Promise<Frame>;
   private readonly redialler: Redialler | undefined;
+  private readonly reporter: LinkReporter | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -61,6 +67,7 @@ export class JpegReceiver implements AsyncIterable<Received> {
       this.decode = (parts) => decodeFrame(parts, this.limits);
     }
     if ('connect' in options.attachment) this.redialler = new Redialler(socket, options.attachment.connect, options.onPeerCutOff);
+    if (socket instanceof zmq.XSubscriber && options.wire !== 'imagezmq') this.reporter = new LinkReporter((message) => sendUpstream(socket, message));
   }
 
   static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {
@@ -77,11 +84,11 @@ export class JpegReceiver implements AsyncIterable<Received> {
     if (options.pattern === 'rep') {
       socket = new zmq.Reply(socketOptions);
     } else if (options.pattern === 'sub') {
-      const subscriber = new zmq.Subscriber(socketOptions);
-      const topics = options.topics ?? [];
+      const subscriber = new zmq.XSubscriber(socketOptions);
+      const topics = options.topics?.length ? options.topics : [''];
       // SUB filters by prefix, so "cam1" also lets "cam10" through; the exact check is in the iterator.
-      if (topics.length === 0) subscriber.subscribe();
-      else subscriber.subscribe(...topics);
+      // XSUB keeps its subscriptions and sends them to every peer it attaches to later.
+      for (const topic of topics) await sendUpstream(subscriber, Buffer.concat([Buffer.of(1), Buffer.from(topic, 'ascii')]));
       socket = subscriber;
     } else {
       socket = new zmq.Pull(socketOptions);
@@ -119,7 +126,10 @@ export class JpegReceiver implements AsyncIterable<Received> {
         continue;
       }
       // A REQ sender of a stream nobody here wants is still answered, or it would wait for nothing.
-      if (this.topics.size === 0 || this.topics.has(frame.topic)) yield { kind: 'frame', frame, receiveUs, reply };
+      if (this.topics.size === 0 || this.topics.has(frame.topic)) {
+        this.reporter?.onFrame(frame);
+        yield { kind: 'frame', frame, receiveUs, reply };
+      }
       await reply(true);
     }
   }
@@ -129,7 +139,17 @@ export class JpegReceiver implements AsyncIterable<Received> {
   }
 
   close(): void {
+    this.reporter?.close();
     this.redialler?.close();
     if (!this.socket.closed) this.socket.close();
+  }
+}
+
+/** XSUB never blocks a send (it drops for a full pipe); a send racing close() is a normal stop. */
+async function sendUpstream(socket: zmq.XSubscriber, message: Buffer): Promise<void> {
+  try {
+    await socket.send(message);
+  } catch (error) {
+    if (!socket.closed) throw error;
   }
 }

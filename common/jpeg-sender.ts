@@ -3,6 +3,8 @@ import { DEFAULTS, type SenderPattern, type Wire } from './defaults';
 import { encodeImagezmqJpeg } from './imagezmq-protocol';
 import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
 import { Audience } from './audience';
+import { isLinkReport } from './link-report';
+import { LinkMonitor } from './link-monitor';
 import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
 
 export interface JpegSenderOptions {
@@ -34,9 +36,14 @@ function isWouldBlock(error: unknown): boolean {
  * It also knows whether anyone watches (`watched`, `whenWatched`), so the sender can idle: PUB is
  * an XPUB socket, which reads the subscriptions receivers (or a hub in between) send; PUSH counts
  * connected peers. inproc has no connection events, so an inproc PUSH counts as always watched.
+ *
+ * PUB also reads the link reports zerocam receivers send up the same path (`links`): how much of
+ * the stream each receiver's link carries, which libzmq's per-subscriber drops would otherwise hide.
  */
 export class JpegSender {
   readonly session: number;
+  /** PUB: what the receivers' links carry, from their link reports; nothing for PUSH. */
+  readonly links: LinkMonitor | undefined;
   private constructor(
     private readonly socket: zmq.XPublisher | zmq.Push,
     readonly topic: string,
@@ -47,7 +54,10 @@ export class JpegSender {
     private readonly wire: Wire = 'zerocam',
   ) {
     this.session = session;
-    if (socket instanceof zmq.XPublisher) void this.readSubscriptions(socket);
+    if (socket instanceof zmq.XPublisher) {
+      this.links = new LinkMonitor(topic, session);
+      void this.readSubscriptions(socket, this.links);
+    }
   }
 
   static async open(options: JpegSenderOptions, session: number): Promise<JpegSender> {
@@ -102,9 +112,13 @@ export class JpegSender {
     return this.audience.whenUnwatched(signal);
   }
 
-  private async readSubscriptions(socket: zmq.XPublisher): Promise<void> {
+  private async readSubscriptions(socket: zmq.XPublisher, links: LinkMonitor): Promise<void> {
     try {
-      for await (const [message] of socket) if (message) this.audience.onSubscriptionMessage(message);
+      for await (const [message] of socket) {
+        if (!message) continue;
+        if (isLinkReport(message)) links.onMessage(message, performance.now());
+        else this.audience.onSubscriptionMessage(message);
+      }
     } catch (error) {
       // The loop ends when the socket closes; anything else would be a bug in libzmq's XPUB.
       if (!socket.closed) throw error;

@@ -22,8 +22,20 @@ interface Attachable {
   readonly lastEndpoint: string | null;
 }
 
+/**
+ * Small kernel buffers bound the lag on a slow link: frames wait in ZeroMQ's tiny queues, where
+ * newer ones replace them, not in the kernel's, where they queue for seconds (#11). Set here, just
+ * before the socket binds or connects, on whichever directions the socket type has (a PUSH has no
+ * receive buffer option, a PULL no send one).
+ */
+function limitKernelBuffers(socket: object): void {
+  if ('sendBufferSize' in socket) (socket as { sendBufferSize: number }).sendBufferSize = DEFAULTS.socketBufferBytes;
+  if ('receiveBufferSize' in socket) (socket as { receiveBufferSize: number }).receiveBufferSize = DEFAULTS.socketBufferBytes;
+}
+
 /** Binds or connects; returns the endpoint actually bound (a `*` port resolved), or the first connected one. */
 export async function attach(socket: Attachable, attachment: Attachment): Promise<string> {
+  limitKernelBuffers(socket);
   if ('bind' in attachment) {
     try {
       await socket.bind(attachment.bind);
