@@ -3,6 +3,7 @@
  * streaming a looping clip, plus the CPU and RSS it used per frame. Driven by bench/pipeline.ts.
  */
 import { DEFAULTS } from '../common/defaults';
+import { createLogger } from '../common/log';
 import { Sender } from '../sender/sender';
 import { sizeThreadPool } from '../sender/thread-pool';
 import { UsageMeter } from './usage-meter';
@@ -24,7 +25,7 @@ async function main(config: SenderWorkerConfig): Promise<void> {
     jpeg: { quality: DEFAULTS.quality, optimiseCoding: DEFAULTS.jpegOptimiseCoding },
     frames: config.warmupFrames + config.frames,
     encodeConcurrency: config.encodeConcurrency,
-  });
+  }, createLogger('bench-sender', 'warn'));
   try {
     await post({ type: 'ready', endpoint: sender.endpoint });
     await whenTold('go');

@@ -56,3 +56,8 @@ export function describeError(error: unknown): string {
   if (typeof error === 'string') return error;
   return String(error);
 }
+
+/** A CURVE key file that cannot be used: unreadable, malformed, or a secret key others can read. */
+export class KeyFileError extends UsageError {
+  override name = 'KeyFileError';
+}

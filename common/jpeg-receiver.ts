@@ -3,6 +3,7 @@ import { nowMicros } from './clock';
 import { DEFAULTS, type ReceiverPattern } from './defaults';
 import { ProtocolError } from './errors';
 import { decodeFrame, encodeTopic, type Frame } from './protocol';
+import { SocketSecurity, type SocketSecurityOptions } from './curve-security';
 import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
 
 export interface JpegReceiverOptions {
@@ -12,6 +13,8 @@ export interface JpegReceiverOptions {
   topics?: readonly string[];
   maxFrameBytes?: number;
   receiveHighWaterMark?: number;
+  /** CURVE encryption and, when binding, the allowlist; plaintext without it. */
+  security?: SocketSecurityOptions | undefined;
 }
 
 export type Received =
@@ -30,6 +33,7 @@ export class JpegReceiver implements AsyncIterable<Received> {
     private readonly socket: zmq.Subscriber | zmq.Pull,
     readonly endpoint: string,
     options: JpegReceiverOptions,
+    private readonly security: SocketSecurity | undefined,
   ) {
     this.topics = new Set(options.topics ?? []);
     this.limits = { maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
@@ -38,8 +42,10 @@ export class JpegReceiver implements AsyncIterable<Received> {
   static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {
     for (const topic of options.topics ?? []) encodeTopic(topic);
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+    const security = SocketSecurity.forSocket(options.security, options.attachment);
     const socketOptions = {
       ...COMMON_SOCKET_OPTIONS,
+      ...security?.socketOptions,
       receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
       // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
       // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
@@ -57,9 +63,12 @@ export class JpegReceiver implements AsyncIterable<Received> {
       socket = new zmq.Pull(socketOptions);
     }
     try {
+      await security?.start(socket);
       const endpoint = await attach(socket, options.attachment);
-      return new JpegReceiver(socket, endpoint, options);
+      security?.announce(endpoint);
+      return new JpegReceiver(socket, endpoint, options, security);
     } catch (error) {
+      security?.close();
       socket.close();
       throw error;
     }
@@ -86,6 +95,7 @@ export class JpegReceiver implements AsyncIterable<Received> {
   }
 
   close(): void {
+    this.security?.close();
     if (!this.socket.closed) this.socket.close();
   }
 }

@@ -1,6 +1,7 @@
 import * as zmq from 'zeromq';
 import { DEFAULTS, type SenderPattern } from './defaults';
 import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
+import { SocketSecurity, type SocketSecurityOptions } from './curve-security';
 import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
 
 export interface JpegSenderOptions {
@@ -8,6 +9,8 @@ export interface JpegSenderOptions {
   attachment: Attachment;
   topic: string;
   sendHighWaterMark?: number;
+  /** CURVE encryption and, when binding, the allowlist; plaintext without it. */
+  security?: SocketSecurityOptions | undefined;
 }
 
 /** The frame fields a caller supplies; the sender fills in session and send time. */
@@ -36,6 +39,7 @@ export class JpegSender {
     readonly topic: string,
     readonly endpoint: string,
     session: number,
+    private readonly security: SocketSecurity | undefined,
   ) {
     this.topicPart = encodeTopic(topic);
     this.session = session;
@@ -43,16 +47,21 @@ export class JpegSender {
 
   static async open(options: JpegSenderOptions, session: number): Promise<JpegSender> {
     encodeTopic(options.topic);
+    const security = SocketSecurity.forSocket(options.security, options.attachment);
     const socketOptions = {
       ...COMMON_SOCKET_OPTIONS,
+      ...security?.socketOptions,
       sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
       sendTimeout: 0,
     };
     const socket = options.pattern === 'pub' ? new zmq.Publisher(socketOptions) : new zmq.Push(socketOptions);
     try {
+      await security?.start(socket);
       const endpoint = await attach(socket, options.attachment);
-      return new JpegSender(socket, options.topic, endpoint, session);
+      security?.announce(endpoint);
+      return new JpegSender(socket, options.topic, endpoint, session, security);
     } catch (error) {
+      security?.close();
       socket.close();
       throw error;
     }
@@ -75,6 +84,7 @@ export class JpegSender {
   }
 
   close(): void {
+    this.security?.close();
     if (!this.socket.closed) this.socket.close();
   }
 }

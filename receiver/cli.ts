@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { Option } from 'commander';
 import {
+  addCurveOptions,
   collectEndpoints,
+  CURVE_HELP,
+  curveSettingsFrom,
+  type CurveFlags,
   collectTopics,
   createProgram,
   DEFAULTS,
@@ -21,7 +25,7 @@ import { Receiver, type ReceiverOptions } from './receiver';
 
 const NAME = 'zerocam-receiver';
 
-interface RawOptions {
+interface RawOptions extends CurveFlags {
   pattern: 'sub' | 'pull';
   connect?: string[];
   bind?: string;
@@ -39,7 +43,7 @@ interface RawOptions {
 }
 
 function buildProgram() {
-  return createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
+  return addCurveOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
     .addOption(envOption('-c, --connect <endpoint>', `sender(s) to connect to, repeatable or comma-separated (default ${DEFAULTS.receiverConnect})`, 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-b, --bind <endpoint>', 'bind here instead, for senders that --connect', 'BIND').argParser(parseEndpointFor('bind')).conflicts('connect'))
@@ -53,7 +57,7 @@ function buildProgram() {
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))
+    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
     .addHelpText(
       'after',
       `
@@ -62,6 +66,9 @@ Examples:
   ${NAME} --connect tcp://camhost:5555 --out recordings
   ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1 --every 10 --max-files 10000
   ${NAME} --pattern pull --bind tcp://*:5556 --out /srv/frames
+  ${NAME} --connect tcp://camhost:5555 --curve-server cam1.pub --curve-key recorder.key --out recordings
+
+${CURVE_HELP}
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_CONNECT=tcp://camhost:5555 ZEROCAM_OUT=/srv/frames.`,
     );
@@ -81,6 +88,7 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
     durationS: raw.duration,
     maxFrameBytes: raw.maxFrameBytes,
     receiveHighWaterMark: raw.hwm,
+    curve: curveSettingsFrom(raw),
   };
 }
 
@@ -93,7 +101,8 @@ function liveLine(s: ReceiverSummary): string {
     `${what} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms` +
     ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}` +
     (s.saved || s.saveErrors ? ` saved ${s.saved}` : '') +
-    (s.saveErrors ? ` save errors ${s.saveErrors}` : '')
+    (s.saveErrors ? ` save errors ${s.saveErrors}` : '') +
+    (s.denied ? ` denied ${s.denied}` : '')
   );
 }
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { InvalidArgumentError, Option } from 'commander';
 import {
+  addCurveOptions,
   collectEndpoints,
+  CURVE_HELP,
+  curveSettingsFrom,
+  type CurveFlags,
   createProgram,
   DEFAULTS,
   envOption,
@@ -24,7 +28,7 @@ import { sizeThreadPool } from './thread-pool';
 
 const NAME = 'zerocam-sender';
 
-interface RawOptions {
+interface RawOptions extends CurveFlags {
   source: string;
   pattern: 'pub' | 'push';
   bind?: string;
@@ -54,7 +58,7 @@ function parseSize(value: string): { width: number; height: number } {
 }
 
 function buildProgram() {
-  return createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
+  return addCurveOptions(createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
     .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
     .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push']).default(DEFAULTS.senderPattern))
     .addOption(envOption('-b, --bind <endpoint>', `endpoint to bind (default ${DEFAULTS.senderBind} unless --connect is given)`, 'BIND').argParser(parseEndpointFor('bind')))
@@ -72,7 +76,7 @@ function buildProgram() {
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
-    .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
+    .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency)))
     .addHelpText(
       'after',
       `
@@ -81,6 +85,9 @@ Examples:
   ${NAME} --source camera:0 --width 1280 --height 720 --fps 30
   ${NAME} --source file:clip.mp4 --loop --topic lab
   ${NAME} --source /dev/video2 --pattern push --connect tcp://recorder:5556
+  ${NAME} --source camera:0 --curve-key cam1.key --curve-allow viewers/     encrypted; only keys in viewers/*.pub
+
+${CURVE_HELP}
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZEROCAM_FPS=15.`,
     );
@@ -103,11 +110,12 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     durationS: raw.duration,
     sendHighWaterMark: raw.hwm,
     encodeConcurrency: raw.encodeConcurrency,
+    curve: curveSettingsFrom(raw),
   };
 }
 
 function liveLine(s: SenderSummary): string {
-  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}`;
+  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${s.denied ? ` denied ${s.denied}` : ''}`;
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -119,7 +127,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const options = senderOptionsFrom(raw);
   const log = createLogger(NAME);
 
-  const sender = await Sender.open(options);
+  const sender = await Sender.open(options, log);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = sender.stats.live(performance.now());
     return { record, line: liveLine(record) };

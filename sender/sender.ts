@@ -1,6 +1,8 @@
 import { nowMicros } from '../common/clock';
 import { DEFAULTS, type SenderPattern } from '../common/defaults';
+import type { CurveSettings } from '../common/curve-security';
 import { JpegSender } from '../common/jpeg-sender';
+import type { Logger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { SenderStats } from '../common/stats/sender-stats';
 import { OrderedEncodePipeline } from './encode-pipeline';
@@ -27,6 +29,8 @@ export interface SenderOptions {
   durationS?: number | undefined;
   sendHighWaterMark?: number;
   encodeConcurrency?: number;
+  /** CURVE: on when a key (binding) or a server key (connecting) is given. */
+  curve?: CurveSettings | undefined;
 }
 
 /**
@@ -46,19 +50,26 @@ export class Sender {
   }
 
   /** Opens the source first (the usual failure), then binds or connects. */
-  static async open(options: SenderOptions): Promise<Sender> {
+  static async open(options: SenderOptions, log: Logger): Promise<Sender> {
     const source = openSource(options.source, {
       width: options.width,
       height: options.height,
       fps: options.fps ?? DEFAULTS.fps,
       loop: options.loop,
     });
+    // Denials are counted in the stats, which exist once the socket is attached.
+    let sender: Sender | undefined;
+    const onDenied = (): void => {
+      if (sender) sender.stats.denied++;
+    };
+    const security = options.curve ? { curve: options.curve, log, onDenied } : undefined;
     try {
       const socket = await JpegSender.open(
-        { pattern: options.pattern, attachment: options.attachment, topic: options.topic, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark },
+        { pattern: options.pattern, attachment: options.attachment, topic: options.topic, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark, security },
         nowMicros(),
       );
-      return new Sender(options, source, socket);
+      sender = new Sender(options, source, socket);
+      return sender;
     } catch (error) {
       source.close();
       throw error;

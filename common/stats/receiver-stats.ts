@@ -15,6 +15,8 @@ export interface ReceiverSummary {
   saveErrors: number;
   rejected: number;
   rejectedByReason: Partial<Record<RejectReason, number>>;
+  /** CURVE handshakes refused because the client's key is not in --curve-allow. */
+  denied: number;
   streams: Record<string, StreamSummary>;
 }
 
@@ -23,6 +25,7 @@ export class ReceiverStats {
   private readonly streams = new Map<string, StreamStats>();
   rejected = 0;
   saveErrors = 0;
+  denied = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
 
   constructor(private readonly rateWindowMs: number) {}
@@ -85,6 +88,7 @@ export class ReceiverStats {
       saveErrors: this.saveErrors,
       rejected: this.rejected,
       rejectedByReason: { ...this.rejectedByReason },
+      denied: this.denied,
       streams,
     };
   }

@@ -13,6 +13,8 @@ export interface SenderSummary {
   encodeMs: { mean: number; p50: number; p99: number };
   /** Frames captured but not sent because no receiver had room (network or receivers too slow). */
   skipped: number;
+  /** CURVE handshakes refused because the client's key is not in --curve-allow. */
+  denied: number;
 }
 
 /** What a sender counts about its own stream. */
@@ -20,6 +22,7 @@ export class SenderStats {
   frames = 0;
   bytes = 0;
   skipped = 0;
+  denied = 0;
   private encodeTotalUs = 0;
   private encodeCount = 0;
   private recentEncodeTotalUs = 0;
@@ -85,6 +88,7 @@ export class SenderStats {
       bytesPerSecond: Math.round(bytesPerSecond),
       encodeMs: { mean: count ? Math.round(totalUs / count) / 1000 : 0, p50, p99 },
       skipped: this.skipped,
+      denied: this.denied,
     };
   }
 }

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 
 const DIST = join(__dirname, '..', '..');
-const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js' } as const;
+const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js', keys: 'keys/cli.js' } as const;
 
 export type JsonRecord = Record<string, unknown>;
 type Waiter = { stream: 'stdout' | 'stderr'; match: (line: string) => boolean; resolve: (line: string) => void; reject: (error: Error) => void };
