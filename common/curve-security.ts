@@ -1,5 +1,6 @@
 import type * as zmq from 'zeromq';
 import { generateKeyPair, type CurveKeyPair } from './curve-keys';
+import { DEFAULTS } from './defaults';
 import { UsageError } from './errors';
 import type { Logger } from './log';
 import type { Attachment } from './socket-options';
@@ -23,7 +24,7 @@ export interface SocketSecurityOptions {
    * needs its own (the hub: one for senders, one for receivers); by default a unique one is made.
    */
   zapDomain?: string;
-  /** Called for every refused handshake, for the owner's `denied` count. */
+  /** Called for every refused handshake (a key not allowed, or a client without CURVE or with the wrong server key), for the owner's `denied` count. */
   onDenied?: () => void;
 }
 
@@ -49,6 +50,7 @@ export class SocketSecurity {
   private readonly deniedPeers = new Set<string>();
   private registration: ZapRegistration | undefined;
   private observer: zmq.Observer | undefined;
+  private readonly retries = new Set<NodeJS.Timeout>();
   private closed = false;
 
   private constructor(
@@ -83,10 +85,9 @@ export class SocketSecurity {
         allowed: this.options.curve.allow,
         onDenied: (publicKey, address) => this.onDenied(publicKey, address),
       });
-    } else {
-      this.observer = socket.events;
-      void this.watchHandshakes(this.observer);
     }
+    this.observer = socket.events;
+    void (this.role === 'server' ? this.watchServerHandshakes(this.observer) : this.watchHandshakes(this.observer, socket));
   }
 
   /** Says in the log what protects `endpoint`, once it is attached. */
@@ -116,7 +117,31 @@ export class SocketSecurity {
     );
   }
 
-  private async watchHandshakes(observer: zmq.Observer): Promise<void> {
+  /**
+   * Clients that fail before ZAP is asked: no CURVE at all, or encrypting to another server key.
+   * libzmq reports only the bound endpoint, not the peer, so this is one line per socket and reason.
+   */
+  private async watchServerHandshakes(observer: zmq.Observer): Promise<void> {
+    const logged = new Set<string>();
+    try {
+      for await (const event of observer) {
+        if (event.type !== 'handshake:error:protocol' && event.type !== 'handshake:error:other') continue;
+        this.options.onDenied?.();
+        // Which side notices a mismatch first is a race, so only a mismatch reported here is certain.
+        const reason = event.type === 'handshake:error:protocol' && event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH' ? 'it does not use CURVE' : 'it does not use CURVE, or it encrypts to another server key';
+        if (logged.has(reason)) continue;
+        logged.add(reason);
+        this.options.log.warn(
+          { event: 'curve-handshake-failed', endpoint: event.address, reason: event.error.code },
+          `refused a client on ${event.address}: ${reason} (further failed handshakes are only counted)`,
+        );
+      }
+    } catch {
+      // The observer ends with its socket; a monitor error only costs these log lines.
+    }
+  }
+
+  private async watchHandshakes(observer: zmq.Observer, socket: zmq.Socket): Promise<void> {
     // One line per kind of failure until a handshake succeeds; libzmq goes on reconnecting by itself.
     let lastFailure: string | undefined;
     let succeeded = false;
@@ -128,35 +153,51 @@ export class SocketSecurity {
           lastFailure = undefined;
           continue;
         }
+        if (event.type !== 'handshake:error:auth' && event.type !== 'handshake:error:protocol' && event.type !== 'handshake:error:other') continue;
         const failure = describeHandshakeFailure(event);
-        if (failure === undefined || failure === lastFailure) continue;
+        if (event.type !== 'handshake:error:other') this.retryLater(socket, event.address);
+        if (failure === lastFailure) continue;
         lastFailure = failure;
-        this.options.log.error({ event: 'curve-handshake-failed', endpoint: 'address' in event ? event.address : undefined }, `${failure}; retrying quietly`);
+        this.options.log.error({ event: 'curve-handshake-failed', endpoint: event.address }, `${failure}; retrying quietly`);
       }
     } catch {
       // The observer ends with its socket; a monitor error only costs these log lines.
     }
   }
 
+  /**
+   * libzmq gives up on an endpoint for good after a refused key or a mechanism mismatch (it retries
+   * only dropped connections), so a client would wait forever even once the server is fixed.
+   */
+  private retryLater(socket: zmq.Socket, endpoint: string): void {
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      if (this.closed || socket.closed) return;
+      try {
+        socket.disconnect(endpoint);
+      } catch {
+        // Already gone with the failed session; connecting again is what matters.
+      }
+      socket.connect(endpoint);
+    }, DEFAULTS.reconnectMaxIntervalMs);
+    this.retries.add(timer);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
     this.observer?.close();
     this.registration?.close();
   }
 }
 
-function describeHandshakeFailure(event: zmq.Event): string | undefined {
-  switch (event.type) {
-    case 'handshake:error:auth':
-      return `the server at ${event.address} refused this client's key (it is not in the server's allowlist)`;
-    case 'handshake:error:protocol':
-      return event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH'
-        ? `the server at ${event.address} does not speak CURVE (it runs without --curve-key)`
-        : `the CURVE handshake with ${event.address} failed (${event.error.code}): is --curve-server the right key?`;
-    case 'handshake:error:other':
-      return `the CURVE handshake with ${event.address} failed: the server dropped the connection, so --curve-server is probably not its key`;
-    default:
-      return undefined;
+function describeHandshakeFailure(event: zmq.EventOfType<'handshake:error:auth' | 'handshake:error:protocol' | 'handshake:error:other'>): string {
+  if (event.type === 'handshake:error:auth') return `the server at ${event.address} refused this client's key (it is not in the server's allowlist)`;
+  if (event.type === 'handshake:error:protocol' && event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH') {
+    return `the server at ${event.address} does not speak CURVE (it runs without --curve-key)`;
   }
+  // A server that cannot decrypt the HELLO just hangs up, and so may one without CURVE: this side cannot tell which.
+  return `the CURVE handshake with ${event.address} failed (${event.error.code}): --curve-server is not its key, or it does not speak CURVE`;
 }
