@@ -49,7 +49,6 @@ export class SocketSecurity {
   private readonly freshKey: boolean;
   private readonly deniedPeers = new Set<string>();
   private registration: ZapRegistration | undefined;
-  private observer: zmq.Observer | undefined;
   private readonly retries = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -86,8 +85,9 @@ export class SocketSecurity {
         onDenied: (publicKey, address) => this.onDenied(publicKey, address),
       });
     }
-    this.observer = socket.events;
-    void (this.role === 'server' ? this.watchServerHandshakes(this.observer) : this.watchHandshakes(this.observer, socket));
+    // The observer ends when its socket closes. Closing it first fails (ENOTSOCK) while it is being read.
+    const observer = socket.events;
+    void (this.role === 'server' ? this.watchServerHandshakes(observer) : this.watchHandshakes(observer, socket));
   }
 
   /** Says in the log what protects `endpoint`, once it is attached. */
@@ -188,7 +188,6 @@ export class SocketSecurity {
     this.closed = true;
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
-    this.observer?.close();
     this.registration?.close();
   }
 }
