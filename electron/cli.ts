@@ -5,8 +5,10 @@ import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { collectEndpoints, collectTopics, createProgram, DEFAULTS, envOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
+import { collectEndpoints, collectTopics, createProgram, CURVE_HELP, curveKeyOption, curveServerOption, DEFAULTS, envOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
+import type { CurveKeyPair } from '../common/curve-keys';
 import { UsageError } from '../common/errors';
+import { VIEWER_CURVE_KEY_ENV } from './message-validation';
 import { createLogger } from '../common/log';
 import type { ViewerPattern, ViewerSettings } from './viewer-messages';
 import { ViewerWebServer } from './web-server';
@@ -20,6 +22,8 @@ interface RawOptions {
   web: boolean;
   host: string;
   port: number;
+  curveKey?: CurveKeyPair;
+  curveServer?: string;
 }
 
 function buildProgram() {
@@ -30,13 +34,19 @@ function buildProgram() {
     .addOption(new Option('--web', 'serve the viewer over HTTP for a browser instead of opening a window').default(false))
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
+    .addOption(curveKeyOption())
+    .addOption(curveServerOption())
     .addHelpText(
       'after',
       `
 Examples:
   ${NAME} --connect tcp://camhost:5555
   ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1,cam2
-  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open http://127.0.0.1:8080/`,
+  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open http://127.0.0.1:8080/
+  ${NAME} --connect tcp://camhost:5555 --curve-server cam1.pub --curve-key me.key
+
+${CURVE_HELP}
+The connection form takes a server key too; the viewer's own --curve-key never reaches the page.`,
     );
 }
 
@@ -52,7 +62,7 @@ function electronBinary(): string | undefined {
 
 async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: AbortSignal): Promise<number> {
   const log = createLogger(NAME);
-  const server = await ViewerWebServer.start({ host: raw.host, port: raw.port, rendererDir: join(__dirname, 'renderer'), settings, log }).catch((error: unknown) => {
+  const server = await ViewerWebServer.start({ host: raw.host, port: raw.port, rendererDir: join(__dirname, 'renderer'), settings, log, curveKey: raw.curveKey }).catch((error: unknown) => {
     const code = (error as { code?: string }).code;
     throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
   });
@@ -65,7 +75,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
   return 0;
 }
 
-async function openWindow(settings: ViewerSettings, signal: AbortSignal): Promise<number> {
+async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, signal: AbortSignal): Promise<number> {
   const binary = electronBinary();
   if (!binary) {
     throw new UsageError(
@@ -74,7 +84,8 @@ async function openWindow(settings: ViewerSettings, signal: AbortSignal): Promis
   }
   const child = spawn(binary, [join(__dirname, 'main.js')], {
     stdio: 'inherit',
-    env: { ...process.env, ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings) },
+    // The main process owns the sockets, so it gets the key; its renderer never does.
+    env: { ...process.env, ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings), ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}) },
   });
   const stop = (): boolean => child.kill('SIGTERM');
   signal.addEventListener('abort', stop, { once: true });
@@ -88,9 +99,9 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   const settings: ViewerSettings = {
-    connections: (raw.connect ?? []).map((endpoint) => ({ endpoint, pattern: raw.pattern, topics: raw.topic ?? [] })),
+    connections: (raw.connect ?? []).map((endpoint) => ({ endpoint, pattern: raw.pattern, topics: raw.topic ?? [], ...(raw.curveServer ? { serverKey: raw.curveServer } : {}) })),
   };
-  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, signal);
+  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, signal);
 }
 
 if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

@@ -10,6 +10,8 @@ export interface ConnectRequest {
   pattern: ViewerPattern;
   /** Exact topics to show; empty shows every stream on the endpoint. */
   topics: string[];
+  /** The sender's CURVE public key (Z85, 40 characters): encrypts this connection. Never a secret key. */
+  serverKey?: string;
 }
 
 /** What the viewer was started with (its flags); the renderer pre-fills its form from it. */
@@ -24,6 +26,8 @@ export interface ConnectionStatus {
   endpoint: string;
   pattern: ViewerPattern;
   topics: string[];
+  /** The CURVE server key this connection encrypts to, if any. */
+  serverKey?: string;
   /** waiting until its first frame; then live or stalled like its streams. */
   state: StreamState;
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { CurveKeyPair } from '../common/curve-keys';
 import { describeError } from '../common/errors';
 import type { Logger } from '../common/log';
 import { CONTENT_SECURITY_POLICY } from './content-security-policy';
@@ -17,6 +18,8 @@ export interface WebServerOptions {
   rendererDir: string;
   settings: ViewerSettings;
   log: Logger;
+  /** The viewer's own CURVE key (--curve-key); used by the sockets here, never sent to a page. */
+  curveKey?: CurveKeyPair | undefined;
 }
 
 const FILES: Record<string, { file: string; type: string }> = {
@@ -76,7 +79,7 @@ export class ViewerWebServer {
         ws.send(jpeg, { binary: true });
       },
       status: (update) => send({ type: 'status', update }),
-    });
+    }, { curveKey: options.curveKey, log: options.log });
     let invalidMessages = 0;
     ws.on('message', (data, isBinary) => {
       let message: ClientMessage;
