@@ -12,6 +12,7 @@ import { createProgram, DEFAULTS, parseCommandLine, parseIntIn, parseNumberIn, r
 import { writeSummaryFile } from '../common/stats/write-summary';
 import { sizeThreadPool } from '../sender/thread-pool';
 import { CLIP_CODEC, CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, makeClip, parseSizes, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
+import { measureCurveCost, type CurveCost } from './curve-cost';
 import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
 import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
@@ -27,6 +28,7 @@ import { killWorkers } from './worker-ipc';
 const NAME = 'zerocam-bench';
 const IPC_SIZE = '1280x720';
 const SOAK_SIZE: FrameSize = { width: 1280, height: 720 };
+const CURVE_SIZE: FrameSize = { width: 1280, height: 720 };
 
 interface RawOptions {
   quick: boolean;
@@ -37,6 +39,7 @@ interface RawOptions {
   latencySeconds?: number;
   soak?: number;
   ipc: boolean;
+  curve: boolean;
   encodeConcurrency: number;
   json?: string;
   profile?: string;
@@ -57,6 +60,7 @@ function buildProgram() {
     .addOption(new Option('--latency-seconds <s>', `length of each 30 fps run (default ${MODES.full.latencySeconds}, quick ${MODES.quick.latencySeconds})`).argParser(parseNumberIn(0.5, 3600)))
     .addOption(new Option('--soak <frames>', 'also run 720p unthrottled for this many frames and report RSS growth (the target is judged over 20000)').argParser(parseIntIn(100, 100_000_000)))
     .addOption(new Option('--no-ipc', 'skip the ipc:// run'))
+    .addOption(new Option('--no-curve', "skip CURVE's cost (720p at 30 fps, plaintext and encrypted)"))
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'));
@@ -97,7 +101,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
   try {
     const clips = new Map<string, Clip>();
-    for (const size of unique([...sizes, ...latencySizes, ...(raw.soak ? [SOAK_SIZE] : [])])) {
+    for (const size of unique([...sizes, ...latencySizes, ...(raw.soak ? [SOAK_SIZE] : []), ...(raw.curve ? [CURVE_SIZE] : [])])) {
       progress(`making a ${sizeLabel(size)} clip`);
       clips.set(sizeLabel(size), await makeClip(clipDir, size));
     }
@@ -127,6 +131,12 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       latency.push(await measureLatency(clip(size), latencySeconds, settings));
     }
 
+    let curve: CurveCost | undefined;
+    if (raw.curve) {
+      progress(`CURVE against plaintext, ${sizeName(CURVE_SIZE)} at 30 fps for ${latencySeconds} s each`);
+      curve = await measureCurveCost(clip(CURVE_SIZE), latencySeconds, settings);
+    }
+
     let soakResult: SoakResult | undefined;
     if (raw.soak) {
       progress(`soak: ${raw.soak} frames at ${sizeName(SOAK_SIZE)}, unthrottled`);
@@ -150,6 +160,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       throughput,
       latency,
       soak: soakResult,
+      curve,
       targets: checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }),
       profiles: profileDir ? await summariseProfiles(profileDir) : undefined,
     };

@@ -26,6 +26,7 @@ export interface PipelineOptions extends RunSettings {
   warmupFrames: number;
   rssSampleEvery?: number | undefined;
   label: string;
+  curve?: { sender: NonNullable<SenderWorkerConfig['curve']>; receiver: NonNullable<ReceiverWorkerConfig['curve']> } | undefined;
 }
 
 export interface PipelineRun {
@@ -61,12 +62,13 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRun
     frames: options.frames,
     encodeConcurrency: options.encodeConcurrency,
     rssSampleEvery: options.rssSampleEvery,
+    curve: options.curve?.sender,
   };
   const sender = new Worker<SenderWorkerResult>('sender-worker', senderConfig, options.profileDir, `sender-${options.label}`);
   let receiver: Worker<ReceiverWorkerResult> | undefined;
   try {
     const endpoint = await sender.ready();
-    const receiverConfig: ReceiverWorkerConfig = { connect: endpoint, warmupFrames: options.warmupFrames, rssSampleEvery: options.rssSampleEvery };
+    const receiverConfig: ReceiverWorkerConfig = { connect: endpoint, warmupFrames: options.warmupFrames, rssSampleEvery: options.rssSampleEvery, curve: options.curve?.receiver };
     receiver = new Worker<ReceiverWorkerResult>('receiver-worker', receiverConfig, options.profileDir, `receiver-${options.label}`);
     await receiver.ready();
     await sleep(JOIN_MS);

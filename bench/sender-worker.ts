@@ -25,6 +25,7 @@ async function main(config: SenderWorkerConfig): Promise<void> {
     jpeg: { quality: DEFAULTS.quality, optimiseCoding: DEFAULTS.jpegOptimiseCoding },
     frames: config.warmupFrames + config.frames,
     encodeConcurrency: config.encodeConcurrency,
+    curve: config.curve && { key: config.curve.key, allow: new Set(config.curve.allow) },
   }, createLogger('bench-sender', 'warn'));
   try {
     await post({ type: 'ready', endpoint: sender.endpoint });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +76,16 @@ describe('zerocam-keys', () => {
     await client.send('over CURVE');
     const [message] = await server.receive();
     assert.equal(message!.toString(), 'over CURVE');
+  });
+
+  test("pyzmq's zmq.auth.load_certificate reads both files (czmq's certificate layout)", async (t) => {
+    const dir = await tempDir(t);
+    assert.equal((await keysCli(t, 'generate', join(dir, 'cam1'))).code, 0);
+    const script = 'import sys, zmq.auth\nfor f in sys.argv[1:]:\n    pub, sec = zmq.auth.load_certificate(f)\n    print(pub.decode(), sec.decode() if sec else "-")';
+    // Debian's python3 with python3-zmq, which scripts/setup.sh installs.
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-c', script, join(dir, 'cam1.key'), join(dir, 'cam1.pub')]);
+    const keys = readKeyFile(join(dir, 'cam1.key'));
+    assert.deepEqual(stdout.trim().split('\n'), [`${keys.publicKey} ${keys.secretKey}`, `${keys.publicKey} -`]);
   });
 
   test('show prints the public key of a .key or a .pub file', async (t) => {
