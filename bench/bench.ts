@@ -28,7 +28,7 @@ import { killWorkers } from './worker-ipc';
 const NAME = 'zerocam-bench';
 const IPC_SIZE = '1280x720';
 const SOAK_SIZE: FrameSize = { width: 1280, height: 720 };
-const CURVE_SIZE: FrameSize = { width: 1280, height: 720 };
+const CURVE_SIZE = '1280x720';
 
 interface RawOptions {
   quick: boolean;
@@ -46,8 +46,8 @@ interface RawOptions {
 }
 
 const MODES = {
-  full: { frames: 2000, encodeFrames: 200, latencySeconds: 20 },
-  quick: { frames: 200, encodeFrames: 40, latencySeconds: 3 },
+  full: { frames: 2000, encodeFrames: 200, latencySeconds: 20, curveRounds: { messages: 500, rounds: 9 } },
+  quick: { frames: 200, encodeFrames: 40, latencySeconds: 3, curveRounds: { messages: 100, rounds: 3 } },
 } as const;
 
 function buildProgram() {
@@ -101,7 +101,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
   try {
     const clips = new Map<string, Clip>();
-    for (const size of unique([...sizes, ...latencySizes, ...(raw.soak ? [SOAK_SIZE] : []), ...(raw.curve ? [CURVE_SIZE] : [])])) {
+    for (const size of unique([...sizes, ...latencySizes, ...(raw.soak ? [SOAK_SIZE] : [])])) {
       progress(`making a ${sizeLabel(size)} clip`);
       clips.set(sizeLabel(size), await makeClip(clipDir, size));
     }
@@ -132,9 +132,10 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     }
 
     let curve: CurveCost | undefined;
-    if (raw.curve) {
-      progress(`CURVE against plaintext, ${sizeName(CURVE_SIZE)} at 30 fps for ${latencySeconds} s each`);
-      curve = await measureCurveCost(clip(CURVE_SIZE), latencySeconds, settings);
+    const curveSize = latencySizes.find((s) => sizeLabel(s) === CURVE_SIZE) ?? latencySizes[0];
+    if (raw.curve && curveSize) {
+      progress(`CURVE against plaintext, ${sizeName(curveSize)} at 30 fps for ${latencySeconds} s each, then the socket path alone`);
+      curve = await measureCurveCost(clip(curveSize), latencySeconds, settings, defaults.curveRounds);
     }
 
     let soakResult: SoakResult | undefined;

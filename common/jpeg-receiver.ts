@@ -4,7 +4,7 @@ import { DEFAULTS, type ReceiverPattern } from './defaults';
 import { ProtocolError } from './errors';
 import { decodeFrame, encodeTopic, type Frame } from './protocol';
 import { SocketSecurity, type SocketSecurityOptions } from './curve-security';
-import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+import { attach, COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
 
 export interface JpegReceiverOptions {
   pattern: ReceiverPattern;
@@ -75,7 +75,16 @@ export class JpegReceiver implements AsyncIterable<Received> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {
-    for await (const parts of this.socket) {
+    while (!this.socket.closed) {
+      let parts: Buffer[];
+      try {
+        parts = await this.socket.receive();
+      } catch (error) {
+        // zeromq.js rejects a receive with EAGAIN when the socket was signalled readable but the
+        // message is not complete yet (seen with CURVE and 140 kB frames); the next wake-up has it.
+        if (isWouldBlock(error)) continue;
+        throw error;
+      }
       const receiveUs = nowMicros();
       let frame: Frame;
       try {

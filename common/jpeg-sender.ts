@@ -2,7 +2,7 @@ import * as zmq from 'zeromq';
 import { DEFAULTS, type SenderPattern } from './defaults';
 import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
 import { SocketSecurity, type SocketSecurityOptions } from './curve-security';
-import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+import { attach, COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
 
 export interface JpegSenderOptions {
   pattern: SenderPattern;
@@ -15,10 +15,6 @@ export interface JpegSenderOptions {
 
 /** The frame fields a caller supplies; the sender fills in session and send time. */
 export type OutgoingFrame = Omit<FrameHeader, 'session' | 'sendUs'>;
-
-function isWouldBlock(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
-}
 
 /**
  * Owns one PUB or PUSH socket and sends JPEG frames on it without ever waiting for peers:

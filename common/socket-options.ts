@@ -13,6 +13,11 @@ export const COMMON_SOCKET_OPTIONS = {
   reconnectMaxInterval: DEFAULTS.reconnectMaxIntervalMs,
 } as const;
 
+/** libzmq's EAGAIN: nothing could be sent or received right now. */
+export function isWouldBlock(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
+}
+
 /** Where a socket attaches: it binds one endpoint, or connects to one or more. */
 export type Attachment = { bind: string } | { connect: readonly string[] };
 

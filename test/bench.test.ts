@@ -41,6 +41,11 @@ test('npm run bench in its smallest mode writes every section with positive numb
   for (const throughput of results.throughput) assert.ok(throughput.fps > 0 && throughput.ceilingFps > 0 && throughput.ratio > 0);
   assert.ok(results.latency[0]!.receiver.latencyMs.p50 > 0);
 
+  assert.match(stdout, /CURVE's cost/);
+  const curve = results.curve!;
+  for (const run of [curve.plaintext, curve.curve]) assert.ok(run.receiver.frames > 0 && run.sender.usage.cpuMsPerFrame > 0 && run.receiver.usage.cpuMsPerFrame > 0, JSON.stringify(run));
+  assert.ok(curve.transport.plaintextCpuMs > 0 && curve.transport.curveCpuMs > 0, JSON.stringify(curve.transport));
+
   assert.ok(results.targets.length > 0);
   for (const check of results.targets) assert.ok(check.met === null || typeof check.met === 'boolean', JSON.stringify(check));
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
 import type { CurveKeyPair } from '../common/curve-keys';
@@ -84,6 +85,22 @@ describe('CURVE in the socket layer', () => {
       assert.equal(await got, `round${round}`);
       sender.close();
       server.receiver.close();
+    }
+  });
+
+  test('a CURVE server socket receives 140 kB frames one after another (zeromq.js wakes it before a frame is complete)', async (t) => {
+    const serverKeys = zmq.curveKeyPair();
+    const client = zmq.curveKeyPair();
+    const server = await pullServer(t, serverKeys, [client.publicKey], 'large-frames');
+    const sender = await pushClient(t, server.receiver.endpoint, serverKeys.publicKey, client, 'cam1');
+    const big = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(140_000), Buffer.from([0xff, 0xd9])]);
+    const frames = server.receiver[Symbol.asyncIterator]();
+    for (let seq = 0; seq < 20; seq++) {
+      while (!(await sender.sendJpg(fields(seq), big, 1))) await new Promise((resolve) => setImmediate(resolve));
+      const next = await frames.next();
+      assert.ok(!next.done && next.value.kind === 'frame');
+      assert.equal(next.value.frame.header.seq, seq);
+      assert.ok(next.value.frame.jpeg.equals(big));
     }
   });
 
