@@ -3,7 +3,7 @@ import { generateKeyPair, type CurveKeyPair } from './curve-keys';
 import { DEFAULTS } from './defaults';
 import { UsageError } from './errors';
 import type { Logger } from './log';
-import type { Attachment } from './socket-options';
+import { attach, type Attachment } from './socket-options';
 import { registerZapDomain, type ZapRegistration } from './zap-handler';
 
 /** What the --curve-* flags give; all empty means plaintext. */
@@ -28,7 +28,7 @@ export interface SocketSecurityOptions {
   onDenied?: () => void;
 }
 
-type CurveSocketOptions = Pick<zmq.SocketOptions<zmq.Socket>, 'curveServer' | 'curvePublicKey' | 'curveSecretKey' | 'curveServerKey' | 'zapDomain'>;
+export type CurveSocketOptions = Pick<zmq.SocketOptions<zmq.Socket>, 'curveServer' | 'curvePublicKey' | 'curveSecretKey' | 'curveServerKey' | 'zapDomain'>;
 
 export function isCurveEnabled(curve: CurveSettings | undefined): boolean {
   return curve !== undefined && (curve.key !== undefined || curve.allow !== undefined || curve.serverKey !== undefined);
@@ -189,6 +189,37 @@ export class SocketSecurity {
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
     this.registration?.close();
+  }
+}
+
+/** A socket attached with its CURVE settings in force; close `security` along with `socket`. */
+export interface SecuredSocket<S extends zmq.Socket> {
+  socket: S;
+  endpoint: string;
+  security: SocketSecurity | undefined;
+}
+
+/**
+ * Creates a socket with CURVE (if `securityOptions` asks for it), then binds or connects it: the
+ * one way every zerocam socket is opened. `create` gets the CURVE options to merge into the socket's.
+ * On failure nothing is left open.
+ */
+export async function openSecuredSocket<S extends zmq.Socket>(
+  create: (curveOptions: CurveSocketOptions | undefined) => S,
+  attachment: Attachment,
+  securityOptions: SocketSecurityOptions | undefined,
+): Promise<SecuredSocket<S>> {
+  const security = SocketSecurity.forSocket(securityOptions, attachment);
+  const socket = create(security?.socketOptions);
+  try {
+    await security?.start(socket);
+    const endpoint = await attach(socket, attachment);
+    security?.announce(endpoint);
+    return { socket, endpoint, security };
+  } catch (error) {
+    security?.close();
+    socket.close();
+    throw error;
   }
 }
 

@@ -3,8 +3,8 @@ import { nowMicros } from './clock';
 import { DEFAULTS, type ReceiverPattern } from './defaults';
 import { ProtocolError } from './errors';
 import { decodeFrame, encodeTopic, type Frame } from './protocol';
-import { SocketSecurity, type SocketSecurityOptions } from './curve-security';
-import { attach, COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
+import { openSecuredSocket, type CurveSocketOptions, type SocketSecurity, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
 
 export interface JpegReceiverOptions {
   pattern: ReceiverPattern;
@@ -42,36 +42,25 @@ export class JpegReceiver implements AsyncIterable<Received> {
   static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {
     for (const topic of options.topics ?? []) encodeTopic(topic);
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
-    const security = SocketSecurity.forSocket(options.security, options.attachment);
-    const socketOptions = {
-      ...COMMON_SOCKET_OPTIONS,
-      ...security?.socketOptions,
-      receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
-      // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
-      // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
-      maxMessageSize: 2 * maxFrameBytes,
-    };
-    let socket: zmq.Subscriber | zmq.Pull;
-    if (options.pattern === 'sub') {
+    const create = (curve: CurveSocketOptions | undefined): zmq.Subscriber | zmq.Pull => {
+      const socketOptions = {
+        ...COMMON_SOCKET_OPTIONS,
+        ...curve,
+        receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
+        // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
+        // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
+        maxMessageSize: 2 * maxFrameBytes,
+      };
+      if (options.pattern === 'pull') return new zmq.Pull(socketOptions);
       const subscriber = new zmq.Subscriber(socketOptions);
       const topics = options.topics ?? [];
       // SUB filters by prefix, so "cam1" also lets "cam10" through; the exact check is in the iterator.
       if (topics.length === 0) subscriber.subscribe();
       else subscriber.subscribe(...topics);
-      socket = subscriber;
-    } else {
-      socket = new zmq.Pull(socketOptions);
-    }
-    try {
-      await security?.start(socket);
-      const endpoint = await attach(socket, options.attachment);
-      security?.announce(endpoint);
-      return new JpegReceiver(socket, endpoint, options, security);
-    } catch (error) {
-      security?.close();
-      socket.close();
-      throw error;
-    }
+      return subscriber;
+    };
+    const { socket, endpoint, security } = await openSecuredSocket(create, options.attachment, options.security);
+    return new JpegReceiver(socket, endpoint, options, security);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {

@@ -1,8 +1,8 @@
 import * as zmq from 'zeromq';
 import { DEFAULTS, type SenderPattern } from './defaults';
 import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
-import { SocketSecurity, type SocketSecurityOptions } from './curve-security';
-import { attach, COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
+import { openSecuredSocket, type SocketSecurity, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
 
 export interface JpegSenderOptions {
   pattern: SenderPattern;
@@ -43,24 +43,20 @@ export class JpegSender {
 
   static async open(options: JpegSenderOptions, session: number): Promise<JpegSender> {
     encodeTopic(options.topic);
-    const security = SocketSecurity.forSocket(options.security, options.attachment);
-    const socketOptions = {
-      ...COMMON_SOCKET_OPTIONS,
-      ...security?.socketOptions,
-      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
-      sendTimeout: 0,
-    };
-    const socket = options.pattern === 'pub' ? new zmq.Publisher(socketOptions) : new zmq.Push(socketOptions);
-    try {
-      await security?.start(socket);
-      const endpoint = await attach(socket, options.attachment);
-      security?.announce(endpoint);
-      return new JpegSender(socket, options.topic, endpoint, session, security);
-    } catch (error) {
-      security?.close();
-      socket.close();
-      throw error;
-    }
+    const { socket, endpoint, security } = await openSecuredSocket(
+      (curve) => {
+        const socketOptions = {
+          ...COMMON_SOCKET_OPTIONS,
+          ...curve,
+          sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
+          sendTimeout: 0,
+        };
+        return options.pattern === 'pub' ? new zmq.Publisher(socketOptions) : new zmq.Push(socketOptions);
+      },
+      options.attachment,
+      options.security,
+    );
+    return new JpegSender(socket, options.topic, endpoint, session, security);
   }
 
   /** Sends one frame. Resolves true if it was queued, false if it was skipped because no peer had room. */
