@@ -27,19 +27,26 @@ describe('the viewer with CURVE', () => {
     }
   });
 
-  test('--web: a server key typed into the form gets frames from an allowlisting sender, and the page never sees the viewer\'s secret key', async (t) => {
+  /** Keys for a camera and a viewer, and a sender that lets only the viewer's key in. */
+  async function lockedSender(t: TestContext): Promise<{ dir: string; cam: string; viewerSecret: string; endpoint: string; sender: CliProcess }> {
     const dir = await mkdtemp(join(tmpdir(), 'zc-viewer-curve-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     for (const name of ['cam', 'viewer']) assert.equal((await start(t, 'keys', ['generate', join(dir, name)]).exited).code, 0);
     await mkdir(join(dir, 'viewers'));
     await copyFile(join(dir, 'viewer.pub'), join(dir, 'viewers', 'viewer.pub'));
-    const cam = readKeyFile(join(dir, 'cam.pub')).publicKey;
-    const viewerSecret = readKeyFile(join(dir, 'viewer.key')).secretKey!;
-
     const sender = start(t, 'sender', ['--bind', 'tcp://127.0.0.1:*', '--topic', 'locked', '--width', '320', '--height', '240', '--no-stats', '--curve-key', join(dir, 'cam.key'), '--curve-allow', join(dir, 'viewers')]);
     const endpoint = await sender.ready();
-    const viewer = start(t, 'viewer', ['--web', '--port', '0', '--curve-key', join(dir, 'viewer.key')]);
-    const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
+    return { dir, cam: readKeyFile(join(dir, 'cam.pub')).publicKey, viewerSecret: readKeyFile(join(dir, 'viewer.key')).secretKey!, endpoint, sender };
+  }
+
+  async function startViewer(t: TestContext, args: string[]): Promise<string> {
+    const viewer = start(t, 'viewer', ['--web', '--port', '0', ...args]);
+    return String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
+  }
+
+  test('--web: a server key typed into the form gets frames from an allowlisting sender, and the page never sees the viewer\'s secret key', async (t) => {
+    const { dir, cam, viewerSecret, endpoint, sender } = await lockedSender(t);
+    const url = await startViewer(t, ['--curve-key', join(dir, 'viewer.key')]);
 
     const browser = await launchBrowser(t);
     const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
@@ -51,12 +58,21 @@ describe('the viewer with CURVE', () => {
     await page.fill('#server-key', cam);
     await page.click('#connect-form button[type=submit]');
     await page.waitForSelector('.tile[data-stream$="/locked"][data-state="live"]');
-    assert.match(await page.textContent('#connections') ?? '', /CURVE/);
+    assert.match((await page.textContent('#connections')) ?? '', /CURVE/);
     await screenshot(page, 'viewer-curve');
 
     seenByPage.push(await page.content(), JSON.stringify(await page.evaluate(() => ({ ...localStorage }))));
     assert.ok(seenByPage.some((text) => text.includes(cam)), 'the page does see the public server key it typed');
     assert.equal(seenByPage.filter((text) => text.includes(viewerSecret)).length, 0, 'the viewer secret key reached the page');
     assert.equal(sender.stderr.filter((line) => line.includes('"curve-denied"')).length, 0);
+  });
+
+  test('--web with --connect and --curve-server: the stream is live at once and the form shows the server key', async (t) => {
+    const { dir, cam, endpoint } = await lockedSender(t);
+    const url = await startViewer(t, ['--connect', endpoint, '--curve-server', join(dir, 'cam.pub'), '--curve-key', join(dir, 'viewer.key')]);
+    const page = await (await launchBrowser(t)).newPage();
+    await page.goto(url);
+    await page.waitForSelector('.tile[data-stream$="/locked"][data-state="live"]');
+    assert.equal(await page.inputValue('#server-key'), cam);
   });
 });
