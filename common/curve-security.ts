@@ -85,9 +85,10 @@ export class SocketSecurity {
         onDenied: (publicKey, address) => this.onDenied(publicKey, address),
       });
     }
-    // The observer ends when its socket closes. Closing it first fails (ENOTSOCK) while it is being read.
-    const observer = socket.events;
-    void (this.role === 'server' ? this.watchServerHandshakes(observer) : this.watchHandshakes(observer, socket));
+    // Listeners, not iteration, so other owners of this socket can listen to its events too (an
+    // observer is either iterated or listened to). It ends when its socket closes.
+    if (this.role === 'server') this.watchServerHandshakes(socket.events);
+    else this.watchHandshakes(socket.events, socket);
   }
 
   /** Says in the log what protects `endpoint`, once it is attached. */
@@ -121,48 +122,43 @@ export class SocketSecurity {
    * Clients that fail before ZAP is asked: no CURVE at all, or encrypting to another server key.
    * libzmq reports only the bound endpoint, not the peer, so this is one line per socket and reason.
    */
-  private async watchServerHandshakes(observer: zmq.Observer): Promise<void> {
+  private watchServerHandshakes(observer: zmq.Observer): void {
     const logged = new Set<string>();
-    try {
-      for await (const event of observer) {
-        if (event.type !== 'handshake:error:protocol' && event.type !== 'handshake:error:other') continue;
-        this.options.onDenied?.();
-        // Which side notices a mismatch first is a race, so only a mismatch reported here is certain.
-        const reason = event.type === 'handshake:error:protocol' && event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH' ? 'it does not use CURVE' : 'it does not use CURVE, or it encrypts to another server key';
-        if (logged.has(reason)) continue;
-        logged.add(reason);
-        this.options.log.warn(
-          { event: 'curve-handshake-failed', endpoint: event.address, reason: event.error.code },
-          `refused a client on ${event.address}: ${reason} (further failed handshakes are only counted)`,
-        );
-      }
-    } catch {
-      // The observer ends with its socket; a monitor error only costs these log lines.
-    }
+    const onFailure = (event: HandshakeFailure): void => {
+      this.options.onDenied?.();
+      // Which side notices a mismatch first is a race, so only a mismatch reported here is certain.
+      const reason = isMechanismMismatch(event) ? 'it does not use CURVE' : 'it does not use CURVE, or it encrypts to another server key';
+      if (logged.has(reason)) return;
+      logged.add(reason);
+      this.options.log.warn(
+        { event: 'curve-handshake-failed', endpoint: event.address, reason: errorCode(event) },
+        `refused a client on ${event.address}: ${reason} (further failed handshakes are only counted)`,
+      );
+    };
+    observer.on('handshake:error:protocol', onFailure);
+    observer.on('handshake:error:other', onFailure);
   }
 
-  private async watchHandshakes(observer: zmq.Observer, socket: zmq.Socket): Promise<void> {
-    // One line per kind of failure until a handshake succeeds; libzmq goes on reconnecting by itself.
+  private watchHandshakes(observer: zmq.Observer, socket: zmq.Socket): void {
+    // One line per kind of failure until a handshake succeeds.
     let lastFailure: string | undefined;
     let succeeded = false;
-    try {
-      for await (const event of observer) {
-        if (event.type === 'handshake') {
-          if (!succeeded || lastFailure !== undefined) this.options.log.info({ event: 'curve-handshake', endpoint: event.address }, `CURVE handshake with ${event.address} succeeded`);
-          succeeded = true;
-          lastFailure = undefined;
-          continue;
-        }
-        if (event.type !== 'handshake:error:auth' && event.type !== 'handshake:error:protocol' && event.type !== 'handshake:error:other') continue;
-        const failure = describeHandshakeFailure(event);
-        if (event.type !== 'handshake:error:other') this.retryLater(socket, event.address);
-        if (failure === lastFailure) continue;
-        lastFailure = failure;
-        this.options.log.error({ event: 'curve-handshake-failed', endpoint: event.address }, `${failure}; retrying quietly`);
-      }
-    } catch {
-      // The observer ends with its socket; a monitor error only costs these log lines.
-    }
+    observer.on('handshake', (event) => {
+      if (!succeeded || lastFailure !== undefined) this.options.log.info({ event: 'curve-handshake', endpoint: event.address }, `CURVE handshake with ${event.address} succeeded`);
+      succeeded = true;
+      lastFailure = undefined;
+    });
+    const onFailure = (event: HandshakeFailure): void => {
+      const failure = describeHandshakeFailure(event);
+      // libzmq redials a dropped connection by itself, but not one refused in the handshake.
+      if (event.type !== 'handshake:error:other') this.retryLater(socket, event.address);
+      if (failure === lastFailure) return;
+      lastFailure = failure;
+      this.options.log.error({ event: 'curve-handshake-failed', endpoint: event.address }, `${failure}; retrying quietly`);
+    };
+    observer.on('handshake:error:auth', onFailure);
+    observer.on('handshake:error:protocol', onFailure);
+    observer.on('handshake:error:other', onFailure);
   }
 
   /**
@@ -223,11 +219,21 @@ export async function openSecuredSocket<S extends zmq.Socket>(
   }
 }
 
-function describeHandshakeFailure(event: zmq.EventOfType<'handshake:error:auth' | 'handshake:error:protocol' | 'handshake:error:other'>): string {
+type HandshakeFailure = zmq.EventOfType<'handshake:error:auth'> | zmq.EventOfType<'handshake:error:protocol'> | zmq.EventOfType<'handshake:error:other'>;
+
+function errorCode(event: HandshakeFailure): string | undefined {
+  return (event.error as { code?: string }).code;
+}
+
+function isMechanismMismatch(event: HandshakeFailure): boolean {
+  return event.type === 'handshake:error:protocol' && errorCode(event) === 'ERR_ZMTP_MECHANISM_MISMATCH';
+}
+
+function describeHandshakeFailure(event: HandshakeFailure): string {
   if (event.type === 'handshake:error:auth') return `the server at ${event.address} refused this client's key (it is not in the server's allowlist)`;
-  if (event.type === 'handshake:error:protocol' && event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH') {
+  if (isMechanismMismatch(event)) {
     return `the server at ${event.address} does not speak CURVE (it runs without --curve-key)`;
   }
   // A server that cannot decrypt the HELLO just hangs up, and so may one without CURVE: this side cannot tell which.
-  return `the CURVE handshake with ${event.address} failed (${event.error.code}): --curve-server is not its key, or it does not speak CURVE`;
+  return `the CURVE handshake with ${event.address} failed (${errorCode(event)}): --curve-server is not its key, or it does not speak CURVE`;
 }

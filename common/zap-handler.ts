@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as zmq from 'zeromq';
 import { z85Encode } from './z85';
 
@@ -19,9 +20,11 @@ export interface ZapPolicy {
 class ZapHandler {
   private readonly policies = new Map<string, ZapPolicy>();
   private closed = false;
+  /** Settles once the socket has closed and stopped reading; only then is the ZAP endpoint free again. */
+  readonly finished: Promise<void>;
 
   constructor(private readonly socket: zmq.Reply) {
-    void this.serve();
+    this.finished = this.serve();
   }
 
   get isOpen(): boolean {
@@ -68,15 +71,25 @@ class ZapHandler {
 
 let starting: Promise<ZapHandler> | undefined;
 
+/**
+ * libzmq releases an inproc endpoint in its reaper thread some time after the socket that bound it
+ * closed, with no event to wait for; a handler started right after the last one stopped waits for that.
+ */
+const REBIND_ATTEMPTS = 100;
+const REBIND_PAUSE_MS = 10;
+
 async function startHandler(): Promise<ZapHandler> {
-  const socket = new zmq.Reply({ linger: 0 });
-  try {
-    await socket.bind(ZAP_ENDPOINT);
-  } catch (error) {
-    socket.close();
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    const socket = new zmq.Reply({ linger: 0 });
+    try {
+      await socket.bind(ZAP_ENDPOINT);
+      return new ZapHandler(socket);
+    } catch (error) {
+      socket.close();
+      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= REBIND_ATTEMPTS) throw error;
+    }
+    await sleep(REBIND_PAUSE_MS);
   }
-  return new ZapHandler(socket);
 }
 
 /** The running handler; a new one once the last domain closed the previous one. */
@@ -91,6 +104,7 @@ async function handler(): Promise<ZapHandler> {
       throw error;
     }
     if (current.isOpen) return current;
+    await current.finished;
     if (starting === pending) starting = undefined;
   }
 }
