@@ -35,6 +35,8 @@ export function isCurveEnabled(curve: CurveSettings | undefined): boolean {
 }
 
 let nextDomain = 1;
+/** A connecting side without --curve-key gets one fresh key pair for the whole run. */
+let freshKeyForThisRun: CurveKeyPair | undefined;
 
 /**
  * CURVE for one socket, the same way on every socket zerocam opens. The side that binds is the
@@ -67,7 +69,7 @@ export class SocketSecurity {
       if (allow !== undefined) throw new UsageError('--curve-allow is for a side that binds; a side that connects checks the server with --curve-server');
       if (serverKey === undefined) throw new UsageError('--curve-key on a side that connects needs --curve-server, the public key of the server it connects to');
       this.freshKey = key === undefined;
-      const own = key ?? generateKeyPair();
+      const own = key ?? (freshKeyForThisRun ??= generateKeyPair());
       this.socketOptions = { curveServerKey: serverKey, curvePublicKey: own.publicKey, curveSecretKey: own.secretKey };
     }
   }
@@ -110,8 +112,12 @@ export class SocketSecurity {
   private onDenied(publicKey: string, address: string): void {
     this.options.onDenied?.();
     const peer = `${publicKey}@${address}`;
-    if (this.deniedPeers.has(peer)) return;
+    if (this.deniedPeers.has(peer) || this.deniedPeers.size > DEFAULTS.curveDeniedPeersLogged) return;
     this.deniedPeers.add(peer);
+    if (this.deniedPeers.size > DEFAULTS.curveDeniedPeersLogged) {
+      this.options.log.warn({ event: 'curve-denied-many' }, `denied more than ${DEFAULTS.curveDeniedPeersLogged} different clients; further ones are only counted`);
+      return;
+    }
     this.options.log.warn(
       { event: 'curve-denied', publicKey, address },
       `denied a client at ${address || 'a local address'} with key ${publicKey}: not in the allowlist (further attempts from it are only counted)`,

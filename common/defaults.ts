@@ -49,6 +49,12 @@ export const DEFAULTS = {
   viewerHost: '127.0.0.1',
   viewerPort: 8080,
 
+  /**
+   * Denied CURVE clients are logged once per key and address; past this many, a flood of fresh
+   * keys is only counted, so it can neither fill the log nor grow memory.
+   */
+  curveDeniedPeersLogged: 1000,
+
   saveEvery: 1,
   fsync: true,
 } as const;
