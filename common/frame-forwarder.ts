@@ -3,7 +3,8 @@ import { nowMicros } from './clock';
 import { DEFAULTS } from './defaults';
 import { ProtocolError } from './errors';
 import { decodeFrame, isValidTopic } from './protocol';
-import { attach, COMMON_SOCKET_OPTIONS } from './socket-options';
+import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, isWouldBlock, receiveUntilClosed } from './socket-options';
 import type { StreamCatalog } from './stream-catalog';
 
 export type ForwarderPattern = 'pubsub' | 'pipeline';
@@ -21,14 +22,14 @@ export interface FrameForwarderOptions {
   receiveHighWaterMark?: number;
   /** Called for each malformed message (after it is counted); for logging. */
   onRejected?: (error: ProtocolError) => void;
+  /** CURVE on the senders' side, with its own allowlist (ZAP domain); plaintext without it. */
+  sendersSecurity?: SocketSecurityOptions | undefined;
+  /** CURVE on the receivers' side, with its own allowlist (ZAP domain); plaintext without it. */
+  receiversSecurity?: SocketSecurityOptions | undefined;
 }
 
 const SUBSCRIBE = 1;
 const UNSUBSCRIBE = 0;
-
-function isWouldBlock(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
-}
 
 /**
  * ZeroMQ's proxy between senders and receivers, with a check of every message and a last-value cache.
@@ -43,22 +44,34 @@ function isWouldBlock(error: unknown): boolean {
  * bounded by the HWMs: XPUB drops per slow subscriber, PUSH skips when no receiver has room.
  */
 export class FrameForwarder {
-  /** Receivers connected now (tcp and ipc; inproc peers are not reported by libzmq). */
-  receivers = 0;
   /** Prefixes receivers subscribe to (XPUB reports each stream's last unsubscribe). */
   private readonly receiverPrefixes = new Set<string>();
   /** Prefixes this process itself wants (the web gateway), with how many holders. */
   private readonly localDemand = new Map<string, number>();
   private closed = false;
 
+  private readonly upstream: zmq.XSubscriber | zmq.Pull;
+  private readonly downstream: zmq.XPublisher | zmq.Push;
+  readonly sendersEndpoint: string;
+  readonly receiversEndpoint: string;
+
   private constructor(
     readonly pattern: ForwarderPattern,
-    private readonly upstream: zmq.XSubscriber | zmq.Pull,
-    private readonly downstream: zmq.XPublisher | zmq.Push,
-    readonly sendersEndpoint: string,
-    readonly receiversEndpoint: string,
+    private readonly senders: SecuredSocket<zmq.XSubscriber | zmq.Pull>,
+    private readonly receiversSide: SecuredSocket<zmq.XPublisher | zmq.Push>,
+    private readonly receiverCount: { connected: number },
     private readonly options: FrameForwarderOptions,
-  ) {}
+  ) {
+    this.upstream = senders.socket;
+    this.downstream = receiversSide.socket;
+    this.sendersEndpoint = senders.endpoint;
+    this.receiversEndpoint = receiversSide.endpoint;
+  }
+
+  /** Receivers connected now (tcp and ipc; inproc peers are not reported by libzmq). */
+  get receivers(): number {
+    return this.receiverCount.connected;
+  }
 
   static async open(options: FrameForwarderOptions): Promise<FrameForwarder> {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
@@ -72,23 +85,37 @@ export class FrameForwarder {
       sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark,
       sendTimeout: 0,
     };
-    const upstream = options.pattern === 'pubsub' ? new zmq.XSubscriber(upstreamOptions) : new zmq.Pull(upstreamOptions);
-    const downstream =
-      options.pattern === 'pubsub' ? new zmq.XPublisher({ ...downstreamOptions, verbosity: 'allSubs' }) : new zmq.Push(downstreamOptions);
+    const receiverCount = { connected: 0 };
+    const senders = await openSecuredSocket(
+      (curve) => (options.pattern === 'pubsub' ? new zmq.XSubscriber({ ...upstreamOptions, ...curve }) : new zmq.Pull({ ...upstreamOptions, ...curve })),
+      { bind: options.senders },
+      options.sendersSecurity,
+    );
     try {
-      const sendersEndpoint = await attach(upstream, { bind: options.senders });
-      const receiversEndpoint = await attach(downstream, { bind: options.receivers });
-      return new FrameForwarder(options.pattern, upstream, downstream, sendersEndpoint, receiversEndpoint, options);
+      const receiversSide = await openSecuredSocket(
+        (curve) => {
+          const downstream =
+            options.pattern === 'pubsub' ? new zmq.XPublisher({ ...downstreamOptions, ...curve, verbosity: 'allSubs' }) : new zmq.Push({ ...downstreamOptions, ...curve });
+          // Listeners, not iteration: CURVE watches the same socket's events. Listening before binding misses no one.
+          downstream.events.on('accept', () => receiverCount.connected++);
+          downstream.events.on('disconnect', () => {
+            receiverCount.connected = Math.max(0, receiverCount.connected - 1);
+          });
+          return downstream;
+        },
+        { bind: options.receivers },
+        options.receiversSecurity,
+      );
+      return new FrameForwarder(options.pattern, senders, receiversSide, receiverCount, options);
     } catch (error) {
-      upstream.close();
-      downstream.close();
+      senders.close();
       throw error;
     }
   }
 
   /** Forwards until close(). */
   async run(): Promise<void> {
-    const loops = [this.forwardFrames(), this.countReceivers()];
+    const loops = [this.forwardFrames()];
     if (this.downstream instanceof zmq.XPublisher) loops.push(this.handleSubscriptions(this.downstream));
     try {
       await Promise.all(loops);
@@ -100,7 +127,7 @@ export class FrameForwarder {
   private async forwardFrames(): Promise<void> {
     const { catalog } = this.options;
     const limits = { maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
-    for await (const parts of this.upstream) {
+    for await (const parts of receiveUntilClosed(this.upstream)) {
       const receiveUs = nowMicros();
       let frame;
       try {
@@ -164,13 +191,6 @@ export class FrameForwarder {
     });
   }
 
-  private async countReceivers(): Promise<void> {
-    for await (const event of this.downstream.events) {
-      if (event.type === 'accept') this.receivers++;
-      else if (event.type === 'disconnect') this.receivers = Math.max(0, this.receivers - 1);
-    }
-  }
-
   /**
    * Resolves false if the frame was skipped (PUSH with no receiver room). With sendTimeout 0 a send
    * never waits, so the frame loop and the cache never have two sends in flight (zeromq.js allows one).
@@ -190,7 +210,7 @@ export class FrameForwarder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.upstream.closed) this.upstream.close();
-    if (!this.downstream.closed) this.downstream.close();
+    this.senders.close();
+    this.receiversSide.close();
   }
 }

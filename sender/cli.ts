@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { InvalidArgumentError, Option } from 'commander';
 import {
+  addCurveOptions,
   collectEndpoints,
+  CURVE_HELP,
+  curveSettingsFrom,
+  type CurveFlags,
   createProgram,
   DEFAULTS,
   envOption,
@@ -27,7 +31,7 @@ import type { StripSetting } from './strip-plan';
 
 const NAME = 'zerocam-sender';
 
-interface RawOptions {
+interface RawOptions extends CurveFlags {
   source: string;
   pattern: 'pub' | 'push' | 'req';
   wire: Wire;
@@ -70,7 +74,7 @@ function parseStrips(value: string): StripSetting {
 }
 
 function buildProgram() {
-  return createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
+  return addCurveOptions(createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
     .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
     .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push', 'req']).default(DEFAULTS.senderPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (to an imagezmq hub: msg = topic; use with --pattern req or pub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
@@ -96,7 +100,7 @@ function buildProgram() {
       envOption('--passthrough', "send a camera's MJPEG (or an MJPEG file's frames) as they are: no decode, no encode", 'PASSTHROUGH')
         .default(false)
         .conflicts(['quality', 'resize', 'jpegOptimise', 'strips']),
-    )
+    ))
     .addHelpText(
       'after',
       `
@@ -109,8 +113,11 @@ Examples:
   ${NAME} --wire imagezmq --pattern req --connect tcp://hub:5555   to an imagezmq ImageHub (recv_jpg)
   ${NAME} --source /dev/video0 --width 1920 --height 1080 --passthrough
   ${NAME} --source camera:0 --width 1280 --height 720 --strips 4
+  ${NAME} --source camera:0 --curve-key cam1.key --curve-allow viewers/     encrypted; only keys in viewers/*.pub
 
 A PUB sender captures nothing while no one subscribes to its topic (PUSH: while no receiver is connected).
+
+${CURVE_HELP}
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZEROCAM_FPS=15.`,
     );
@@ -140,13 +147,15 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     encodeConcurrency: raw.encodeConcurrency,
     strips: raw.strips,
     passthrough: raw.passthrough,
+    curve: curveSettingsFrom(raw),
   };
 }
 
 function liveLine(s: SenderSummary): string {
   const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
-  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}`;
-  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}`;
+  const denied = s.denied ? ` denied ${s.denied}` : '';
+  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}${denied}`;
+  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}${denied}`;
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {

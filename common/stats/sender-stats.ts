@@ -23,6 +23,8 @@ export interface SenderSummary {
   huffmanTablesInserted: number;
   /** --passthrough: source frames whose JPEG headers were broken, dropped. */
   broken: number;
+  /** CURVE handshakes refused because the client's key is not in --curve-allow. */
+  denied: number;
 }
 
 /** What a sender counts about its own stream. */
@@ -35,6 +37,7 @@ export class SenderStats {
   idle = false;
   huffmanTablesInserted = 0;
   broken = 0;
+  denied = 0;
   private encodeTotalUs = 0;
   private encodeCount = 0;
   private recentEncodeTotalUs = 0;
@@ -105,6 +108,7 @@ export class SenderStats {
       idle: this.idle,
       huffmanTablesInserted: this.huffmanTablesInserted,
       broken: this.broken,
+      denied: this.denied,
     };
   }
 }
