@@ -71,7 +71,7 @@ Examples:
   ${NAME}                                         senders on tcp://*:5556, receivers on tcp://*:5555
   zerocam-sender --connect tcp://HUB:5556 --topic cam1     on each camera
   zerocam-receiver --connect tcp://HUB:5555 --topic cam1   as if the hub were the camera
-  ${NAME} --http 8080                             then open http://127.0.0.1:8080/ or /stream/cam1.mjpeg
+  ${NAME} --http 8080                             then open the URL it prints (http://127.0.0.1:8080/?token=...)
   ${NAME} --pattern pipeline                      share frames out among PULL workers
   ${NAME} --curve-key hub.key --curve-allow-senders cameras/ --curve-allow-receivers viewers/
                                                   encrypted; a viewer's key can watch but not publish
