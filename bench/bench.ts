@@ -12,6 +12,7 @@ import { createProgram, DEFAULTS, parseCommandLine, parseIntIn, parseNumberIn, r
 import { writeSummaryFile } from '../common/stats/write-summary';
 import { sizeThreadPool } from '../sender/thread-pool';
 import { CLIP_CODEC, CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, makeClip, parseSizes, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
+import { measureCurveCost, type CurveCost } from './curve-cost';
 import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
 import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
@@ -30,6 +31,7 @@ import { killWorkers } from './worker-ipc';
 const NAME = 'zerocam-bench';
 const IPC_SIZE = '1280x720';
 const SOAK_SIZE: FrameSize = { width: 1280, height: 720 };
+const CURVE_SIZE = '1280x720';
 
 interface RawOptions {
   quick: boolean;
@@ -42,6 +44,7 @@ interface RawOptions {
   ipc: boolean;
   reference: boolean;
   hub: boolean;
+  curve: boolean;
   encodeConcurrency: number;
   json?: string;
   profile?: string;
@@ -49,8 +52,8 @@ interface RawOptions {
 }
 
 const MODES = {
-  full: { frames: 2000, encodeFrames: 200, latencySeconds: 20 },
-  quick: { frames: 200, encodeFrames: 40, latencySeconds: 3 },
+  full: { frames: 2000, encodeFrames: 200, latencySeconds: 20, curveRounds: { messages: 500, rounds: 9 } },
+  quick: { frames: 200, encodeFrames: 40, latencySeconds: 3, curveRounds: { messages: 100, rounds: 3 } },
 } as const;
 
 function buildProgram() {
@@ -65,6 +68,7 @@ function buildProgram() {
     .addOption(new Option('--no-ipc', 'skip the ipc:// run'))
     .addOption(new Option('--no-reference', 'skip the Python reference loop, --strips 1, --passthrough and idle runs'))
     .addOption(new Option('--no-hub', 'skip the hub section (4 cameras -> hub -> 4 receivers at 720p30)'))
+    .addOption(new Option('--no-curve', "skip CURVE's cost (720p at 30 fps, plaintext and encrypted)"))
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
@@ -142,6 +146,13 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       reference = await measureAgainstReference({ clip, clipDir, latency, throughput, latencySeconds, frames, settings, progress });
     }
 
+    let curve: CurveCost | undefined;
+    const curveSize = latencySizes.find((s) => sizeLabel(s) === CURVE_SIZE) ?? latencySizes[0];
+    if (raw.curve && curveSize) {
+      progress(`CURVE against plaintext, ${sizeName(curveSize)} at 30 fps for ${latencySeconds} s each, then the socket path alone`);
+      curve = await measureCurveCost(clip(curveSize), latencySeconds, settings, defaults.curveRounds);
+    }
+
     let soakResult: SoakResult | undefined;
     if (raw.soak) {
       progress(`soak: ${raw.soak} frames at ${sizeName(SOAK_SIZE)}, unthrottled`);
@@ -169,6 +180,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       latency,
       soak: soakResult,
       reference,
+      curve,
       targets: [...checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }), ...(reference ? checkReferenceTargets(reference) : [])],
       profiles: profileDir ? await summariseProfiles(profileDir) : undefined,
       hub,

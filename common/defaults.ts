@@ -68,6 +68,12 @@ export const DEFAULTS = {
   /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
   httpHost: '127.0.0.1',
 
+  /**
+   * Denied CURVE clients are logged once per key and address; past this many, a flood of fresh
+   * keys is only counted, so it can neither fill the log nor grow memory.
+   */
+  curveDeniedPeersLogged: 1000,
+
   saveEvery: 1,
   fsync: true,
 
@@ -101,6 +107,15 @@ export const DEFAULTS = {
   /** --adapt: below the quality floor, frames shrink by this factor per step, down to minScale. */
   adaptScaleStep: 0.75,
   adaptMinScale: 0.25,
+  /** #8, the web surface: random bytes in a generated --token (base64url). */
+  webTokenBytes: 24,
+  /** Largest WebSocket message a page may send; past it the connection closes with 1009. */
+  webMaxMessageBytes: 64 * 1024,
+  /** Viewer pages (WebSocket feeds) open at once, in all and per client address. */
+  webMaxPages: 16,
+  webMaxPagesPerClient: 4,
+  /** ZeroMQ connections one page may open; with the page limits this bounds the descriptors a browser can cost. */
+  webMaxConnectionsPerPage: 8,
 } as const;
 
 export type SenderPattern = 'pub' | 'push';

@@ -5,8 +5,8 @@ import { ProtocolError } from './errors';
 import { ImagezmqFramer } from './imagezmq-protocol';
 import { LinkReporter } from './link-reporter';
 import { decodeFrame, encodeTopic, type Frame } from './protocol';
-import { Redialler } from './redialler';
-import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+import { openSecuredSocket, type CurveSocketOptions, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, receiveUntilClosed, type Attachment } from './socket-options';
 
 export interface JpegReceiverOptions {
   /** rep: acknowledged delivery; every message gets one reply (see Received.reply). */
@@ -22,6 +22,8 @@ export interface JpegReceiverOptions {
   topics?: readonly string[];
   maxFrameBytes?: number;
   receiveHighWaterMark?: number;
+  /** CURVE encryption and, when binding, the allowlist; plaintext without it. */
+  security?: SocketSecurityOptions | undefined;
 }
 
 /**
@@ -50,13 +52,13 @@ export class JpegReceiver implements AsyncIterable<Received> {
   private readonly topics: ReadonlySet<string>;
   private readonly limits: { maxFrameBytes: number };
   private readonly decode: (parts: Buffer[]) => Frame | Promise<Frame>;
-  private readonly redialler: Redialler | undefined;
   private readonly reporter: LinkReporter | undefined;
 
   private constructor(
     private readonly socket: Socket,
     readonly endpoint: string,
     options: JpegReceiverOptions,
+    private readonly release: () => void,
   ) {
     this.topics = new Set(options.topics ?? []);
     this.limits = { maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
@@ -66,44 +68,38 @@ export class JpegReceiver implements AsyncIterable<Received> {
     } else {
       this.decode = (parts) => decodeFrame(parts, this.limits);
     }
-    if ('connect' in options.attachment) this.redialler = new Redialler(socket, options.attachment.connect, options.onPeerCutOff);
     if (socket instanceof zmq.XSubscriber && options.wire !== 'imagezmq') this.reporter = new LinkReporter((message) => sendUpstream(socket, message));
   }
 
   static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {
     for (const topic of options.topics ?? []) encodeTopic(topic);
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
-    const socketOptions = {
-      ...COMMON_SOCKET_OPTIONS,
-      receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
-      // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
-      // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
-      maxMessageSize: 2 * maxFrameBytes,
+    const create = (curve: CurveSocketOptions | undefined): Socket => {
+      const socketOptions = {
+        ...COMMON_SOCKET_OPTIONS,
+        ...curve,
+        receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
+        // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
+        // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
+        maxMessageSize: 2 * maxFrameBytes,
+      };
+      if (options.pattern === 'rep') return new zmq.Reply(socketOptions);
+      if (options.pattern === 'pull') return new zmq.Pull(socketOptions);
+      return new zmq.XSubscriber(socketOptions);
     };
-    let socket: Socket;
-    if (options.pattern === 'rep') {
-      socket = new zmq.Reply(socketOptions);
-    } else if (options.pattern === 'sub') {
-      const subscriber = new zmq.XSubscriber(socketOptions);
-      const topics = options.topics?.length ? options.topics : [''];
+    const { socket, endpoint, close } = await openSecuredSocket(create, options.attachment, options.security, options.onPeerCutOff);
+    if (socket instanceof zmq.XSubscriber) {
       // SUB filters by prefix, so "cam1" also lets "cam10" through; the exact check is in the iterator.
-      // XSUB keeps its subscriptions and sends them to every peer it attaches to later.
-      for (const topic of topics) await sendUpstream(subscriber, Buffer.concat([Buffer.of(1), Buffer.from(topic, 'ascii')]));
-      socket = subscriber;
-    } else {
-      socket = new zmq.Pull(socketOptions);
+      // XSUB keeps its subscriptions and sends them to every peer, including those it reaches later.
+      for (const topic of options.topics?.length ? options.topics : ['']) {
+        await sendUpstream(socket, Buffer.concat([Buffer.of(1), Buffer.from(topic, 'ascii')]));
+      }
     }
-    try {
-      const endpoint = await attach(socket, options.attachment);
-      return new JpegReceiver(socket, endpoint, options);
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
+    return new JpegReceiver(socket, endpoint, options, close);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {
-    for await (const parts of this.socket) {
+    for await (const parts of receiveUntilClosed(this.socket)) {
       const receiveUs = nowMicros();
       let answered = false;
       const reply: Reply = async (accepted, why) => {
@@ -140,8 +136,7 @@ export class JpegReceiver implements AsyncIterable<Received> {
 
   close(): void {
     this.reporter?.close();
-    this.redialler?.close();
-    if (!this.socket.closed) this.socket.close();
+    this.release();
   }
 }
 

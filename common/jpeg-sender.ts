@@ -5,7 +5,8 @@ import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
 import { Audience } from './audience';
 import { isLinkReport } from './link-report';
 import { LinkMonitor } from './link-monitor';
-import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+import { openSecuredSocket, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
 
 export interface JpegSenderOptions {
   pattern: SenderPattern;
@@ -14,14 +15,12 @@ export interface JpegSenderOptions {
   sendHighWaterMark?: number;
   /** Default 'zerocam'; 'imagezmq' sends imagezmq's send_jpg message with msg = topic. */
   wire?: Wire;
+  /** CURVE encryption and, when binding, the allowlist; plaintext without it. */
+  security?: SocketSecurityOptions | undefined;
 }
 
 /** The frame fields a caller supplies; the sender fills in session and send time. */
 export type OutgoingFrame = Omit<FrameHeader, 'session' | 'sendUs'>;
-
-function isWouldBlock(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
-}
 
 /**
  * Owns one PUB or PUSH socket and sends JPEG frames on it without ever waiting for peers:
@@ -51,7 +50,8 @@ export class JpegSender {
     readonly endpoint: string,
     session: number,
     private readonly audience: Audience,
-    private readonly wire: Wire = 'zerocam',
+    private readonly wire: Wire,
+    private readonly release: () => void,
   ) {
     this.session = session;
     if (socket instanceof zmq.XPublisher) {
@@ -62,27 +62,29 @@ export class JpegSender {
 
   static async open(options: JpegSenderOptions, session: number): Promise<JpegSender> {
     const topicPart = encodeTopic(options.topic);
-    const socketOptions = {
-      ...COMMON_SOCKET_OPTIONS,
-      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
-      sendTimeout: 0,
-    };
-    const socket = options.pattern === 'pub' ? new zmq.XPublisher(socketOptions) : new zmq.Push(socketOptions);
     const inproc = ('bind' in options.attachment ? [options.attachment.bind] : options.attachment.connect).every((e) => e.startsWith('inproc://'));
     const audience = new Audience(topicPart, options.pattern === 'pub' ? 'subscriptions' : inproc ? 'always' : 'peers');
-    if (socket instanceof zmq.Push && !inproc) {
-      // Listen before attaching, so no connection is missed.
-      socket.events.on('accept', () => audience.onPeerConnected());
-      socket.events.on('connect', () => audience.onPeerConnected());
-      socket.events.on('disconnect', () => audience.onPeerDisconnected());
-    }
-    try {
-      const endpoint = await attach(socket, options.attachment);
-      return new JpegSender(socket, options.topic, topicPart, endpoint, session, audience, options.wire);
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
+    const { socket, endpoint, close } = await openSecuredSocket(
+      (curve) => {
+        const socketOptions = {
+          ...COMMON_SOCKET_OPTIONS,
+          ...curve,
+          sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
+          sendTimeout: 0,
+        };
+        const created = options.pattern === 'pub' ? new zmq.XPublisher(socketOptions) : new zmq.Push(socketOptions);
+        if (created instanceof zmq.Push && !inproc) {
+          // Listen before attaching, so no connection is missed.
+          created.events.on('accept', () => audience.onPeerConnected());
+          created.events.on('connect', () => audience.onPeerConnected());
+          created.events.on('disconnect', () => audience.onPeerDisconnected());
+        }
+        return created;
+      },
+      options.attachment,
+      options.security,
+    );
+    return new JpegSender(socket, options.topic, topicPart, endpoint, session, audience, options.wire ?? 'zerocam', close);
   }
 
   /** Sends one frame. Resolves true if it was queued, false if it was skipped because no peer had room. */
@@ -130,6 +132,6 @@ export class JpegSender {
   }
 
   close(): void {
-    if (!this.socket.closed) this.socket.close();
+    this.release();
   }
 }

@@ -2,8 +2,25 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { collectEndpoints, createProgram, DEFAULTS, envOption, parseCommandLine, parseEndpointFor, parseIntIn, runCli } from '../common/cli';
 import type { Wire } from '../common/defaults';
+import {
+  addWebAccessOptions,
+  collectEndpoints,
+  createProgram,
+  CURVE_HELP,
+  curveAllowOption,
+  curveKeyOption,
+  DEFAULTS,
+  envOption,
+  parseCommandLine,
+  parseEndpointFor,
+  parseIntIn,
+  runCli,
+  WEB_ACCESS_HELP,
+  type WebAccessFlags,
+} from '../common/cli';
+import type { CurveKeyPair } from '../common/curve-keys';
+import type { SocketSecurityOptions } from '../common/curve-security';
 import { UsageError } from '../common/errors';
 import { FrameForwarder, type ForwarderPattern } from '../common/frame-forwarder';
 import { GatewayRoutes } from '../common/http/gateway-routes';
@@ -20,7 +37,10 @@ import type { ViewerSettings } from '../electron/viewer-messages';
 
 const NAME = 'zerocam-hub';
 
-interface RawOptions {
+interface RawOptions extends WebAccessFlags {
+  curveKey?: CurveKeyPair;
+  curveAllowSenders?: ReadonlySet<string>;
+  curveAllowReceivers?: ReadonlySet<string>;
   senders: string;
   sendersConnect?: string[];
   senderPattern?: HubSenderPattern;
@@ -39,7 +59,7 @@ interface RawOptions {
 export type HubSummary = ReceiverSummary & { receivers: number };
 
 function buildProgram() {
-  return createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.')
+  return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
     .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
     .addOption(
       envOption('--senders-connect <endpoints>', 'connect to senders that bind instead (imagezmq PUB senders, zerocam-sender --bind); comma-separated or repeated', 'SENDERS_CONNECT')
@@ -63,6 +83,9 @@ function buildProgram() {
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
+    .addOption(curveKeyOption())
+    .addOption(curveAllowOption('--curve-allow-senders <path>', 'CURVE_ALLOW_SENDERS', 'senders (cameras)'))
+    .addOption(curveAllowOption('--curve-allow-receivers <path>', 'CURVE_ALLOW_RECEIVERS', 'receivers and viewers'))
     .addHelpText(
       'after',
       `
@@ -70,17 +93,25 @@ Examples:
   ${NAME}                                         senders on tcp://*:5556, receivers on tcp://*:5555
   zerocam-sender --connect tcp://HUB:5556 --topic cam1     on each camera
   zerocam-receiver --connect tcp://HUB:5555 --topic cam1   as if the hub were the camera
-  ${NAME} --http 8080                             then open http://127.0.0.1:8080/ or /stream/cam1.mjpeg
+  ${NAME} --http 8080                             then open the URL it prints (http://127.0.0.1:8080/?token=...)
   ${NAME} --pattern pipeline                      share frames out among PULL workers
   ${NAME} --sender-pattern req                    senders run --pattern req: each frame acknowledged by the hub
   ${NAME} --sender-pattern req --sender-wire imagezmq --senders tcp://*:5555 --receivers tcp://*:5556
                                                      in place of an imagezmq ImageHub (ImageSender connects to :5555)
   ${NAME} --sender-wire imagezmq --senders-connect tcp://pi1:5555,tcp://pi2:5555
                                                      imagezmq PUB senders (REQ_REP=False), which bind
+  ${NAME} --curve-key hub.key --curve-allow-senders cameras/ --curve-allow-receivers viewers/
+                                                  encrypted; a viewer's key can watch but not publish
 
 Subscriptions travel on to zerocam PUB senders, so a camera nobody watches idles. REQ, PUSH and
 imagezmq senders cannot be told, so they always send. With --http the hub subscribes to every
 stream itself (its gateway lists and serves them all), so cameras behind it never idle.
+
+The hub is the CURVE server on both sides, each with its own allowlist; senders and receivers
+connect with --curve-server hub.pub.
+${CURVE_HELP}
+
+${WEB_ACCESS_HELP}
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_HTTP=8080 ZEROCAM_RECEIVERS=tcp://*:6000.`,
     );
@@ -102,17 +133,31 @@ function liveLine(s: HubSummary): string {
   const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
   return (
     `${topics.length} streams → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
-    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected} | oldest frame ${(oldest / 1000).toFixed(1)} s`
+    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s`
   );
 }
 
 async function startHttp(raw: RawOptions & { http: number }, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {
   try {
-    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log });
+    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log, token: raw.token, allowedHosts: raw.allowedHost });
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new UsageError(`cannot serve HTTP on ${raw.httpHost}:${raw.http}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
   }
+}
+
+/**
+ * CURVE on both of the hub's sockets, each with its own ZAP domain and allowlist, so a camera's key
+ * can publish and a viewer's key can only watch. The hub's own page watches through the receivers'
+ * socket with the hub's key, so that key is on the receivers' list too.
+ */
+function hubSecurity(raw: RawOptions, log: Logger, onDenied: () => void): { sendersSecurity?: SocketSecurityOptions; receiversSecurity?: SocketSecurityOptions } {
+  if (raw.curveKey === undefined && raw.curveAllowSenders === undefined && raw.curveAllowReceivers === undefined) return {};
+  const receiversAllowed = raw.curveAllowReceivers && raw.curveKey ? new Set([...raw.curveAllowReceivers, raw.curveKey.publicKey]) : raw.curveAllowReceivers;
+  return {
+    sendersSecurity: { curve: { key: raw.curveKey, allow: raw.curveAllowSenders }, log, zapDomain: 'senders', onDenied },
+    receiversSecurity: { curve: { key: raw.curveKey, allow: receiversAllowed }, log, zapDomain: 'receivers', onDenied },
+  };
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -125,6 +170,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
   const intake = resolveSenderIntake({ pattern: raw.pattern, senderPattern: raw.senderPattern, wire: raw.senderWire, senders });
   const forwarder = await FrameForwarder.open({
+    ...hubSecurity(raw, log, () => catalog.stats.denied++),
     pattern: raw.pattern,
     senders,
     intake,
@@ -150,13 +196,20 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     if (raw.http !== undefined) {
       // The page watches the hub as any viewer would: through its receivers' socket (pubsub only; a PULL would take frames from the workers).
       const settings: ViewerSettings = {
-        connections: raw.pattern === 'pubsub' ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [] }] : [],
+        connections:
+          raw.pattern === 'pubsub'
+            ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [], ...(raw.curveKey ? { serverKey: raw.curveKey.publicKey } : {}) }]
+            : [],
       };
       // The gateway lists and serves every stream, so it subscribes to all of them (senders behind a hub with --http never idle).
       forwarder.demand('');
-      const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log });
+      // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
+      const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log, curveKey: raw.curveKey, allowIpc: raw.allowIpc });
       http = await startHttp({ ...raw, http: raw.http }, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers })], log);
-      log.info({ event: 'serving', url: http.url }, `web gateway at ${http.url} (streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`);
+      log.info(
+        { event: 'serving', url: http.pageUrl },
+        `web gateway at ${http.pageUrl} (${http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,
+      );
     }
     log.info(
       { event: 'forwarding', senders: forwarder.sendersEndpoint, receivers: forwarder.receiversEndpoint, pattern: raw.pattern, intake: intake.kind, senderWire: raw.senderWire },

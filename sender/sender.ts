@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { nowMicros } from '../common/clock';
 import { DEFAULTS, type RequestPattern, type SenderPattern, type Wire } from '../common/defaults';
+import type { CurveSettings } from '../common/curve-security';
 import { UsageError } from '../common/errors';
 import { estimateJpegQuality } from '../common/jpeg-quality';
 import { JpegRequester, type RequestOutcome } from '../common/jpeg-requester';
@@ -49,6 +50,8 @@ export interface SenderOptions {
   adapt?: { minQuality: number } | undefined;
   /** Called when --adapt changes the quality or scale. */
   onAdapt?: (settings: { quality: number; scale: number }) => void;
+  /** CURVE: on when a key (binding) or a server key (connecting) is given. */
+  curve?: CurveSettings | undefined;
 }
 
 /** --adapt decides on two link reports per receiver: recent enough to follow the link, enough to be a rate. */
@@ -91,11 +94,17 @@ export class Sender {
   }
 
   /** Opens the source first (the usual failure), then binds or connects. */
-  static async open(options: SenderOptions, log?: Logger): Promise<Sender> {
+  static async open(options: SenderOptions, log: Logger): Promise<Sender> {
     const settings = { width: options.width, height: options.height, fps: options.fps ?? DEFAULTS.fps, loop: options.loop };
     const input: Source = options.passthrough
       ? { kind: 'jpeg', source: openJpegSource(options.source, settings) }
       : { kind: 'pixels', source: openSource(options.source, settings) };
+    // Denials are counted in the stats, which exist once the socket is attached.
+    let sender: Sender | undefined;
+    const onDenied = (): void => {
+      if (sender) sender.stats.denied++;
+    };
+    const security = options.curve ? { curve: options.curve, log, onDenied } : undefined;
     try {
       const { pattern, attachment, topic } = options;
       const wire = options.wire ?? DEFAULTS.wire;
@@ -110,16 +119,18 @@ export class Sender {
             wire,
             replyTimeoutMs: options.replyTimeoutMs,
             onTimeout: (first) => {
-              if (first) log?.warn({ event: 'reply-timeout', endpoint: attachment.connect[0] }, `no reply from ${attachment.connect.join(', ')} within ${options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs} ms; reopening the socket and retrying with fresh frames (further timeouts are only counted)`);
+              if (first) log.warn({ event: 'reply-timeout', endpoint: attachment.connect[0] }, `no reply from ${attachment.connect.join(', ')} within ${options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs} ms; reopening the socket and retrying with fresh frames (further timeouts are only counted)`);
             },
-            onRecovered: () => log?.info({ event: 'reply-recovered' }, `replies from ${attachment.connect.join(', ')} are back`),
+            onRecovered: () => log.info({ event: 'reply-recovered' }, `replies from ${attachment.connect.join(', ')} are back`),
+            security,
           },
           nowMicros(),
         );
       } else {
-        socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark }, nowMicros());
+        socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark, security }, nowMicros());
       }
-      return new Sender(options, input, socket);
+      sender = new Sender(options, input, socket);
+      return sender;
     } catch (error) {
       input.source.close();
       throw error;

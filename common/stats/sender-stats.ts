@@ -28,6 +28,8 @@ export interface SenderSummary {
   link?: LinkSummary;
   /** --adapt: the JPEG quality and scale (1 = full size) frames are encoded at now. */
   adapt?: { quality: number; scale: number };
+  /** CURVE handshakes refused because the client's key is not in --curve-allow. */
+  denied: number;
 }
 
 /** What a sender counts about its own stream. */
@@ -44,6 +46,7 @@ export class SenderStats {
   linkSource: ((nowMs: number) => LinkSummary) | undefined;
   /** Where --adapt's current settings come from. */
   adaptSource: (() => { quality: number; scale: number }) | undefined;
+  denied = 0;
   private encodeTotalUs = 0;
   private encodeCount = 0;
   private recentEncodeTotalUs = 0;
@@ -120,6 +123,7 @@ export class SenderStats {
       huffmanTablesInserted: this.huffmanTablesInserted,
       broken: this.broken,
       ...(this.adaptSource ? { adapt: this.adaptSource() } : {}),
+      denied: this.denied,
     };
   }
 }
