@@ -9,6 +9,7 @@ import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
 import { framesOf, startHub, type Hub } from './helpers/hub';
 import { colorDistance, decodeJpeg, pixelAt, structuredJpeg } from './helpers/media';
 import { readMjpegParts } from './helpers/mjpeg';
+import { webUrl } from './helpers/web-url';
 import { assertIdlesAgain } from './helpers/on-demand';
 import { skipWithoutPython } from './helpers/python';
 import { readIndex } from './helpers/recordings';
@@ -63,7 +64,8 @@ describe('zerocam-hub --sender-pattern req --sender-wire imagezmq (in place of a
 
       const viewer = start(t, 'viewer', ['--web', '--port', '0', '--connect', hub.receivers, '--topic', 'pi-cam1']);
       const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
-      const response = await fetch(`${url}stream/pi-cam1.mjpeg`);
+      // The URL the viewer prints carries its token; the MJPEG URL takes it the same way (?token=).
+      const response = await fetch(webUrl(url, 'stream/pi-cam1.mjpeg'));
       const [part] = await readMjpegParts(response.body!, 1);
       await assertRedFrame(part!);
     });
