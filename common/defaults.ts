@@ -49,6 +49,10 @@ export const DEFAULTS = {
   viewerHost: '127.0.0.1',
   viewerPort: 8080,
 
+  /** --health-file is rewritten this often, and called stale after this many intervals without a refresh. */
+  healthIntervalMs: 1000,
+  healthStaleIntervals: 5,
+
   saveEvery: 1,
   fsync: true,
 } as const;

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { collectEndpoints, collectTopics, createProgram, DEFAULTS, envOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
+import { collectEndpoints, collectTopics, createProgram, DEFAULTS, envOption, healthFileOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
+import { HealthFile } from '../common/health-file';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { ViewerPattern, ViewerSettings } from './viewer-messages';
@@ -20,6 +21,7 @@ interface RawOptions {
   web: boolean;
   host: string;
   port: number;
+  healthFile?: string;
 }
 
 function buildProgram() {
@@ -30,6 +32,7 @@ function buildProgram() {
     .addOption(new Option('--web', 'serve the viewer over HTTP for a browser instead of opening a window').default(false))
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
+    .addOption(healthFileOption())
     .addHelpText(
       'after',
       `
@@ -56,10 +59,12 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
     const code = (error as { code?: string }).code;
     throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
   });
+  const health = HealthFile.start(raw.healthFile, NAME);
   try {
     log.info({ event: 'serving', url: server.url }, `viewer at ${server.url}: open it in a browser`);
     if (!signal.aborted) await once(signal, 'abort');
   } finally {
+    health?.close();
     await server.close();
   }
   return 0;
