@@ -42,6 +42,7 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
     const pid = (await sh('bash', ['deploy/scripts/docker-ready.sh'])).trim();
     startedDaemon = pid ? Number(pid) : undefined;
     await sh('bash', ['deploy/scripts/docker-base-image.sh', 'zerocam-base:trixie']);
+    await sh('bash', ['deploy/scripts/host-ca-for-build.sh']);
     await stack.compose('build');
   });
 
