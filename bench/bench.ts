@@ -15,9 +15,11 @@ import { CLIP_CODEC, CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, makeClip, parseSizes, s
 import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
 import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
+import { measureHub, renderHubReport, type HubBench } from './hub';
 import { describeMachine } from './machine';
 import type { PipelineRun, RunSettings } from './pipeline';
 import { summariseProfiles } from './profile';
+import { checkReferenceTargets, measureAgainstReference, type ReferenceComparison } from './reference';
 import { renderReport, type BenchResults } from './report';
 import { soak, type SoakResult } from './soak';
 import { checkTargets } from './targets';
@@ -37,6 +39,8 @@ interface RawOptions {
   latencySeconds?: number;
   soak?: number;
   ipc: boolean;
+  reference: boolean;
+  hub: boolean;
   encodeConcurrency: number;
   json?: string;
   profile?: string;
@@ -57,6 +61,8 @@ function buildProgram() {
     .addOption(new Option('--latency-seconds <s>', `length of each 30 fps run (default ${MODES.full.latencySeconds}, quick ${MODES.quick.latencySeconds})`).argParser(parseNumberIn(0.5, 3600)))
     .addOption(new Option('--soak <frames>', 'also run 720p unthrottled for this many frames and report RSS growth (the target is judged over 20000)').argParser(parseIntIn(100, 100_000_000)))
     .addOption(new Option('--no-ipc', 'skip the ipc:// run'))
+    .addOption(new Option('--no-reference', 'skip the Python reference loop, --strips 1, --passthrough and idle runs'))
+    .addOption(new Option('--no-hub', 'skip the hub section (4 cameras -> hub -> 4 receivers at 720p30)'))
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'));
@@ -127,14 +133,22 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       latency.push(await measureLatency(clip(size), latencySeconds, settings));
     }
 
+    let reference: ReferenceComparison | undefined;
+    if (raw.reference) {
+      reference = await measureAgainstReference({ clip, clipDir, latency, throughput, latencySeconds, frames, settings, progress });
+    }
+
     let soakResult: SoakResult | undefined;
     if (raw.soak) {
       progress(`soak: ${raw.soak} frames at ${sizeName(SOAK_SIZE)}, unthrottled`);
       soakResult = await soak(clip(SOAK_SIZE), raw.soak, settings);
     }
 
+    let hub: HubBench | undefined;
+    if (raw.hub) hub = await measureHub({ seconds: latencySeconds, soakFrames: raw.quick ? 1000 : 20_000, progress });
+
     machine.loadAverageAfter = loadavg()[0] ?? 0;
-    const results: BenchResults = {
+    const results: BenchResults & { hub?: HubBench | undefined } = {
       startedAt: startedAt.toISOString(),
       durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
       mode,
@@ -150,10 +164,13 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       throughput,
       latency,
       soak: soakResult,
-      targets: checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }),
+      reference,
+      targets: [...checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }), ...(reference ? checkReferenceTargets(reference) : [])],
       profiles: profileDir ? await summariseProfiles(profileDir) : undefined,
+      hub,
     };
     process.stdout.write(renderReport(results));
+    if (hub) process.stdout.write(`\n${renderHubReport(hub)}`);
     if (raw.json) {
       await mkdir(dirname(resolve(raw.json)), { recursive: true });
       await writeSummaryFile(raw.json, results);

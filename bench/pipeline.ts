@@ -26,6 +26,8 @@ export interface PipelineOptions extends RunSettings {
   warmupFrames: number;
   rssSampleEvery?: number | undefined;
   label: string;
+  /** Sender settings other than the defaults: --strips, --passthrough (with an MJPEG clip). */
+  senderSettings?: Pick<SenderWorkerConfig, 'strips' | 'passthrough'> | undefined;
 }
 
 export interface PipelineRun {
@@ -61,6 +63,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRun
     frames: options.frames,
     encodeConcurrency: options.encodeConcurrency,
     rssSampleEvery: options.rssSampleEvery,
+    ...options.senderSettings,
   };
   const sender = new Worker<SenderWorkerResult>('sender-worker', senderConfig, options.profileDir, `sender-${options.label}`);
   let receiver: Worker<ReceiverWorkerResult> | undefined;

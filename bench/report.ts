@@ -3,6 +3,7 @@ import type { EncodeCeiling } from './encode-ceiling';
 import type { Machine } from './machine';
 import type { PipelineRun } from './pipeline';
 import type { ProfileSummary } from './profile';
+import { renderReference, type ReferenceComparison } from './reference';
 import type { SoakResult } from './soak';
 import type { TargetCheck } from './targets';
 import type { Throughput } from './throughput';
@@ -24,6 +25,8 @@ export interface BenchResults {
   throughput: Throughput[];
   latency: PipelineRun[];
   soak?: SoakResult | undefined;
+  /** Against the Python reference loop; absent with --no-reference. */
+  reference?: ReferenceComparison | undefined;
   targets: TargetCheck[];
   profiles?: ProfileSummary[] | undefined;
 }
@@ -158,6 +161,7 @@ export function renderReport(r: BenchResults): string {
     `Encode ceiling: one stage at a time, median ms per frame\n${ceilingSection(r.encodeCeiling)}`,
     `Pipeline, unthrottled: file source -> sender -> socket -> headless receiver (separate processes)\n${throughputSection(r.throughput)}`,
     `Latency at a camera's pace, capture to receive, tcp loopback\n${latencySection(r.latency)}`,
+    ...(r.reference ? [`Against the Python reference loop (imagezmq-style: read, stamp, cv2.imencode q80, pyzmq send_multipart)\n\n${renderReference(r.reference)}`] : []),
     `Memory\n${memorySection(r)}`,
     `Targets\n${targetsSection(r.targets)}`,
   ];

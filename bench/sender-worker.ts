@@ -24,13 +24,16 @@ async function main(config: SenderWorkerConfig): Promise<void> {
     jpeg: { quality: DEFAULTS.quality, optimiseCoding: DEFAULTS.jpegOptimiseCoding },
     frames: config.warmupFrames + config.frames,
     encodeConcurrency: config.encodeConcurrency,
+    ...(config.strips === undefined ? {} : { strips: config.strips }),
+    passthrough: config.passthrough ?? false,
   });
   try {
     await post({ type: 'ready', endpoint: sender.endpoint });
     await whenTold('go');
     const meter = new UsageMeter(() => sender.stats.frames, config.warmupFrames, undefined, config.rssSampleEvery);
     meter.start();
-    await sender.run(new AbortController().signal);
+    if (config.idleMs === undefined) await sender.run(new AbortController().signal);
+    else await sender.run(AbortSignal.timeout(config.idleMs));
     const usage = meter.finish();
     const summary = sender.stats.final();
     await post({

@@ -40,6 +40,12 @@ export interface SenderWorkerConfig {
   frames: number;
   encodeConcurrency: number;
   rssSampleEvery?: number | undefined;
+  /** --strips (default: the sender's own default). */
+  strips?: number | 'auto' | undefined;
+  /** --passthrough: the clip is MJPEG and its frames are sent as they are. */
+  passthrough?: boolean | undefined;
+  /** Idle run: no receiver; after 'go', measure the CPU the sender uses for this long, then report. */
+  idleMs?: number | undefined;
 }
 
 export interface SenderWorkerResult {

@@ -24,6 +24,12 @@ export const DEFAULTS = {
    * per core a core idles in those gaps (docs/benchmarks.md: about 10% more fps at 720p on 2 cores).
    */
   encodeConcurrency: availableParallelism() + 1,
+  /**
+   * --strips auto: a frame is cut into one strip per core when nothing else is encoding (a
+   * camera's pace: latency falls to about one strip's encode), whole frames in parallel otherwise,
+   * and whole frames too while they measure faster (other work on the cores; sender/strip-plan.ts).
+   */
+  strips: 'auto',
 
   /**
    * Queues hold frames, and a frame older than the newest is worth nothing to a viewer,
@@ -52,10 +58,36 @@ export const DEFAULTS = {
   /** --health-file is rewritten this often, and called stale after this many intervals without a refresh. */
   healthIntervalMs: 1000,
   healthStaleIntervals: 5,
+  /** zerocam-hub: senders --connect to the first, receivers and viewers connect to the second as to a sender. */
+  hubSenders: 'tcp://*:5556',
+  hubReceivers: 'tcp://*:5555',
+  hubPattern: 'pubsub',
+  /**
+   * Frames queued per receiver at the hub. One pipe carries every stream a receiver takes, so it must
+   * hold a burst of one frame from each camera (8-24 in a fleet), not just the newest of one.
+   */
+  hubSendHighWaterMark: 32,
+  /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
+  httpHost: '127.0.0.1',
 
   saveEvery: 1,
   fsync: true,
+
+  /** Acknowledged delivery (REQ/REP): how long a REQ sender waits for a reply before it reopens its socket. */
+  replyTimeoutMs: 2000,
+  wire: 'zerocam',
+  /** What a REP receiver answers for an accepted frame; imagezmq's hubs answer the same. */
+  replyAccepted: 'OK',
+  /** imagezmq's part 1 is a short JSON object; anything longer is malformed, not a frame. */
+  imagezmqMaxMetadataBytes: 64 * 1024,
+  /** A connecting socket whose peer vanished without libzmq scheduling a reconnect is redialled after this. */
+  redialCheckMs: 200,
 } as const;
 
 export type SenderPattern = 'pub' | 'push';
 export type ReceiverPattern = 'sub' | 'pull';
+/** Acknowledged delivery: a REQ sender waits for each frame's reply from a REP receiver. */
+export type RequestPattern = 'req';
+export type ReplyPattern = 'rep';
+/** zerocam's own three-part format, or imagezmq's two-part one (docs/protocol.md). */
+export type Wire = 'zerocam' | 'imagezmq';

@@ -36,6 +36,10 @@ export const REJECT_REASONS = [
   'header-field',
   'oversized',
   'jpeg-markers',
+  // #9: the JPEG's own SOF size disagrees with the header; imagezmq messages.
+  'jpeg-size',
+  'imagezmq-metadata',
+  'array-size',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

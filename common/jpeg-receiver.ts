@@ -1,22 +1,41 @@
 import * as zmq from 'zeromq';
 import { nowMicros } from './clock';
-import { DEFAULTS, type ReceiverPattern } from './defaults';
+import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from './defaults';
 import { ProtocolError } from './errors';
+import { ImagezmqFramer } from './imagezmq-protocol';
 import { decodeFrame, encodeTopic, type Frame } from './protocol';
+import { Redialler } from './redialler';
 import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
 
 export interface JpegReceiverOptions {
-  pattern: ReceiverPattern;
+  /** rep: acknowledged delivery; every message gets one reply (see Received.reply). */
+  pattern: ReceiverPattern | ReplyPattern;
   attachment: Attachment;
+  /** Default 'zerocam'. */
+  wire?: Wire;
+  /** JPEG quality for imagezmq raw arrays, which are encoded once on arrival. */
+  quality?: number;
+  /** A connected peer that libzmq cut off for good (an oversized message) and that was redialled. */
+  onPeerCutOff?: (endpoint: string) => void;
   /** Exact topics to accept; empty accepts every stream. */
   topics?: readonly string[];
   maxFrameBytes?: number;
   receiveHighWaterMark?: number;
 }
 
+/**
+ * With pattern 'rep', `reply` answers the sender: accepted → "OK", otherwise "ERR <why>". Call it
+ * once the frame is safe (e.g. saved); if the consumer has not called it when it asks for the next
+ * message, the receiver answers for it ("OK" for a frame, "ERR <reason>" for a rejected message).
+ * Without 'rep' it does nothing.
+ */
+export type Reply = (accepted: boolean, why?: string) => Promise<void>;
+
 export type Received =
-  | { kind: 'frame'; frame: Frame; receiveUs: number }
-  | { kind: 'rejected'; error: ProtocolError; receiveUs: number };
+  | { kind: 'frame'; frame: Frame; receiveUs: number; reply: Reply }
+  | { kind: 'rejected'; error: ProtocolError; receiveUs: number; reply: Reply };
+
+type Socket = zmq.Subscriber | zmq.Pull | zmq.Reply;
 
 /**
  * Owns one SUB or PULL socket and yields every message as a decoded frame or a rejection.
@@ -25,14 +44,23 @@ export type Received =
 export class JpegReceiver implements AsyncIterable<Received> {
   private readonly topics: ReadonlySet<string>;
   private readonly limits: { maxFrameBytes: number };
+  private readonly decode: (parts: Buffer[]) => Frame | Promise<Frame>;
+  private readonly redialler: Redialler | undefined;
 
   private constructor(
-    private readonly socket: zmq.Subscriber | zmq.Pull,
+    private readonly socket: Socket,
     readonly endpoint: string,
     options: JpegReceiverOptions,
   ) {
     this.topics = new Set(options.topics ?? []);
     this.limits = { maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
+    if (options.wire === 'imagezmq') {
+      const framer = new ImagezmqFramer(this.limits, options.quality ?? DEFAULTS.quality);
+      this.decode = (parts) => framer.toFrame(parts);
+    } else {
+      this.decode = (parts) => decodeFrame(parts, this.limits);
+    }
+    if ('connect' in options.attachment) this.redialler = new Redialler(socket, options.attachment.connect, options.onPeerCutOff);
   }
 
   static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {
@@ -45,8 +73,10 @@ export class JpegReceiver implements AsyncIterable<Received> {
       // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
       maxMessageSize: 2 * maxFrameBytes,
     };
-    let socket: zmq.Subscriber | zmq.Pull;
-    if (options.pattern === 'sub') {
+    let socket: Socket;
+    if (options.pattern === 'rep') {
+      socket = new zmq.Reply(socketOptions);
+    } else if (options.pattern === 'sub') {
       const subscriber = new zmq.Subscriber(socketOptions);
       const topics = options.topics ?? [];
       // SUB filters by prefix, so "cam1" also lets "cam10" through; the exact check is in the iterator.
@@ -68,16 +98,29 @@ export class JpegReceiver implements AsyncIterable<Received> {
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {
     for await (const parts of this.socket) {
       const receiveUs = nowMicros();
+      let answered = false;
+      const reply: Reply = async (accepted, why) => {
+        if (answered || !(this.socket instanceof zmq.Reply) || this.socket.closed) return;
+        answered = true;
+        try {
+          await this.socket.send(accepted ? DEFAULTS.replyAccepted : `ERR ${why ?? 'rejected'}`);
+        } catch (error) {
+          // Closing while a reply is on its way is a normal stop; the sender times out and retries.
+          if (!this.socket.closed) throw error;
+        }
+      };
       let frame: Frame;
       try {
-        frame = decodeFrame(parts, this.limits);
+        frame = await this.decode(parts);
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
-        yield { kind: 'rejected', error, receiveUs };
+        yield { kind: 'rejected', error, receiveUs, reply };
+        await reply(false, error.reason);
         continue;
       }
-      if (this.topics.size > 0 && !this.topics.has(frame.topic)) continue;
-      yield { kind: 'frame', frame, receiveUs };
+      // A REQ sender of a stream nobody here wants is still answered, or it would wait for nothing.
+      if (this.topics.size === 0 || this.topics.has(frame.topic)) yield { kind: 'frame', frame, receiveUs, reply };
+      await reply(true);
     }
   }
 
@@ -86,6 +129,7 @@ export class JpegReceiver implements AsyncIterable<Received> {
   }
 
   close(): void {
+    this.redialler?.close();
     if (!this.socket.closed) this.socket.close();
   }
 }

@@ -4,9 +4,10 @@
  * A frame is one ZeroMQ multipart message of exactly three parts:
  *   [0] topic   ASCII, 1-64 bytes of [A-Za-z0-9._-], first character alphanumeric
  *   [1] header  48 bytes, little-endian (Python: struct '<4sBBBBHHIQQQQ')
- *   [2] jpeg    a baseline JFIF/JPEG: starts FF D8, ends FF D9
+ *   [2] jpeg    a JPEG: starts FF D8, ends FF D9, its SOF size equal to the header's
  */
 import { ProtocolError } from './errors';
+import { JpegStructureError, readJpegFrameInfo, type JpegFrameInfo } from './jpeg-structure';
 
 export const PROTOCOL_VERSION = 1;
 export const HEADER_BYTES = 48;
@@ -36,14 +37,14 @@ export interface FrameHeader {
   session: number;
   /** Frame number within the session, from 0, with no gaps unless frames were lost. */
   seq: number;
-  /** When the frame was captured, epoch microseconds (sender's clock). */
+  /** When the frame was captured, epoch microseconds (sender's clock); 0 = unknown (e.g. from imagezmq). */
   captureUs: number;
-  /** When the frame was handed to the socket, epoch microseconds (sender's clock). */
+  /** When the frame was handed to the socket, epoch microseconds (sender's clock); 0 = unknown. */
   sendUs: number;
   width: number;
   height: number;
   codec: Codec;
-  /** JPEG quality the sender used, 1-100. */
+  /** JPEG quality the sender used, 1-100; 0 = unknown (a JPEG zerocam did not encode). */
   quality: number;
 }
 
@@ -135,12 +136,25 @@ export function decodeFrame(parts: readonly Buffer[], limits: DecodeLimits): Fra
   const seq = readU64(header, OFFSET.seq);
   const captureUs = readU64(header, OFFSET.captureUs);
   const sendUs = readU64(header, OFFSET.sendUs);
-  if (quality < 1 || quality > 100) throw new ProtocolError('header-field', `quality ${quality} is outside 1-100`);
+  if (quality > 100) throw new ProtocolError('header-field', `quality ${quality} is outside 0-100`);
   if (width === 0 || height === 0) throw new ProtocolError('header-field', `frame size ${width}x${height} is empty`);
-  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(session) || captureUs === 0 || !Number.isSafeInteger(captureUs) || !Number.isSafeInteger(sendUs)) {
-    throw new ProtocolError('header-field', 'session, seq or timestamps are zero or out of range');
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(session) || !Number.isSafeInteger(captureUs) || !Number.isSafeInteger(sendUs)) {
+    throw new ProtocolError('header-field', 'session, seq or a timestamp is 2^53 or more');
   }
 
+  const info = checkJpeg(jpeg, limits);
+  if (info.width !== width || info.height !== height) {
+    throw new ProtocolError('jpeg-size', `header says ${width}x${height} but the JPEG's SOF says ${info.width}x${info.height}`);
+  }
+
+  return { topic, header: { session, seq, captureUs, sendUs, width, height, codec: 'jpeg', quality }, jpeg };
+}
+
+/**
+ * The payload checks every wire format shares, cheapest first: size, the SOI/EOI markers, then the
+ * marker segments up to the first scan (no decode). Returns the JPEG's SOF size and kind.
+ */
+export function checkJpeg(jpeg: Buffer, limits: DecodeLimits): JpegFrameInfo {
   if (jpeg.length > limits.maxFrameBytes) {
     throw new ProtocolError('oversized', `JPEG of ${jpeg.length} bytes exceeds the ${limits.maxFrameBytes}-byte limit`);
   }
@@ -148,6 +162,10 @@ export function decodeFrame(parts: readonly Buffer[], limits: DecodeLimits): Fra
   if (n < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[n - 2] !== 0xff || jpeg[n - 1] !== 0xd9) {
     throw new ProtocolError('jpeg-markers', 'payload is not a complete JPEG (missing FF D8 start or FF D9 end marker)');
   }
-
-  return { topic, header: { session, seq, captureUs, sendUs, width, height, codec: 'jpeg', quality }, jpeg };
+  try {
+    return readJpegFrameInfo(jpeg);
+  } catch (error) {
+    if (error instanceof JpegStructureError) throw new ProtocolError('jpeg-markers', `payload's JPEG headers are broken: ${error.message}`);
+    throw error;
+  }
 }

@@ -8,6 +8,9 @@ import { Option } from 'commander';
 import { collectEndpoints, collectTopics, createProgram, DEFAULTS, envOption, healthFileOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
 import { HealthFile } from '../common/health-file';
 import { UsageError } from '../common/errors';
+import { GatewayRoutes } from '../common/http/gateway-routes';
+import { StreamCatalog } from '../common/stream-catalog';
+import { StreamWatcher } from '../common/stream-watcher';
 import { createLogger } from '../common/log';
 import type { ViewerPattern, ViewerSettings } from './viewer-messages';
 import { ViewerWebServer } from './web-server';
@@ -18,6 +21,7 @@ interface RawOptions {
   connect?: string[];
   topic?: string[];
   pattern: ViewerPattern;
+  wire: 'zerocam' | 'imagezmq';
   web: boolean;
   host: string;
   port: number;
@@ -29,6 +33,7 @@ function buildProgram() {
     .addOption(envOption('-c, --connect <endpoint>', 'sender(s) to show, repeatable or comma-separated', 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
+    .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (imagezmq PUB senders, with --pattern sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
     .addOption(new Option('--web', 'serve the viewer over HTTP for a browser instead of opening a window').default(false))
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
@@ -39,7 +44,8 @@ function buildProgram() {
 Examples:
   ${NAME} --connect tcp://camhost:5555
   ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1,cam2
-  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open http://127.0.0.1:8080/`,
+  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open http://127.0.0.1:8080/
+  ${NAME} --wire imagezmq --connect tcp://raspberrypi:5555   an imagezmq PUB sender`,
     );
 }
 
@@ -55,17 +61,35 @@ function electronBinary(): string | undefined {
 
 async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: AbortSignal): Promise<number> {
   const log = createLogger(NAME);
-  const server = await ViewerWebServer.start({ host: raw.host, port: raw.port, rendererDir: join(__dirname, 'renderer'), settings, log }).catch((error: unknown) => {
-    const code = (error as { code?: string }).code;
-    throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
-  });
+  // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
+  const catalog = new StreamCatalog();
+  const watcher =
+    raw.connect?.length && raw.pattern === 'sub'
+      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog })
+      : undefined;
   const health = HealthFile.start(raw.healthFile, NAME);
   try {
-    log.info({ event: 'serving', url: server.url }, `viewer at ${server.url}: open it in a browser`);
-    if (!signal.aborted) await once(signal, 'abort');
+    const server = await ViewerWebServer.start({
+      host: raw.host,
+      port: raw.port,
+      rendererDir: join(__dirname, 'renderer'),
+      settings,
+      log,
+      routes: [new GatewayRoutes(catalog)],
+    }).catch((error: unknown) => {
+      const code = (error as { code?: string }).code;
+      throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
+    });
+    try {
+      log.info({ event: 'serving', url: server.url }, `viewer at ${server.url}: open it in a browser`);
+      const watching = watcher?.run();
+      if (!signal.aborted) await Promise.race([once(signal, 'abort'), ...(watching ? [watching] : [])]);
+    } finally {
+      await server.close();
+    }
   } finally {
     health?.close();
-    await server.close();
+    watcher?.close();
   }
   return 0;
 }
@@ -93,7 +117,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   const settings: ViewerSettings = {
-    connections: (raw.connect ?? []).map((endpoint) => ({ endpoint, pattern: raw.pattern, topics: raw.topic ?? [] })),
+    connections: (raw.connect ?? []).map((endpoint) => ({ endpoint, pattern: raw.pattern, topics: raw.topic ?? [], ...(raw.wire === 'imagezmq' ? { wire: raw.wire } : {}) })),
   };
   return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, signal);
 }

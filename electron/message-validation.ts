@@ -40,7 +40,9 @@ export function parseConnectRequest(value: unknown): ConnectRequest {
   for (const topic of topics) {
     if (typeof topic !== 'string' || !isValidTopic(topic)) throw new InvalidMessageError(`invalid topic ${JSON.stringify(topic)}`);
   }
-  return { endpoint, pattern, topics: topics as string[] };
+  const wire = value.wire ?? 'zerocam';
+  if (wire !== 'zerocam' && wire !== 'imagezmq') throw new InvalidMessageError('wire must be "zerocam" or "imagezmq"');
+  return { endpoint, pattern, topics: topics as string[], ...(wire === 'imagezmq' ? { wire } : {}) };
 }
 
 export function parseClientMessage(value: unknown): ClientMessage {

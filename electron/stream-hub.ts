@@ -76,6 +76,7 @@ export class StreamHub {
       attachment: { connect: [request.endpoint] },
       topics: request.topics,
       maxFrameBytes: this.maxFrameBytes,
+      wire: request.wire,
     });
     if (this.closed) {
       // The page went away while the socket was being opened.
@@ -134,7 +135,7 @@ export class StreamHub {
         continue;
       }
       const { frame, receiveUs } = received;
-      connection.stats.onFrame(frame, receiveUs);
+      if (!connection.stats.onFrame(frame, receiveUs)) continue;
       const stream = this.stream(connection, frame.topic);
       stream.lastReceiveMs = Date.now();
       const ticket = stream.nextTicket++;

@@ -10,6 +10,8 @@ export interface ConnectRequest {
   pattern: ViewerPattern;
   /** Exact topics to show; empty shows every stream on the endpoint. */
   topics: string[];
+  /** imagezmq: the endpoint is an imagezmq PUB sender (with pattern sub). Absent: zerocam. */
+  wire?: 'zerocam' | 'imagezmq';
 }
 
 /** What the viewer was started with (its flags); the renderer pre-fills its form from it. */

@@ -14,6 +14,7 @@ import {
   runCli,
 } from '../common/cli';
 import { HealthFile } from '../common/health-file';
+import type { Wire } from '../common/defaults';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
@@ -24,7 +25,9 @@ import { Receiver, type ReceiverOptions } from './receiver';
 const NAME = 'zerocam-receiver';
 
 interface RawOptions {
-  pattern: 'sub' | 'pull';
+  pattern: 'sub' | 'pull' | 'rep';
+  wire: Wire;
+  quality: number;
   connect?: string[];
   bind?: string;
   topic?: string[];
@@ -43,7 +46,9 @@ interface RawOptions {
 
 function buildProgram() {
   return createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
-    .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
+    .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender), pull (for a push sender) or rep (for a req sender: every frame acknowledged, after it is saved)', 'PATTERN').choices(['sub', 'pull', 'rep']).default(DEFAULTS.receiverPattern))
+    .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (from imagezmq senders: --pattern rep or sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
+    .addOption(envOption('-q, --quality <1-100>', 'JPEG quality for imagezmq raw images (send_image), encoded once on arrival', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
     .addOption(envOption('-c, --connect <endpoint>', `sender(s) to connect to, repeatable or comma-separated (default ${DEFAULTS.receiverConnect})`, 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-b, --bind <endpoint>', 'bind here instead, for senders that --connect', 'BIND').argParser(parseEndpointFor('bind')).conflicts('connect'))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
@@ -66,6 +71,8 @@ Examples:
   ${NAME} --connect tcp://camhost:5555 --out recordings
   ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1 --every 10 --max-files 10000
   ${NAME} --pattern pull --bind tcp://*:5556 --out /srv/frames
+  ${NAME} --pattern rep --bind tcp://*:5556 --out /srv/frames      acknowledged: a sender's reply means saved
+  ${NAME} --wire imagezmq --pattern rep --bind tcp://*:5555 --out pi   in place of an imagezmq ImageHub
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_CONNECT=tcp://camhost:5555 ZEROCAM_OUT=/srv/frames.`,
     );
@@ -76,6 +83,8 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
   return {
     pattern: raw.pattern,
     attachment,
+    wire: raw.wire,
+    quality: raw.quality,
     topics: raw.topic ?? [],
     out: raw.out,
     every: raw.every,
@@ -93,11 +102,13 @@ function liveLine(s: ReceiverSummary): string {
   const only = topics.length === 1 ? s.streams[topics[0]!] : undefined;
   const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${topics.length} streams`;
   const { p50, p95, p99 } = s.latencyMs;
+  const latency = s.latencyFrames === 0 ? 'latency unknown' : `latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms`;
   return (
-    `${what} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms` +
+    `${what} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | ${latency}` +
     ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}` +
     (s.saved || s.saveErrors ? ` saved ${s.saved}` : '') +
-    (s.saveErrors ? ` save errors ${s.saveErrors}` : '')
+    (s.saveErrors ? ` save errors ${s.saveErrors}` : '') +
+    (s.peerCutOffs ? ` cut-offs ${s.peerCutOffs}` : '')
   );
 }
 

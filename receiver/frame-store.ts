@@ -1,4 +1,4 @@
-import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { access, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, OutputDirError, SaveError } from '../common/errors';
 import { makeDirectory } from '../common/make-directory';
@@ -65,10 +65,16 @@ export class FrameStore {
     return this.options.dir;
   }
 
-  async save(frame: Frame, receiveUs: number): Promise<IndexEntry> {
+  /**
+   * Resolves with the new index line, or undefined when this stream, session and seq is already on
+   * disk: a saved file is never overwritten and never indexed twice (the first copy stands).
+   */
+  async save(frame: Frame, receiveUs: number): Promise<IndexEntry | undefined> {
     const { topic, header, jpeg } = frame;
     const file = `${topic}/${header.session}-${String(header.seq).padStart(10, '0')}.jpg`;
     const path = join(this.options.dir, file);
+    // The store is its directory's one writer, so a file found here cannot appear between this check and the rename.
+    if (await exists(path)) return undefined;
     const temp = join(this.options.dir, topic, `.${header.session}-${header.seq}${TEMP_SUFFIX}`);
     try {
       if (!this.topicDirs.has(topic)) {
@@ -136,6 +142,15 @@ function saveError(file: string, dir: string, error: unknown): SaveError {
   const code = (error as { code?: string }).code;
   const why = code === 'ENOSPC' ? 'disk full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : describeError(error);
   return new SaveError(`could not save ${file} in ${dir}: ${why}; no partial file was left`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Temp files left by a crash are incomplete by definition. */

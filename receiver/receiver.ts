@@ -1,4 +1,4 @@
-import { DEFAULTS, type ReceiverPattern } from '../common/defaults';
+import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from '../common/defaults';
 import { describeError, type RejectReason } from '../common/errors';
 import { JpegReceiver, type Received } from '../common/jpeg-receiver';
 import type { Logger } from '../common/log';
@@ -8,8 +8,13 @@ import { FrameStore } from './frame-store';
 import { LatestFrameMailbox } from './latest-frame-mailbox';
 
 export interface ReceiverOptions {
-  pattern: ReceiverPattern;
+  /** rep: every frame is acknowledged, and with --out only once it is on disk. */
+  pattern: ReceiverPattern | ReplyPattern;
   attachment: Attachment;
+  /** Default 'zerocam'. */
+  wire?: Wire;
+  /** JPEG quality for imagezmq raw arrays, encoded once on arrival. */
+  quality?: number;
   /** Exact stream names to accept; empty = all. */
   topics: readonly string[];
   /** Save frames here; undefined = only count them. */
@@ -36,6 +41,7 @@ export class Receiver {
   private readonly mailbox = new LatestFrameMailbox<FrameReceived>();
   private readonly warnedReasons = new Set<RejectReason>();
   private closed = false;
+  private saveFailing = false;
 
   private constructor(
     private readonly options: ReceiverOptions,
@@ -47,6 +53,7 @@ export class Receiver {
   /** Opens the output directory first, so a bad --out fails before any socket exists. */
   static async open(options: ReceiverOptions, log: Logger): Promise<Receiver> {
     const store = options.out === undefined ? undefined : await FrameStore.open({ dir: options.out, maxFiles: options.maxFiles, fsync: options.fsync });
+    let receiver: Receiver | undefined;
     try {
       const socket = await JpegReceiver.open({
         pattern: options.pattern,
@@ -54,8 +61,12 @@ export class Receiver {
         topics: options.topics,
         maxFrameBytes: options.maxFrameBytes,
         receiveHighWaterMark: options.receiveHighWaterMark,
+        wire: options.wire,
+        quality: options.quality,
+        onPeerCutOff: (endpoint) => receiver?.onPeerCutOff(endpoint),
       });
-      return new Receiver(options, socket, store, log);
+      receiver = new Receiver(options, socket, store, log);
+      return receiver;
     } catch (error) {
       await store?.close();
       throw error;
@@ -92,28 +103,48 @@ export class Receiver {
         continue;
       }
       const stream = this.stats.onFrame(received.frame, received.receiveUs);
-      if (this.store && (stream.frames - 1) % every === 0 && this.mailbox.put(received.frame.topic, received)) {
+      if (!stream) {
+        // A repeat (docs/protocol.md): already accepted once, so it is acknowledged and not saved again.
+        await received.reply(true);
+        continue;
+      }
+      const save = this.store !== undefined && (stream.frames - 1) % every === 0;
+      if (save && this.options.pattern === 'rep') {
+        // An acknowledged frame is a saved frame: the reply waits for the disk, and the sender waits for the reply.
+        const saved = await this.saveOne(this.store, received);
+        await received.reply(saved, saved ? undefined : 'save-failed');
+      } else if (save && this.mailbox.put(received.frame.topic, received)) {
         stream.skipped++;
       }
+      // Answered here, not when the next message is asked for: after the last frame there is no next.
+      await received.reply(true);
       if (limit !== undefined && ++total >= limit) break;
     }
   }
 
   private async saveLoop(store: FrameStore): Promise<void> {
-    let failing = false;
-    for (let item = await this.mailbox.take(); item; item = await this.mailbox.take()) {
-      try {
-        await store.save(item.frame, item.receiveUs);
-        this.stats.stream(item.frame.topic).saved++;
-        if (failing) this.log.info(`saving to ${store.dir} works again`);
-        failing = false;
-      } catch (error) {
-        this.stats.saveErrors++;
-        // Once per outage, not once per frame; the count is in the stats.
-        if (!failing) this.log.error(describeError(error));
-        failing = true;
-      }
+    for (let item = await this.mailbox.take(); item; item = await this.mailbox.take()) await this.saveOne(store, item);
+  }
+
+  /** True once the frame is on disk (fsynced, renamed, indexed), or was already. */
+  private async saveOne(store: FrameStore, item: FrameReceived): Promise<boolean> {
+    try {
+      if (await store.save(item.frame, item.receiveUs)) this.stats.stream(item.frame.topic).saved++;
+      if (this.saveFailing) this.log.info(`saving to ${store.dir} works again`);
+      this.saveFailing = false;
+      return true;
+    } catch (error) {
+      this.stats.saveErrors++;
+      // Once per outage, not once per frame; the count is in the stats.
+      if (!this.saveFailing) this.log.error(describeError(error));
+      this.saveFailing = true;
+      return false;
     }
+  }
+
+  private onPeerCutOff(endpoint: string): void {
+    this.stats.peerCutOffs++;
+    this.log.warn({ event: 'peer-cut-off', endpoint }, `libzmq cut off ${endpoint} (a message past the transport cap); reconnected to it`);
   }
 
   private onRejected(reason: RejectReason, message: string): void {

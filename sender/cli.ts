@@ -14,6 +14,8 @@ import {
   runCli,
 } from '../common/cli';
 import { HealthFile } from '../common/health-file';
+import type { Wire } from '../common/defaults';
+import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { StatsReporter, formatBytesPerSecond } from '../common/stats/stats-reporter';
@@ -23,12 +25,15 @@ import { defaultTopic } from '../common/topic';
 import { Sender, type SenderOptions } from './sender';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
 import { sizeThreadPool } from './thread-pool';
+import type { StripSetting } from './strip-plan';
 
 const NAME = 'zerocam-sender';
 
 interface RawOptions {
   source: string;
-  pattern: 'pub' | 'push';
+  pattern: 'pub' | 'push' | 'req';
+  wire: Wire;
+  replyTimeout: number;
   bind?: string;
   connect?: string[];
   topic?: string;
@@ -45,6 +50,8 @@ interface RawOptions {
   healthFile?: string;
   hwm: number;
   encodeConcurrency: number;
+  strips: StripSetting;
+  passthrough: boolean;
   stats: boolean;
 }
 
@@ -56,10 +63,21 @@ function parseSize(value: string): { width: number; height: number } {
   return { width, height };
 }
 
+function parseStrips(value: string): StripSetting {
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return parseIntIn(1, 64)(value);
+  } catch {
+    throw new InvalidArgumentError('expected auto or a whole number from 1 to 64');
+  }
+}
+
 function buildProgram() {
   return createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
     .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
-    .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push']).default(DEFAULTS.senderPattern))
+    .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push', 'req']).default(DEFAULTS.senderPattern))
+    .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (to an imagezmq hub: msg = topic; use with --pattern req or pub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
+    .addOption(envOption('--reply-timeout <ms>', 'req: wait this long for each reply, then reopen the socket and go on', 'REPLY_TIMEOUT').argParser(parseIntIn(10, 3_600_000)).default(DEFAULTS.replyTimeoutMs))
     .addOption(envOption('-b, --bind <endpoint>', `endpoint to bind (default ${DEFAULTS.senderBind} unless --connect is given)`, 'BIND').argParser(parseEndpointFor('bind')))
     .addOption(envOption('-c, --connect <endpoint>', 'connect to a receiver that binds, instead of binding (repeatable, or comma-separated)', 'CONNECT').argParser(collectEndpoints).conflicts('bind'))
     .addOption(envOption('-t, --topic <name>', 'stream name (default: HOST-SOURCE)', 'TOPIC').argParser(parseTopic))
@@ -77,6 +95,12 @@ function buildProgram() {
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
+    .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseStrips).default(DEFAULTS.strips))
+    .addOption(
+      envOption('--passthrough', "send a camera's MJPEG (or an MJPEG file's frames) as they are: no decode, no encode", 'PASSTHROUGH')
+        .default(false)
+        .conflicts(['quality', 'resize', 'jpegOptimise', 'strips']),
+    )
     .addHelpText(
       'after',
       `
@@ -85,18 +109,29 @@ Examples:
   ${NAME} --source camera:0 --width 1280 --height 720 --fps 30
   ${NAME} --source file:clip.mp4 --loop --topic lab
   ${NAME} --source /dev/video2 --pattern push --connect tcp://recorder:5556
+  ${NAME} --pattern req --connect tcp://recorder:5556        every frame acknowledged (zerocam-receiver --pattern rep)
+  ${NAME} --wire imagezmq --pattern req --connect tcp://hub:5555   to an imagezmq ImageHub (recv_jpg)
+  ${NAME} --source /dev/video0 --width 1920 --height 1080 --passthrough
+  ${NAME} --source camera:0 --width 1280 --height 720 --strips 4
+
+A PUB sender captures nothing while no one subscribes to its topic (PUSH: while no receiver is connected).
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZEROCAM_FPS=15.`,
     );
 }
 
 export function senderOptionsFrom(raw: RawOptions): SenderOptions {
+  if (raw.jpegOptimise && typeof raw.strips === 'number' && raw.strips > 1) {
+    throw new UsageError('--jpeg-optimise cannot be combined with --strips above 1: strips need the standard Huffman tables to be joined');
+  }
   const source = parseSourceSpec(raw.source);
   const attachment: Attachment = raw.connect?.length ? { connect: raw.connect } : { bind: raw.bind ?? DEFAULTS.senderBind };
   return {
     source,
     pattern: raw.pattern,
     attachment,
+    wire: raw.wire,
+    replyTimeoutMs: raw.replyTimeout,
     topic: raw.topic ?? defaultTopic(sourceSlug(source)),
     width: raw.width,
     height: raw.height,
@@ -107,11 +142,15 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     durationS: raw.duration,
     sendHighWaterMark: raw.hwm,
     encodeConcurrency: raw.encodeConcurrency,
+    strips: raw.strips,
+    passthrough: raw.passthrough,
   };
 }
 
 function liveLine(s: SenderSummary): string {
-  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}`;
+  const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
+  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}`;
+  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}`;
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -120,10 +159,14 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const raw = program.opts<RawOptions>();
   // Nothing has used libuv's pool yet: parsing and logging are synchronous.
   sizeThreadPool(raw.encodeConcurrency);
-  const options = senderOptionsFrom(raw);
   const log = createLogger(NAME);
+  const options: SenderOptions = {
+    ...senderOptionsFrom(raw),
+    onIdleChange: (idle) =>
+      idle ? log.info({ event: 'idle' }, 'idle: no receivers; capturing nothing until one subscribes') : log.info({ event: 'watched' }, 'a receiver is watching; streaming'),
+  };
 
-  const sender = await Sender.open(options);
+  const sender = await Sender.open(options, log);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = sender.stats.live(performance.now());
     return { record, line: liveLine(record) };

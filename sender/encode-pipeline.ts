@@ -3,6 +3,14 @@ import type { RawFrame } from './sources/frame-source';
 
 export type DeliverEncoded = (seq: number, frame: RawFrame, encoded: EncodedFrame) => Promise<void>;
 
+/** How many strips each frame is encoded in, told how long each encode took (strip-plan.ts: StripChooser). */
+export interface StripPolicy {
+  stripsFor(encodesInFlight: number): number;
+  record(strips: number, encodeUs: number, encodesInFlight: number): void;
+}
+
+const WHOLE_FRAMES: StripPolicy = { stripsFor: () => 1, record: () => undefined };
+
 /**
  * Encodes up to `maxInFlight` frames at once on libuv's pool and delivers them strictly in
  * submission order. At a camera's pace each encode finishes before the next frame arrives, so
@@ -17,13 +25,16 @@ export class OrderedEncodePipeline {
     private readonly encoder: JpegEncoder,
     private readonly deliver: DeliverEncoded,
     private readonly maxInFlight: number,
+    private readonly strips: StripPolicy = WHOLE_FRAMES,
   ) {}
 
   /** Starts encoding `frame` at once, after waiting for room if `maxInFlight` frames are still pending. */
   async submit(seq: number, frame: RawFrame): Promise<void> {
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
     this.throwIfFailed();
-    const encoding = this.encoder.encode(frame);
+    const encodesInFlight = this.inFlight.size;
+    const encoding = this.encoder.encode(frame, this.strips.stripsFor(encodesInFlight));
+    void encoding.then((encoded) => this.strips.record(encoded.strips, encoded.encodeUs, encodesInFlight), () => undefined);
     // Observed through the chain below; this only stops Node reporting it as unhandled meanwhile.
     encoding.catch(() => undefined);
     const delivered = this.tail.then(async () => {

@@ -1,18 +1,29 @@
+import { availableParallelism } from 'node:os';
 import { nowMicros } from '../common/clock';
-import { DEFAULTS, type SenderPattern } from '../common/defaults';
+import { DEFAULTS, type RequestPattern, type SenderPattern, type Wire } from '../common/defaults';
+import { UsageError } from '../common/errors';
+import { estimateJpegQuality } from '../common/jpeg-quality';
+import { JpegRequester, type RequestOutcome } from '../common/jpeg-requester';
 import { JpegSender } from '../common/jpeg-sender';
+import { JpegStructureError } from '../common/jpeg-structure';
+import type { Logger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { SenderStats } from '../common/stats/sender-stats';
 import { OrderedEncodePipeline } from './encode-pipeline';
 import { JpegEncoder, type EncodedFrame, type JpegSettings } from './jpeg-encoder';
 import { Pacer } from './pacer';
-import type { FrameSource, RawFrame } from './sources/frame-source';
-import { openSource, type SourceSpec } from './sources/source-spec';
+import type { CapturedJpeg, FrameSource, JpegFrameSource, RawFrame } from './sources/frame-source';
+import { openJpegSource, openSource, type SourceSpec } from './sources/source-spec';
+import { StripChooser, type StripSetting } from './strip-plan';
 
 export interface SenderOptions {
   source: SourceSpec;
-  pattern: SenderPattern;
+  pattern: SenderPattern | RequestPattern;
   attachment: Attachment;
+  /** Default 'zerocam'. */
+  wire?: Wire;
+  /** req: how long to wait for each reply before reopening the socket. */
+  replyTimeoutMs?: number;
   topic: string;
   /** testsrc size, or the size asked of a camera. */
   width: number;
@@ -27,11 +38,26 @@ export interface SenderOptions {
   durationS?: number | undefined;
   sendHighWaterMark?: number;
   encodeConcurrency?: number;
+  /** Strips per frame (1..64) or 'auto' (sender/strip-plan.ts). */
+  strips?: StripSetting;
+  /** Send the camera's or file's own JPEG frames as they are: no decode, no encode. */
+  passthrough?: boolean;
+  /** Called when the sender stops working because no one watches, and when someone does again. */
+  onIdleChange?: (idle: boolean) => void;
+}
+
+type Source = { kind: 'pixels'; source: FrameSource } | { kind: 'jpeg'; source: JpegFrameSource };
+
+interface EncodedImage {
+  jpeg: Buffer;
+  width: number;
+  height: number;
 }
 
 /**
  * A running camera-side stream: owns the frame source and the socket, and runs
- * capture -> RGB -> JPEG -> send until stopped.
+ * capture -> RGB -> JPEG -> send (or, with passthrough, capture -> send) until stopped.
+ * While no one watches it captures and encodes nothing: the camera stays open, a file pauses.
  */
 export class Sender {
   readonly stats: SenderStats;
@@ -39,28 +65,43 @@ export class Sender {
 
   private constructor(
     private readonly options: SenderOptions,
-    private readonly source: FrameSource,
-    private readonly socket: JpegSender,
+    private readonly input: Source,
+    private readonly socket: JpegSender | JpegRequester,
   ) {
     this.stats = new SenderStats(options.topic, socket.endpoint, DEFAULTS.rateWindowMs);
   }
 
   /** Opens the source first (the usual failure), then binds or connects. */
-  static async open(options: SenderOptions): Promise<Sender> {
-    const source = openSource(options.source, {
-      width: options.width,
-      height: options.height,
-      fps: options.fps ?? DEFAULTS.fps,
-      loop: options.loop,
-    });
+  static async open(options: SenderOptions, log?: Logger): Promise<Sender> {
+    const settings = { width: options.width, height: options.height, fps: options.fps ?? DEFAULTS.fps, loop: options.loop };
+    const input: Source = options.passthrough
+      ? { kind: 'jpeg', source: openJpegSource(options.source, settings) }
+      : { kind: 'pixels', source: openSource(options.source, settings) };
     try {
-      const socket = await JpegSender.open(
-        { pattern: options.pattern, attachment: options.attachment, topic: options.topic, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark },
-        nowMicros(),
-      );
-      return new Sender(options, source, socket);
+      const { pattern, attachment, topic } = options;
+      const wire = options.wire ?? DEFAULTS.wire;
+      let socket: JpegSender | JpegRequester;
+      if (pattern === 'req') {
+        if (!('connect' in attachment)) throw new UsageError('--pattern req needs --connect: the receiver or hub binds');
+        socket = await JpegRequester.open(
+          {
+            connect: attachment.connect,
+            topic,
+            wire,
+            replyTimeoutMs: options.replyTimeoutMs,
+            onTimeout: (first) => {
+              if (first) log?.warn({ event: 'reply-timeout', endpoint: attachment.connect[0] }, `no reply from ${attachment.connect.join(', ')} within ${options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs} ms; reopening the socket and retrying with fresh frames (further timeouts are only counted)`);
+            },
+            onRecovered: () => log?.info({ event: 'reply-recovered' }, `replies from ${attachment.connect.join(', ')} are back`),
+          },
+          nowMicros(),
+        );
+      } else {
+        socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark }, nowMicros());
+      }
+      return new Sender(options, input, socket);
     } catch (error) {
-      source.close();
+      input.source.close();
       throw error;
     }
   }
@@ -70,51 +111,130 @@ export class Sender {
   }
 
   get sourceDescription(): string {
-    return this.source.description;
+    return this.input.source.description;
   }
 
   /** The rate frames are released at: --fps, else the file's own rate, else (camera) the device's. */
   get paceFps(): number {
     if (this.options.fps !== undefined) return this.options.fps;
-    if (this.source.nativeFps !== undefined) return this.source.nativeFps;
+    if (this.input.source.nativeFps !== undefined) return this.input.source.nativeFps;
     return this.options.source.kind === 'camera' ? 0 : DEFAULTS.fps;
   }
 
   /** Streams until `signal` aborts, the source ends, or --frames / --duration is reached. */
   async run(signal: AbortSignal): Promise<void> {
     const { frames, durationS } = this.options;
-    const deadline = durationS === undefined ? Infinity : performance.now() + durationS * 1000;
+    const stop = durationS === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(durationS * 1000)]);
+    const pipeline = this.input.kind === 'pixels' ? this.encodePipeline() : undefined;
+    const pacer = new Pacer(this.paceFps);
+    const requester = this.socket instanceof JpegRequester ? this.socket : undefined;
+    // With req, --frames counts acknowledged frames: skipped ones never left, so they do not count.
+    const more = (seq: number): boolean => frames === undefined || (requester ? this.stats.frames < frames : seq < frames);
+    for (let seq = 0; more(seq); seq++) {
+      if (!this.watched) await pipeline?.flush();
+      if (!(await this.whenWatched(stop)) || !(await pacer.wait(stop))) break;
+      if (this.input.kind === 'pixels') {
+        const frame = await this.input.source.read();
+        if (!frame || stop.aborted) break;
+        await pipeline!.submit(seq, frame);
+      } else {
+        const frame = await this.readJpeg(this.input.source);
+        if (!frame || stop.aborted) break;
+        await this.sendPassthrough(seq, frame);
+      }
+    }
+    await pipeline?.flush();
+    if (requester && !signal.aborted) {
+      const closeOnAbort = (): void => requester.close();
+      signal.addEventListener('abort', closeOnAbort, { once: true });
+      await requester.idle();
+      signal.removeEventListener('abort', closeOnAbort);
+    }
+  }
+
+  /** A REQ sender's receiver asks for every frame by replying, so it always counts as watched. */
+  private get watched(): boolean {
+    return this.socket instanceof JpegRequester || this.socket.watched;
+  }
+
+  /** Waits, doing nothing, while no one watches; false if `stop` aborted meanwhile. Frames in flight are delivered first. */
+  private async whenWatched(stop: AbortSignal): Promise<boolean> {
+    if (this.socket instanceof JpegRequester || this.socket.watched) return !stop.aborted;
+    this.setIdle(true);
+    const watched = await this.socket.whenWatched(stop);
+    if (watched) this.setIdle(false);
+    return watched;
+  }
+
+  private setIdle(idle: boolean): void {
+    if (this.stats.idle === idle) return;
+    this.stats.idle = idle;
+    this.options.onIdleChange?.(idle);
+  }
+
+  private encodePipeline(): OrderedEncodePipeline {
     const encoder = new JpegEncoder(this.options.jpeg);
-    const pipeline = new OrderedEncodePipeline(
+    return new OrderedEncodePipeline(
       encoder,
       (seq, frame, encoded) => this.deliver(seq, frame, encoded),
       this.options.encodeConcurrency ?? DEFAULTS.encodeConcurrency,
+      new StripChooser(this.options.strips ?? DEFAULTS.strips, availableParallelism(), this.options.jpeg.optimiseCoding),
     );
-    const pacer = new Pacer(this.paceFps);
-    for (let seq = 0; frames === undefined || seq < frames; seq++) {
-      if (!(await pacer.wait(signal)) || performance.now() >= deadline) break;
-      const frame = await this.source.read();
-      if (!frame || signal.aborted) break;
-      await pipeline.submit(seq, frame);
+  }
+
+  /** The next JPEG frame; a frame with broken headers (a USB glitch) is counted and skipped. */
+  private async readJpeg(source: JpegFrameSource): Promise<CapturedJpeg | null> {
+    for (;;) {
+      try {
+        const frame = await source.read();
+        if (frame?.insertedHuffmanTables) this.stats.huffmanTablesInserted++;
+        return frame;
+      } catch (error) {
+        if (!(error instanceof JpegStructureError)) throw error;
+        this.stats.broken++;
+      }
     }
-    await pipeline.flush();
+  }
+
+  private async sendPassthrough(seq: number, frame: CapturedJpeg): Promise<void> {
+    // The header needs a quality of 1-100; a JPEG without an 8-bit luminance table is unheard of from a camera.
+    const quality = estimateJpegQuality(frame.jpeg) || DEFAULTS.quality;
+    await this.send(seq, frame.captureUs, { jpeg: frame.jpeg, width: frame.width, height: frame.height }, quality);
   }
 
   private async deliver(seq: number, frame: RawFrame, encoded: EncodedFrame): Promise<void> {
     this.stats.onEncoded(encoded.encodeUs);
-    const queued = await this.socket.sendJpg(
-      { seq, captureUs: frame.captureUs, width: encoded.width, height: encoded.height, codec: 'jpeg', quality: this.options.jpeg.quality },
-      encoded.jpeg,
-      nowMicros(),
-    );
-    if (queued) this.stats.onSent(encoded.jpeg.length, performance.now());
+    await this.send(seq, frame.captureUs, encoded, this.options.jpeg.quality);
+  }
+
+  private async send(seq: number, captureUs: number, image: EncodedImage, quality: number): Promise<void> {
+    if (this.socket instanceof JpegRequester) {
+      this.offer(this.socket, captureUs, image, quality);
+      return;
+    }
+    const queued = await this.socket.sendJpg({ seq, captureUs, width: image.width, height: image.height, codec: 'jpeg', quality }, image.jpeg, nowMicros());
+    if (queued) this.stats.onSent(image.jpeg.length, performance.now());
     else this.stats.onSkipped();
+  }
+
+  /** Never waits for the reply: capture goes on, and only the newest frame waits for its turn. */
+  private offer(requester: JpegRequester, captureUs: number, image: EncodedImage, quality: number): void {
+    const { frames } = this.options;
+    // A newer frame may still replace the waiting one; only the one awaiting its reply is sure to count.
+    if (frames !== undefined && this.stats.frames + (requester.awaitingReply ? 1 : 0) >= frames) return;
+    const fields = { captureUs, width: image.width, height: image.height, codec: 'jpeg' as const, quality };
+    void requester.offer(fields, image.jpeg).then((outcome: RequestOutcome) => {
+      if (outcome === 'acknowledged') this.stats.onSent(image.jpeg.length, performance.now());
+      else if (outcome === 'skipped') this.stats.onSkipped();
+      else if (outcome === 'timed-out') this.stats.timeouts++;
+      else if (outcome === 'refused') this.stats.refused++;
+    });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.socket.close();
-    this.source.close();
+    this.input.source.close();
   }
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
+import type { HubBench } from '../bench/hub';
 import type { BenchResults } from '../bench/report';
 
 const run = promisify(execFile);
@@ -40,6 +41,21 @@ test('npm run bench in its smallest mode writes every section with positive numb
   }
   for (const throughput of results.throughput) assert.ok(throughput.fps > 0 && throughput.ceilingFps > 0 && throughput.ratio > 0);
   assert.ok(results.latency[0]!.receiver.latencyMs.p50 > 0);
+
+  const reference = results.reference;
+  assert.ok(reference, 'the Python reference loop section');
+  for (const { python, wholeFrames } of reference.latency) {
+    assert.ok(python.receiver.frames > 0 && python.receiver.latencyMs.p50 > 0 && python.senderCpuMsPerFrame > 0, JSON.stringify(python));
+    assert.ok(wholeFrames.receiver.frames > 0);
+  }
+  assert.ok(reference.throughput.every(({ python }) => python.receiver.fps > 0));
+  assert.ok(reference.passthrough && reference.passthrough.passthrough.receiver.frames > 0, 'the --passthrough run streamed');
+  assert.ok(reference.idle.seconds > 0 && reference.idle.cpuMs >= 0);
+  assert.match(stdout, /Against the Python reference loop/);
+  assert.match(stdout, /### Hub/);
+  const hub = (results as BenchResults & { hub?: HubBench }).hub;
+  assert.ok(hub && hub.direct.frames > 0 && hub.viaHub.frames > 0 && hub.viaHub.p50 > 0, JSON.stringify(hub));
+  assert.ok(hub.cpuMsPerFrame.oneReceiver > 0 && hub.cpuMsPerFrame.fourReceivers > 0 && hub.rss.startBytes > 0, JSON.stringify(hub));
 
   assert.ok(results.targets.length > 0);
   for (const check of results.targets) assert.ok(check.met === null || typeof check.met === 'boolean', JSON.stringify(check));

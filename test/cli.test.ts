@@ -7,6 +7,7 @@ import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import * as zmq from 'zeromq';
 import { encodeFrame } from '../common/protocol';
+import { structuredJpeg } from './helpers/media';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
 import { listSavedFiles, readIndex } from './helpers/recordings';
@@ -118,7 +119,7 @@ describe('zerocam-sender -> zerocam-receiver', () => {
     const header = { session: 5, seq: 0, captureUs: 1, sendUs: 1, width: 8, height: 8, codec: 'jpeg' as const, quality: 80 };
     await rogue.send([Buffer.from('cam1'), Buffer.from('just two parts')]);
     await rogue.send(encodeFrame('cam1', header, Buffer.from('this is not a JPEG')));
-    await rogue.send(encodeFrame('cam1', header, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(100_000), Buffer.from([0xff, 0xd9])])));
+    await rogue.send(encodeFrame('cam1', header, structuredJpeg(8, 8, 0, 100_000)));
 
     const rejected = await receiver.waitForJson('stdout', (r) => Number(r.rejected) >= 3);
     await receiver.waitForJson('stdout', (r) => Number(r.saved) > Number(rejected.saved));
@@ -136,6 +137,8 @@ describe('zerocam-sender -> zerocam-receiver', () => {
     const dir = await tempDir(t);
     const statsFile = join(dir, 'sender.json');
     const sender = start(t, 'sender', ['--bind', ipcEndpoint(), ...SMALL, '--fps', '0', '--frames', '5', '--stats-json', statsFile, '--no-stats']);
+    // A sender captures nothing until someone subscribes.
+    start(t, 'receiver', ['--connect', await sender.ready(), '--no-stats']);
     assert.equal((await sender.exited).code, 0);
     const summary = JSON.parse(await readFile(statsFile, 'utf8')) as JsonRecord;
     assert.equal(summary.frames, 5);

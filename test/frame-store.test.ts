@@ -27,6 +27,7 @@ describe('FrameStore', () => {
     const store = await FrameStore.open({ dir, fsync: true });
     const frame = frameOf('cam1', 3);
     const entry = await store.save(frame, 5_000);
+    assert.ok(entry);
     await store.close();
     await store.close();
     assert.deepEqual(await readFile(join(dir, entry.file)), frame.jpeg);
@@ -40,17 +41,30 @@ describe('FrameStore', () => {
     const store = await FrameStore.open({ dir, fsync: false });
     const saved: string[] = [];
     for (const [topic, session, seq] of [['b', 2, 0], ['a', 2, 10], ['a', 1, 99], ['a', 2, 9], ['b', 1, 5]] as const) {
-      saved.push((await store.save(frameOf(topic, seq, 100, 1_795_000_000_000_000 + session), 1)).file);
+      saved.push((await store.save(frameOf(topic, seq, 100, 1_795_000_000_000_000 + session), 1))!.file);
     }
     await store.close();
     assert.deepEqual([...saved].sort(), [saved[2], saved[3], saved[1], saved[4], saved[0]]);
+  });
+
+  test('a frame already on disk (same stream, session and seq) is not overwritten or indexed twice', async (t) => {
+    const dir = await tempDir(t);
+    const store = await FrameStore.open({ dir, fsync: false });
+    const first = frameOf('cam1', 7, 100);
+    const repeat = frameOf('cam1', 7, 300);
+    const entry = await store.save(first, 1);
+    assert.ok(entry);
+    assert.equal(await store.save(repeat, 2), undefined);
+    await store.close();
+    assert.deepEqual(await readFile(join(dir, entry.file)), first.jpeg);
+    assert.equal((await readIndex(dir)).length, 1);
   });
 
   test('with maxFiles, only the newest N frames stay on disk', async (t) => {
     const dir = await tempDir(t);
     const store = await FrameStore.open({ dir, fsync: false, maxFiles: 3 });
     const files: string[] = [];
-    for (let seq = 0; seq < 7; seq++) files.push((await store.save(frameOf('cam1', seq), 1)).file);
+    for (let seq = 0; seq < 7; seq++) files.push((await store.save(frameOf('cam1', seq), 1))!.file);
     await store.close();
     assert.deepEqual(await listSavedFiles(dir), files.slice(-3));
   });

@@ -28,15 +28,20 @@ async function healthCheck(path: string): Promise<{ code: number; message: strin
 }
 
 describe('health file', () => {
-  for (const program of ['sender', 'receiver'] as const) {
+  for (const program of ['sender', 'receiver', 'hub', 'viewer'] as const) {
     test(`zerocam-${program} keeps its health file fresh while it runs and removes it when it stops`, async (t) => {
       const dir = await tempDir(t);
       const path = join(dir, 'health.json');
-      const args = program === 'sender' ? ['--bind', 'tcp://127.0.0.1:*', '--width', '64', '--height', '48'] : ['--bind', 'tcp://127.0.0.1:*'];
+      const args = {
+        sender: ['--bind', 'tcp://127.0.0.1:*', '--width', '64', '--height', '48'],
+        receiver: ['--bind', 'tcp://127.0.0.1:*'],
+        hub: ['--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*'],
+        viewer: ['--web', '--port', '0'],
+      }[program];
       // ZEROCAM_HEALTH_FILE, as the container images set it.
-      const child = new CliProcess(program, [...args, '--no-stats'], { ZEROCAM_HEALTH_FILE: path });
+      const child = new CliProcess(program, program === 'viewer' ? args : [...args, '--no-stats'], { ZEROCAM_HEALTH_FILE: path });
       t.after(() => child.stop());
-      await child.ready();
+      await child.waitForJson('stderr', (r) => ['streaming', 'receiving', 'forwarding', 'serving'].includes(String(r.event)));
 
       const record = JSON.parse(await readFile(path, 'utf8')) as JsonRecord;
       assert.equal(record.pid, child.pid);

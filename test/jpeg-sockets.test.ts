@@ -5,8 +5,9 @@ import { JpegReceiver, type Received } from '../common/jpeg-receiver';
 import { JpegSender, type OutgoingFrame } from '../common/jpeg-sender';
 import { encodeFrame, type FrameHeader } from '../common/protocol';
 import { bindEndpoint, TRANSPORTS } from './helpers/endpoints';
+import { structuredJpeg } from './helpers/media';
 
-const jpeg = (fill: number, size = 64): Buffer => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(size, fill), Buffer.from([0xff, 0xd9])]);
+const jpeg = (fill: number, size = 64): Buffer => structuredJpeg(32, 24, fill, size);
 const frameFields = (seq: number): OutgoingFrame => ({ seq, captureUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg', quality: 80 });
 
 /**
@@ -150,6 +151,33 @@ for (const transport of TRANSPORTS) {
           (seq) => sender.sendJpg(frameFields(seq), jpeg(1), 1),
         );
         assert.deepEqual(received.map((r) => r.kind), ['frame', 'frame', 'frame']);
+      });
+
+      test('a SUB that connected comes back by itself after its sender sent a message past the transport cap, and counts the cut-off', { timeout: 60_000 }, async (t) => {
+        // A deep queue, so PUB cannot drop the oversized frame itself for a full queue.
+        const sender = await JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1', sendHighWaterMark: 10_000 }, 1);
+        t.after(() => sender.close());
+        const cutOffs: string[] = [];
+        const receiver = await JpegReceiver.open({ pattern: 'sub', attachment: { connect: [sender.endpoint] }, maxFrameBytes: 4096, onPeerCutOff: (endpoint) => cutOffs.push(endpoint) });
+        t.after(() => receiver.close());
+        const frames = receiver[Symbol.asyncIterator]();
+        /** Frames already queued before the oversized one may come first; only those sent after it count. */
+        const takeFrames = async (n: number, fromSeq: number): Promise<number[]> => {
+          const seqs: number[] = [];
+          while (seqs.length < n) {
+            const next: IteratorResult<Received> = await frames.next();
+            if (next.done) break;
+            const value = next.value;
+            if (value.kind === 'frame' && value.frame.header.seq >= fromSeq) seqs.push(value.frame.header.seq);
+          }
+          return seqs;
+        };
+        await sendWhile(takeFrames(1, 0), (seq) => sender.sendJpg(frameFields(seq), jpeg(1), 1));
+        // libzmq ends a connection that carries a part past ZMQ_MAXMSGSIZE and, on the connecting side, never redials it by itself.
+        assert.equal(await sender.sendJpg(frameFields(1000), jpeg(0, 64 * 1024), 1), true);
+        const after = await sendWhile(takeFrames(3, 2000), (seq) => sender.sendJpg(frameFields(2000 + seq), jpeg(1), 1));
+        assert.equal(after.length, 3);
+        assert.deepEqual(cutOffs, [sender.endpoint]);
       });
     }
   });

@@ -4,25 +4,75 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
-import { CliProcess } from './helpers/cli-process';
+import * as zmq from 'zeromq';
+import { ProtocolError, type RejectReason } from '../common/errors';
+import { decodeFrame, encodeFrame, type FrameHeader } from '../common/protocol';
+import { CliProcess, PYTHON } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
+import { structuredJpeg } from './helpers/media';
 
 const DOC = join(__dirname, '..', '..', 'docs', 'protocol.md');
-// Debian's python3 with python3-zmq, which scripts/setup.sh installs.
-const PYTHON = '/usr/bin/python3';
+
+async function docReceiver(t: TestContext): Promise<string> {
+  const doc = await readFile(DOC, 'utf8');
+  const code = /```python\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(code, 'the doc has a python block');
+  const dir = await mkdtemp(join(tmpdir(), 'zc-py-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'receive.py'), code);
+  return dir;
+}
+
+const LIMIT = 4096;
+const header: FrameHeader = { session: 9, seq: 0, captureUs: 1_795_000_000_000_000, sendUs: 1_795_000_000_000_100, width: 32, height: 24, codec: 'jpeg', quality: 80 };
+const jpeg = structuredJpeg(32, 24);
+const withHeader = (mutate: (h: Buffer) => void, payload = jpeg): Buffer[] => {
+  const parts = encodeFrame('cam1', header, payload);
+  mutate(parts[1]);
+  return parts;
+};
+const frame = (payload: Buffer, fields: Partial<FrameHeader> = {}): Buffer[] => encodeFrame('cam1', { ...header, ...fields }, payload);
+/** Every rule broken once, and some broken together (the first check in the doc's order names the reason). */
+const MALFORMED: Array<[string, () => Buffer[]]> = [
+  ['two parts', () => frame(jpeg).slice(0, 2)],
+  ['four parts', () => [...frame(jpeg), Buffer.alloc(1)]],
+  ['an empty topic', () => [Buffer.alloc(0), ...frame(jpeg).slice(1)]],
+  ['a topic starting with -', () => [Buffer.from('-lead'), ...frame(jpeg).slice(1)]],
+  ['a 65-byte topic', () => [Buffer.from('x'.repeat(65)), ...frame(jpeg).slice(1)]],
+  ['a topic with a slash', () => [Buffer.from('../etc'), ...frame(jpeg).slice(1)]],
+  ['a topic with UTF-8', () => [Buffer.from('kamera-ü'), ...frame(jpeg).slice(1)]],
+  ['a topic ending in a newline', () => [Buffer.from('cam1\n'), ...frame(jpeg).slice(1)]],
+  ['a 47-byte header', () => [Buffer.from('cam1'), frame(jpeg)[1]!.subarray(0, 47), jpeg]],
+  ['a bad magic', () => withHeader((h) => h.write('ZCAX', 0, 'ascii'))],
+  ['version 2', () => withHeader((h) => h.writeUInt8(2, 4))],
+  ['codec 2', () => withHeader((h) => h.writeUInt8(2, 5))],
+  ['quality 101', () => withHeader((h) => h.writeUInt8(101, 6))],
+  ['width 0', () => withHeader((h) => h.writeUInt16LE(0, 8))],
+  ['height 0', () => withHeader((h) => h.writeUInt16LE(0, 10))],
+  ['session 2^53', () => withHeader((h) => h.writeBigUInt64LE(1n << 53n, 16))],
+  ['seq 2^60', () => withHeader((h) => h.writeBigUInt64LE(1n << 60n, 24))],
+  ['capture_us 2^53', () => withHeader((h) => h.writeBigUInt64LE(1n << 53n, 32))],
+  ['send_us 2^63', () => withHeader((h) => h.writeBigUInt64LE(1n << 63n, 40))],
+  ['a JPEG past the limit', () => frame(structuredJpeg(32, 24, 0, LIMIT + 100))],
+  ['no SOI', () => frame(Buffer.from([0, 0, 0xff, 0xd9]))],
+  ['no EOI', () => frame(jpeg.subarray(0, -1))],
+  ['an empty payload', () => frame(Buffer.alloc(0))],
+  ['SOI and EOI alone', () => frame(Buffer.from([0xff, 0xd8, 0xff, 0xd9]))],
+  ['a segment overrunning the data', () => frame(Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x7f, 0xff, 0, 0xff, 0xd9]))],
+  ['a scan with no SOF before it', () => frame(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 8, 1, 1, 0, 0, 0x3f, 0]), Buffer.alloc(4), Buffer.from([0xff, 0xd9])]))],
+  ['a header of 65535x65535 on a 320x240 JPEG', () => frame(structuredJpeg(320, 240), { width: 65535, height: 65535 })],
+  ['width and height swapped', () => frame(jpeg, { width: 24, height: 32 })],
+  ['a bad topic and a bad header', () => [Buffer.from('a b'), Buffer.alloc(3), jpeg]],
+  ['a bad magic and no JPEG', () => withHeader((h) => h.write('XXXX', 0, 'ascii'), Buffer.from('not a jpeg'))],
+  ['quality 200 and an oversized JPEG', () => withHeader((h) => h.writeUInt8(200, 6), structuredJpeg(32, 24, 0, LIMIT + 100))],
+];
 
 describe('docs/protocol.md', () => {
   test('the Python receiver in the doc reads frames from a real zerocam-sender', async (t) => {
-    const doc = await readFile(DOC, 'utf8');
-    const code = /```python\n([\s\S]*?)```/.exec(doc)?.[1];
-    assert.ok(code, 'the doc has a python block');
+    const dir = await docReceiver(t);
     if (!existsSync(PYTHON)) return t.skip(`${PYTHON} is missing (run scripts/setup.sh)`);
-
-    const dir = await mkdtemp(join(tmpdir(), 'zc-py-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    await writeFile(join(dir, 'receive.py'), code);
     const sender = new CliProcess('sender', ['--bind', ipcEndpoint(), '--width', '320', '--height', '240', '--topic', 'pycam', '--no-stats']);
     t.after(() => sender.stop());
     const endpoint = await sender.ready();
@@ -35,5 +85,42 @@ describe('docs/protocol.md', () => {
     for (const line of lines) assert.match(line, /^pycam seq=\d+ 320x240 \d+ bytes latency=-?\d+\.\d ms$/);
     const meta = await sharp(join(dir, 'newest.jpg')).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 320, 240]);
+  });
+
+  test('the Python receiver in the doc rejects every malformed message for the reason zerocam gives, and counts none as a frame', async (t) => {
+    const dir = await docReceiver(t);
+    if (!existsSync(PYTHON)) return t.skip(`${PYTHON} is missing (run scripts/setup.sh)`);
+    const expected = MALFORMED.map(([what, parts]): RejectReason => {
+      try {
+        decodeFrame(parts(), { maxFrameBytes: LIMIT });
+      } catch (error) {
+        if (error instanceof ProtocolError) return error.reason;
+        throw error;
+      }
+      throw new Error(`zerocam accepts ${what}`);
+    });
+
+    const publisher = new zmq.Publisher({ linger: 0, sendHighWaterMark: 10_000 });
+    t.after(() => publisher.close());
+    await publisher.bind(ipcEndpoint());
+    const receiver = new CliProcess('python', [join(dir, 'receive.py'), publisher.lastEndpoint!, '1000', String(LIMIT)], {}, dir);
+    t.after(() => receiver.stop());
+    // PUB drops what it sends before the subscription arrives: warm up until a frame gets through.
+    const connected = receiver.waitForLine('stdout', (line) => line.startsWith('warm '));
+    let warm = true;
+    void connected.finally(() => (warm = false));
+    while (warm) {
+      await publisher.send(encodeFrame('warm', header, jpeg));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await connected;
+    for (const [, parts] of MALFORMED) await publisher.send(parts());
+    await publisher.send(encodeFrame('probe', header, jpeg));
+    // One connection delivers in order: once the probe is printed, every message before it was judged.
+    await receiver.waitForLine('stdout', (line) => line.startsWith('probe '));
+
+    const reasons = receiver.stderr.flatMap((line) => /^rejected \(([a-z-]+)\)/.exec(line)?.[1] ?? []);
+    assert.deepEqual(reasons, expected);
+    assert.ok(receiver.stdout.every((line) => /^(warm|probe) seq=0 32x24 \d+ bytes latency=-?\d+\.\d ms$/.test(line)), receiver.stdout.join('\n'));
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ProtocolError, REJECT_REASONS, type RejectReason } from '../common/errors';
 import { decodeFrame, encodeFrame, encodeHeader, encodeTopic, HEADER_BYTES, type FrameHeader } from '../common/protocol';
+import { structuredJpeg } from './helpers/media';
 
 const header: FrameHeader = {
   session: 1_795_000_000_123_456,
@@ -13,7 +14,7 @@ const header: FrameHeader = {
   codec: 'jpeg',
   quality: 80,
 };
-const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
+const jpeg = structuredJpeg(1920, 1080);
 const limits = { maxFrameBytes: 1024 };
 
 describe('protocol v1', () => {
@@ -61,15 +62,18 @@ describe('protocol v1', () => {
     ['magic', 'a wrong magic', () => withHeader((h) => h.write('ZCAN', 0, 'ascii'))],
     ['version', 'version 2', () => withHeader((h) => h.writeUInt8(2, 4))],
     ['codec', 'codec 9', () => withHeader((h) => h.writeUInt8(9, 5))],
-    ['header-field', 'quality 0', () => withHeader((h) => h.writeUInt8(0, 6))],
     ['header-field', 'quality 101', () => withHeader((h) => h.writeUInt8(101, 6))],
     ['header-field', 'width 0', () => withHeader((h) => h.writeUInt16LE(0, 8))],
-    ['header-field', 'capture time 0', () => withHeader((h) => h.writeBigUInt64LE(0n, 32))],
+    ['header-field', 'a capture time beyond 2^53', () => withHeader((h) => h.writeBigUInt64LE(1n << 53n, 32))],
+    ['header-field', 'a session beyond 2^53', () => withHeader((h) => h.writeBigUInt64LE(1n << 53n, 16))],
     ['header-field', 'seq beyond 2^53', () => withHeader((h) => h.writeBigUInt64LE(1n << 60n, 24))],
     ['oversized', 'a JPEG over the limit', () => encodeFrame('cam1', header, Buffer.concat([jpeg.subarray(0, 4), Buffer.alloc(2000), jpeg.subarray(-2)]))],
     ['jpeg-markers', 'no start marker', () => encodeFrame('cam1', header, Buffer.from([0, 0, 0, 0, 0xff, 0xd9]))],
     ['jpeg-markers', 'a truncated JPEG', () => encodeFrame('cam1', header, jpeg.subarray(0, 6))],
     ['jpeg-markers', 'an empty payload', () => encodeFrame('cam1', header, Buffer.alloc(0))],
+    ['jpeg-markers', 'SOI and EOI with nothing between (no SOF)', () => encodeFrame('cam1', header, Buffer.from([0xff, 0xd8, 0xff, 0xd9]))],
+    ['jpeg-size', 'a header of 65535x65535 on a 320x240 JPEG', () => encodeFrame('cam1', { ...header, width: 65535, height: 65535 }, structuredJpeg(320, 240))],
+    ['jpeg-size', 'width and height swapped', () => encodeFrame('cam1', { ...header, width: 1080, height: 1920 }, jpeg)],
   ];
   for (const [reason, what, parts] of rejections) {
     test(`decodeFrame rejects ${what} as '${reason}'`, () => {
@@ -80,7 +84,36 @@ describe('protocol v1', () => {
     });
   }
 
-  test('every reject reason has a test case above', () => {
-    assert.deepEqual(new Set(rejections.map(([reason]) => reason)), new Set(REJECT_REASONS));
+  test('every reject reason of the zerocam format has a test case above', () => {
+    const imagezmqOnly = new Set<RejectReason>(['imagezmq-metadata', 'array-size']);
+    assert.deepEqual(new Set(rejections.map(([reason]) => reason)), new Set(REJECT_REASONS.filter((r) => !imagezmqOnly.has(r))));
+  });
+
+  test('capture_us, send_us and quality of 0 mean unknown and are accepted', () => {
+    const unknown = { ...header, captureUs: 0, sendUs: 0, quality: 0 };
+    assert.deepEqual(decodeFrame(encodeFrame('cam1', unknown, jpeg), limits).header, unknown);
+  });
+
+  test('a send_us before capture_us and a session of 0 are accepted (clocks step; a sender may lack one)', () => {
+    const odd = { ...header, session: 0, sendUs: header.captureUs - 5 };
+    assert.deepEqual(decodeFrame(encodeFrame('cam1', odd, jpeg), limits).header, odd);
+  });
+
+  test('baseline JPEGs with or without a JFIF APP0 segment, and progressive ones, are accepted', async () => {
+    const sharp = (await import('sharp')).default;
+    const raw = { raw: { width: 40, height: 30, channels: 3 as const } };
+    const pixels = Buffer.alloc(40 * 30 * 3, 90);
+    const baseline = await sharp(pixels, raw).jpeg().toBuffer();
+    const app0 = Buffer.from([0xff, 0xe0, 0, 16, ...Buffer.from('JFIF\0'), 1, 1, 0, 0, 1, 0, 1, 0, 0]);
+    const variants = {
+      'baseline, no APP0 (as sharp writes it)': baseline,
+      'baseline with JFIF APP0': Buffer.concat([baseline.subarray(0, 2), app0, baseline.subarray(2)]),
+      progressive: await sharp(pixels, raw).jpeg({ progressive: true }).toBuffer(),
+    };
+    for (const [what, encoded] of Object.entries(variants)) {
+      const h = { ...header, width: 40, height: 30 };
+      assert.equal(decodeFrame(encodeFrame('cam1', h, encoded), { maxFrameBytes: 1 << 20 }).jpeg, encoded, what);
+    }
+    assert.notEqual(baseline[3], 0xe0, 'sharp writes no APP0');
   });
 });

@@ -39,6 +39,35 @@ describe('stats', () => {
     assert.equal(stats.dropped, 1);
   });
 
+  test('a repeat (same session, seq not above the last accepted) is discarded and counted as a duplicate, not a frame or a gap', () => {
+    const stats = new StreamStats(2000);
+    const accepted = [0, 1, 1, 3, 2, 3, 4].map((seq) => stats.onFrame(frame(7, seq), 10, 2_000_000));
+    assert.deepEqual(accepted, [true, true, false, true, false, false, true]);
+    assert.equal(stats.frames, 4);
+    assert.equal(stats.duplicates, 3);
+    assert.equal(stats.dropped, 1);
+    assert.equal(stats.bytes, 40);
+  });
+
+  test('a new session resets the repeat rule: its seq 0 is a frame, not a duplicate', () => {
+    const stats = new StreamStats(2000);
+    for (const seq of [5, 6]) stats.onFrame(frame(7, seq), 10, 2_000_000);
+    assert.equal(stats.onFrame(frame(8, 0), 10, 2_000_000), true);
+    assert.equal(stats.onFrame(frame(8, 0), 10, 2_000_000), false);
+    assert.equal(stats.frames, 3);
+    assert.equal(stats.duplicates, 1);
+  });
+
+  test('ReceiverStats.onFrame returns nothing for a repeat, so callers neither save nor show it', () => {
+    const stats = new ReceiverStats(2000);
+    const first = { topic: 'a', header: frame(1, 4), jpeg: Buffer.alloc(10) };
+    assert.ok(stats.onFrame(first, 2_000_000));
+    assert.equal(stats.onFrame(first, 2_000_001), undefined);
+    const summary = stats.final(2_000);
+    assert.equal(summary.frames, 1);
+    assert.equal(summary.duplicates, 1);
+  });
+
   test('latency is receive time minus capture time, reported as p50/p95/p99 ms', () => {
     const histogram = new LatencyHistogram();
     for (let ms = 1; ms <= 100; ms++) histogram.recordMicros(ms * 1000);

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WebSocket } from 'ws';
+import * as zmq from 'zeromq';
+import { encodeImagezmqJpeg } from '../common/imagezmq-protocol';
 import { JpegSender } from '../common/jpeg-sender';
+import { structuredJpeg } from './helpers/media';
 import { createLogger } from '../common/log';
 import { InvalidMessageError, parseClientMessage, parseConnectRequest } from '../electron/message-validation';
 import { NewestFrameForwarder } from '../electron/newest-frame-forwarder';
@@ -12,7 +15,7 @@ import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from '../ele
 import { join } from 'node:path';
 import { bindEndpoint } from './helpers/endpoints';
 
-const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0xff, 0xd9]);
+const jpeg = structuredJpeg(32, 24);
 const fields = (seq: number) => ({ seq, captureUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg' as const, quality: 80 });
 
 /** A sink that records what the hub sends and lets a test wait for a status that matches. */
@@ -52,6 +55,26 @@ describe('NewestFrameForwarder', () => {
 });
 
 describe('StreamHub', () => {
+  test('shows an imagezmq PUB sender (wire imagezmq): topic from msg, seq counted, no capture time', async (t) => {
+    const publisher = new zmq.Publisher({ linger: 0 });
+    t.after(() => publisher.close());
+    await publisher.bind(bindEndpoint('inproc'));
+    const sink = new RecordingSink();
+    const hub = new StreamHub(sink, { statusIntervalMs: 100 });
+    t.after(() => hub.close());
+    await hub.connect(parseConnectRequest({ endpoint: publisher.lastEndpoint, pattern: 'sub', topics: [], wire: 'imagezmq' }));
+    const arrived = sink.next((u) => (u.streams[0]?.frames ?? 0) >= 1);
+    let waiting = true;
+    void arrived.finally(() => (waiting = false));
+    // SUB misses what was published before its subscription reached the PUB: publish until one arrives.
+    while (waiting) {
+      await publisher.send(encodeImagezmqJpeg('pi-cam1 porch', jpeg));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await arrived;
+    assert.deepEqual([sink.frames[0]?.topic, sink.frames[0]?.seq, sink.frames[0]?.captureUs], ['pi-cam1', 0, 0]);
+  });
+
   test('never has more than one undisplayed frame per stream in flight; the newest is sent on ack', async (t) => {
     // A queue deep enough for all ten frames, so none is skipped before the hub sees it.
     const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint('inproc') }, topic: 'cam1', sendHighWaterMark: 64 }, 1);

@@ -9,12 +9,18 @@ export interface ReceiverSummary {
   bytes: number;
   bytesPerSecond: number;
   latencyMs: Percentiles;
+  /** Frames behind latencyMs; 0 with frames > 0 means latency is unknown (no capture times, e.g. imagezmq). */
+  latencyFrames: number;
   dropped: number;
   skipped: number;
+  /** Repeats discarded (docs/protocol.md, "Repeats and duplicates"). */
+  duplicates: number;
   saved: number;
   saveErrors: number;
   rejected: number;
   rejectedByReason: Partial<Record<RejectReason, number>>;
+  /** Connected senders libzmq cut off for good (an oversized message) that the receiver redialled. */
+  peerCutOffs: number;
   streams: Record<string, StreamSummary>;
 }
 
@@ -23,6 +29,7 @@ export class ReceiverStats {
   private readonly streams = new Map<string, StreamStats>();
   rejected = 0;
   saveErrors = 0;
+  peerCutOffs = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
 
   constructor(private readonly rateWindowMs: number) {}
@@ -36,10 +43,10 @@ export class ReceiverStats {
     return stats;
   }
 
-  onFrame(frame: Frame, receiveUs: number): StreamStats {
+  /** The stream's stats, or undefined if the frame is a repeat: then it must not be saved or shown. */
+  onFrame(frame: Frame, receiveUs: number): StreamStats | undefined {
     const stats = this.stream(frame.topic);
-    stats.onFrame(frame.header, frame.jpeg.length, receiveUs);
-    return stats;
+    return stats.onFrame(frame.header, frame.jpeg.length, receiveUs) ? stats : undefined;
   }
 
   onRejected(reason: RejectReason): void {
@@ -61,7 +68,7 @@ export class ReceiverStats {
 
   private summarise(nowMs: number, final: boolean): ReceiverSummary {
     const streams: Record<string, StreamSummary> = {};
-    let frames = 0, bytes = 0, fps = 0, bytesPerSecond = 0, dropped = 0, skipped = 0, saved = 0;
+    let frames = 0, bytes = 0, fps = 0, bytesPerSecond = 0, dropped = 0, skipped = 0, duplicates = 0, saved = 0;
     for (const [topic, stats] of [...this.streams].sort(([a], [b]) => a.localeCompare(b))) {
       const s = stats.summary(nowMs, final ? stats.latency : stats.recentLatency, final);
       streams[topic] = s;
@@ -71,20 +78,25 @@ export class ReceiverStats {
       bytesPerSecond += s.bytesPerSecond;
       dropped += s.dropped;
       skipped += s.skipped;
+      duplicates += s.duplicates;
       saved += s.saved;
     }
+    const latency = LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency)));
     return {
       frames,
       fps: round2(fps),
       bytes,
       bytesPerSecond: Math.round(bytesPerSecond),
-      latencyMs: LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency))).percentilesMs(),
+      latencyMs: latency.percentilesMs(),
+      latencyFrames: latency.count,
       dropped,
       skipped,
+      duplicates,
       saved,
       saveErrors: this.saveErrors,
       rejected: this.rejected,
       rejectedByReason: { ...this.rejectedByReason },
+      peerCutOffs: this.peerCutOffs,
       streams,
     };
   }

@@ -13,6 +13,16 @@ export interface SenderSummary {
   encodeMs: { mean: number; p50: number; p99: number };
   /** Frames captured but not sent because no receiver had room (network or receivers too slow). */
   skipped: number;
+  /** req: replies that did not come within --reply-timeout (each reopened the socket). */
+  timeouts: number;
+  /** req: frames the receiver answered with an error instead of OK. */
+  refused: number;
+  /** No one subscribes (PUB) or is connected (PUSH): nothing is captured or encoded. */
+  idle: boolean;
+  /** --passthrough: source frames that came without Huffman tables and got the standard ones. */
+  huffmanTablesInserted: number;
+  /** --passthrough: source frames whose JPEG headers were broken, dropped. */
+  broken: number;
 }
 
 /** What a sender counts about its own stream. */
@@ -20,6 +30,11 @@ export class SenderStats {
   frames = 0;
   bytes = 0;
   skipped = 0;
+  timeouts = 0;
+  refused = 0;
+  idle = false;
+  huffmanTablesInserted = 0;
+  broken = 0;
   private encodeTotalUs = 0;
   private encodeCount = 0;
   private recentEncodeTotalUs = 0;
@@ -85,6 +100,11 @@ export class SenderStats {
       bytesPerSecond: Math.round(bytesPerSecond),
       encodeMs: { mean: count ? Math.round(totalUs / count) / 1000 : 0, p50, p99 },
       skipped: this.skipped,
+      timeouts: this.timeouts,
+      refused: this.refused,
+      idle: this.idle,
+      huffmanTablesInserted: this.huffmanTablesInserted,
+      broken: this.broken,
     };
   }
 }

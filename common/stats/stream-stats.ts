@@ -17,6 +17,10 @@ export interface StreamSummary {
   height: number;
   /** Sender sessions seen; more than one means the sender restarted. */
   sessions: number;
+  /** Repeats discarded: frames whose seq was not above the last accepted one in the same session (docs/protocol.md). */
+  duplicates: number;
+  /** Milliseconds since the newest frame arrived; null before the first. */
+  lastFrameAgeMs: number | null;
 }
 
 /** What one receiver knows about one stream (topic). */
@@ -27,6 +31,7 @@ export class StreamStats {
   skipped = 0;
   saved = 0;
   sessions = 0;
+  duplicates = 0;
   width = 0;
   height = 0;
   private session = -1;
@@ -43,7 +48,15 @@ export class StreamStats {
     this.rate = new RateWindow(rateWindowMs);
   }
 
-  onFrame(header: FrameHeader, bytes: number, receiveUs: number): void {
+  /**
+   * Counts a frame, or discards it as a repeat (returns false): within one session, a seq that is
+   * not above the last accepted one was seen before, e.g. a hub's last-frame cache sent it again.
+   */
+  onFrame(header: FrameHeader, bytes: number, receiveUs: number): boolean {
+    if (header.session === this.session && header.seq <= this.lastSeq) {
+      this.duplicates++;
+      return false;
+    }
     this.frames++;
     this.bytes += bytes;
     this.width = header.width;
@@ -55,14 +68,23 @@ export class StreamStats {
       this.lastSeq = header.seq;
     } else {
       if (header.seq > this.lastSeq + 1) this.dropped += header.seq - this.lastSeq - 1;
-      if (header.seq > this.lastSeq) this.lastSeq = header.seq;
+      this.lastSeq = header.seq;
     }
     this.firstReceiveUs ??= receiveUs;
     this.lastReceiveUs = receiveUs;
-    const latencyUs = receiveUs - header.captureUs;
-    this.latency.recordMicros(latencyUs);
-    this.recentLatency.recordMicros(latencyUs);
+    // capture_us 0: the source gave no capture time (imagezmq), so there is no latency to record.
+    if (header.captureUs !== 0) {
+      const latencyUs = receiveUs - header.captureUs;
+      this.latency.recordMicros(latencyUs);
+      this.recentLatency.recordMicros(latencyUs);
+    }
     this.rate.record(receiveUs / 1000, bytes);
+    return true;
+  }
+
+  /** When the newest frame arrived, epoch µs; undefined before the first. */
+  get lastFrameUs(): number | undefined {
+    return this.firstReceiveUs === undefined ? undefined : this.lastReceiveUs;
   }
 
   /** Frames per second from the first frame to the last: the rate a finished run achieved. */
@@ -91,6 +113,8 @@ export class StreamStats {
       width: this.width,
       height: this.height,
       sessions: this.sessions,
+      duplicates: this.duplicates,
+      lastFrameAgeMs: this.firstReceiveUs === undefined ? null : Math.max(0, Math.round(nowMs - this.lastReceiveUs / 1000)),
     };
   }
 }

@@ -14,10 +14,11 @@ export class DisplayStats {
   private readonly samples: Sample[] = [];
   displayed = 0;
 
-  record(nowMs: number, latencyMs: number): void {
+  /** `latencyMs` undefined: the frame has no capture time; it counts for fps only. */
+  record(nowMs: number, latencyMs: number | undefined): void {
     this.displayed++;
     this.rate.record(nowMs);
-    this.samples.push({ atMs: nowMs, latencyMs });
+    if (latencyMs !== undefined) this.samples.push({ atMs: nowMs, latencyMs });
     while (this.samples.length > 0 && this.samples[0]!.atMs < nowMs - KEEP_MS) this.samples.shift();
   }
 

@@ -124,7 +124,8 @@ export class StreamTile {
     }
     this.context.drawImage(bitmap, 0, 0);
     // Latency is taken as the frame is drawn for the next paint, not when it arrived.
-    this.stats.record(performance.now(), (nowUs() - meta.captureUs) / 1000);
+    // capture_us 0: no capture time (imagezmq), so the latency is unknown, not a number.
+    this.stats.record(performance.now(), meta.captureUs === 0 ? undefined : (nowUs() - meta.captureUs) / 1000);
     this.current = { meta, jpeg };
     this.element.dataset.displayed = String(this.stats.displayed);
     this.element.dataset.seq = String(meta.seq);

@@ -28,3 +28,22 @@ export interface FrameSource {
   read(): Promise<RawFrame | null>;
   close(): void;
 }
+
+/** One frame exactly as a camera or file delivered it compressed: a complete JPEG, never decoded. */
+export interface CapturedJpeg {
+  jpeg: Buffer;
+  /** From the JPEG's SOF. */
+  width: number;
+  height: number;
+  captureUs: number;
+  /** The source frame had no Huffman tables, and the standard ones were inserted. */
+  insertedHuffmanTables: boolean;
+}
+
+/** Where --passthrough frames come from; like FrameSource, but the frames are JPEG already. */
+export interface JpegFrameSource {
+  readonly description: string;
+  readonly nativeFps: number | undefined;
+  read(): Promise<CapturedJpeg | null>;
+  close(): void;
+}

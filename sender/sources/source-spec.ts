@@ -1,6 +1,7 @@
 import { basename, extname } from 'node:path';
 import { UsageError } from '../../common/errors';
-import type { FrameSource } from './frame-source';
+import type { FrameSource, JpegFrameSource } from './frame-source';
+import { MjpegSource } from './mjpeg-source';
 import { OpenCvSource } from './opencv-source';
 import { TestPatternSource } from './test-pattern';
 
@@ -49,5 +50,17 @@ export function openSource(spec: SourceSpec, settings: SourceSettings): FrameSou
       return OpenCvSource.openCamera(spec.device, settings);
     case 'file':
       return OpenCvSource.openFile(spec.path, settings.loop);
+  }
+}
+
+/** --passthrough: a source that delivers JPEG frames as they are. */
+export function openJpegSource(spec: SourceSpec, settings: SourceSettings): JpegFrameSource {
+  switch (spec.kind) {
+    case 'testsrc':
+      throw new UsageError('--passthrough sends a camera\'s or file\'s own JPEG frames; testsrc makes raw pixels, so drop --passthrough or use a camera or an MJPEG file');
+    case 'camera':
+      return MjpegSource.openCamera(spec.device, settings);
+    case 'file':
+      return MjpegSource.openFile(spec.path, settings.loop);
   }
 }

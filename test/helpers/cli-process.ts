@@ -1,16 +1,21 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 
 const DIST = join(__dirname, '..', '..');
-const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js' } as const;
+const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js', hub: 'hub/cli.js' } as const;
+/** Debian's python3 with python3-zmq and python3-opencv, which scripts/setup.sh installs (not pyenv's). */
+export const PYTHON = '/usr/bin/python3';
+/** The Python peers under test/python/. */
+export const PYTHON_DIR = join(DIST, '..', 'test', 'python');
 
 export type JsonRecord = Record<string, unknown>;
 type Waiter = { stream: 'stdout' | 'stderr'; match: (line: string) => boolean; resolve: (line: string) => void; reject: (error: Error) => void };
 
 /**
- * A zerocam CLI run as a child process, its output collected line by line. Tests wait for
+ * A zerocam CLI (or, as 'python', a script with args[0] its path, relative to test/python/) run as a
+ * child process, its output collected line by line. Tests wait for
  * lines (events), never for time; a wait fails at once if the process exits first.
  */
 export class CliProcess {
@@ -22,11 +27,16 @@ export class CliProcess {
   private hasExited = false;
 
   constructor(
-    readonly name: keyof typeof ENTRY,
+    readonly name: keyof typeof ENTRY | 'python',
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
+    cwd?: string,
   ) {
-    this.child = spawn(process.execPath, [join(DIST, ENTRY[name]), ...args], {
+    const script = args[0] ?? '';
+    const [command, commandArgs] =
+      name === 'python' ? [PYTHON, ['-u', isAbsolute(script) ? script : join(PYTHON_DIR, script), ...args.slice(1)]] : [process.execPath, [join(DIST, ENTRY[name]), ...args]];
+    this.child = spawn(command, commandArgs, {
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ZEROCAM_LOG_LEVEL: 'info', ...env },
     });

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { Option } from 'commander';
+import { createProgram, DEFAULTS, envOption, healthFileOption, parseCommandLine, parseEndpointFor, parseIntIn, runCli } from '../common/cli';
+import { UsageError } from '../common/errors';
+import { HealthFile } from '../common/health-file';
+import { FrameForwarder, type ForwarderPattern } from '../common/frame-forwarder';
+import { GatewayRoutes } from '../common/http/gateway-routes';
+import { HttpServer, type HttpRoutes } from '../common/http/http-server';
+import { createLogger, type Logger } from '../common/log';
+import type { ReceiverSummary } from '../common/stats/receiver-stats';
+import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
+import { writeSummaryFile } from '../common/stats/write-summary';
+import { StreamCatalog } from '../common/stream-catalog';
+import { viewerUiRoutes } from '../electron/web-server';
+import type { ViewerSettings } from '../electron/viewer-messages';
+
+const NAME = 'zerocam-hub';
+
+interface RawOptions {
+  senders: string;
+  receivers: string;
+  pattern: ForwarderPattern;
+  http?: number;
+  httpHost: string;
+  statsJson?: string;
+  healthFile?: string;
+  stats: boolean;
+  maxFrameBytes: number;
+  hwm: number;
+}
+
+export type HubSummary = ReceiverSummary & { receivers: number };
+
+function buildProgram() {
+  return createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.')
+    .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
+    .addOption(envOption('--receivers <endpoint>', 'bind here for receivers and viewers (they --connect as to a sender)', 'RECEIVERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubReceivers))
+    .addOption(envOption('-p, --pattern <pattern>', 'pubsub (every receiver gets the topics it subscribes to) or pipeline (frames shared out among receivers)', 'HUB_PATTERN').choices(['pubsub', 'pipeline']).default(DEFAULTS.hubPattern))
+    .addOption(envOption('--http <port>', 'serve the web gateway (viewer page, MJPEG, snapshots, /streams.json, /metrics) on this port (0 picks one)', 'HTTP').argParser(parseIntIn(0, 65535)))
+    .addOption(envOption('--http-host <address>', 'address the web gateway listens on (127.0.0.1 keeps it to this machine)', 'HTTP_HOST').default(DEFAULTS.httpHost))
+    .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
+    .addOption(healthFileOption())
+    .addOption(new Option('--no-stats', 'do not print live stats'))
+    .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
+    .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  ${NAME}                                         senders on tcp://*:5556, receivers on tcp://*:5555
+  zerocam-sender --connect tcp://HUB:5556 --topic cam1     on each camera
+  zerocam-receiver --connect tcp://HUB:5555 --topic cam1   as if the hub were the camera
+  ${NAME} --http 8080                             then open http://127.0.0.1:8080/ or /stream/cam1.mjpeg
+  ${NAME} --pattern pipeline                      share frames out among PULL workers
+
+Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_HTTP=8080 ZEROCAM_RECEIVERS=tcp://*:6000.`,
+    );
+}
+
+/** Where a local client reaches a bound endpoint: tcp://*:P and tcp://0.0.0.0:P become loopback. */
+function localEndpoint(bound: string): string {
+  return bound.replace(/^tcp:\/\/(\*|0\.0\.0\.0):/, 'tcp://127.0.0.1:').replace(/^tcp:\/\/\[(::|\*)\]:/, 'tcp://[::1]:');
+}
+
+function liveLine(s: HubSummary): string {
+  const topics = Object.keys(s.streams);
+  const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
+  return (
+    `${topics.length} streams → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
+    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected} | oldest frame ${(oldest / 1000).toFixed(1)} s`
+  );
+}
+
+async function startHttp(raw: RawOptions & { http: number }, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {
+  try {
+    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new UsageError(`cannot serve HTTP on ${raw.httpHost}:${raw.http}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
+  }
+}
+
+async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const program = buildProgram();
+  parseCommandLine(program, argv);
+  const raw = program.opts<RawOptions>();
+  const log = createLogger(NAME);
+  const catalog = new StreamCatalog();
+  const warned = new Set<string>();
+  const forwarder = await FrameForwarder.open({
+    pattern: raw.pattern,
+    senders: raw.senders,
+    receivers: raw.receivers,
+    catalog,
+    maxFrameBytes: raw.maxFrameBytes,
+    sendHighWaterMark: raw.hwm,
+    onRejected: (error) => {
+      if (warned.has(error.reason)) return;
+      warned.add(error.reason);
+      log.warn(`dropped a malformed message (${error.reason}): ${error.message}; further ones are only counted`);
+    },
+  });
+  const summary = (final: boolean): HubSummary => ({ ...(final ? catalog.stats.final(Date.now()) : catalog.stats.live(Date.now())), receivers: forwarder.receivers });
+  const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
+    const record = summary(false);
+    return { record, line: liveLine(record) };
+  });
+  let http: HttpServer | undefined;
+  const health = HealthFile.start(raw.healthFile, NAME);
+  try {
+    if (raw.http !== undefined) {
+      // The page watches the hub as any viewer would: through its receivers' socket (pubsub only; a PULL would take frames from the workers).
+      const settings: ViewerSettings = {
+        connections: raw.pattern === 'pubsub' ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [] }] : [],
+      };
+      // The gateway lists and serves every stream, so it subscribes to all of them (senders behind a hub with --http never idle).
+      forwarder.demand('');
+      const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log });
+      http = await startHttp({ ...raw, http: raw.http }, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers })], log);
+      log.info({ event: 'serving', url: http.url }, `web gateway at ${http.url} (streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`);
+    }
+    log.info(
+      { event: 'forwarding', senders: forwarder.sendersEndpoint, receivers: forwarder.receiversEndpoint, pattern: raw.pattern },
+      `forwarding (${raw.pattern}) from senders on ${forwarder.sendersEndpoint} to receivers on ${forwarder.receiversEndpoint}`,
+    );
+    if (raw.stats) reporter.start();
+    const running = forwarder.run();
+    const stop = once(signal, 'abort');
+    await Promise.race([running, signal.aborted ? Promise.resolve() : stop]);
+  } finally {
+    health?.close();
+    reporter.close();
+    forwarder.close();
+    await http?.close();
+  }
+  const final = summary(true);
+  if (raw.statsJson) await writeSummaryFile(raw.statsJson, final);
+  log.info(`stopped after forwarding ${final.frames} frames from ${Object.keys(final.streams).length} streams (${final.rejected} rejected)`);
+  return 0;
+}
+
+if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { describe, test, type TestContext } from 'node:test';
+import { GatewayRoutes } from '../common/http/gateway-routes';
+import { HttpServer } from '../common/http/http-server';
+import { MJPEG_BOUNDARY } from '../common/http/mjpeg-stream';
+import { readMjpegParts } from './helpers/mjpeg';
+import { createLogger } from '../common/log';
+import { encodeFrame, type FrameHeader } from '../common/protocol';
+import { StreamCatalog } from '../common/stream-catalog';
+
+const header = (seq: number): FrameHeader => ({ session: 7, seq, captureUs: 1_000_000 + seq, sendUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg', quality: 80 });
+const jpeg = (fill: number, size = 64): Buffer => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(size, fill), Buffer.from([0xff, 0xd9])]);
+
+function addFrame(catalog: StreamCatalog, topic: string, seq: number, body: Buffer): void {
+  const parts = encodeFrame(topic, header(seq), body);
+  catalog.add({ topic, header: header(seq), jpeg: body }, parts, Date.now() * 1000);
+}
+
+async function serve(t: TestContext, catalog: StreamCatalog): Promise<{ url: string; routes: GatewayRoutes }> {
+  const routes = new GatewayRoutes(catalog);
+  const server = await HttpServer.start({ host: '127.0.0.1', port: 0, routes: [routes], log: createLogger('test', 'silent') });
+  t.after(() => server.close());
+  return { url: server.url, routes };
+}
+
+describe('web gateway routes', () => {
+  test('/snapshot/TOPIC.jpg: 404 for an unknown topic, 503 for one asked for but without a frame yet, then the newest JPEG exactly', async (t) => {
+    const catalog = new StreamCatalog();
+    const { url } = await serve(t, catalog);
+    assert.equal((await fetch(`${url}snapshot/nobody.jpg`)).status, 404);
+    assert.equal((await fetch(`${url}snapshot/not%20a%20topic.jpg`)).status, 404);
+    catalog.expect('cam1');
+    assert.equal((await fetch(`${url}snapshot/cam1.jpg`)).status, 503);
+    addFrame(catalog, 'cam1', 0, jpeg(1));
+    addFrame(catalog, 'cam1', 1, jpeg(2));
+    const response = await fetch(`${url}snapshot/cam1.jpg`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'image/jpeg');
+    assert.deepEqual(Buffer.from(await response.arrayBuffer()), jpeg(2));
+  });
+
+  test('a repeat does not replace the cached frame or count', async (t) => {
+    const catalog = new StreamCatalog();
+    const { url } = await serve(t, catalog);
+    addFrame(catalog, 'cam1', 5, jpeg(5));
+    addFrame(catalog, 'cam1', 4, jpeg(4));
+    assert.deepEqual(Buffer.from(await (await fetch(`${url}snapshot/cam1.jpg`)).arrayBuffer()), jpeg(5));
+    const streams = ((await (await fetch(`${url}streams.json`)).json()) as { streams: Array<Record<string, unknown>> }).streams;
+    assert.equal(streams[0]?.frames, 1);
+    assert.equal(streams[0]?.duplicates, 1);
+  });
+
+  test('/stream/TOPIC.mjpeg sends the cached frame at once, then each new one, as complete parts', async (t) => {
+    const catalog = new StreamCatalog();
+    const { url } = await serve(t, catalog);
+    addFrame(catalog, 'cam1', 0, jpeg(0));
+    const response = await fetch(`${url}stream/cam1.mjpeg`);
+    assert.equal(response.headers.get('content-type'), `multipart/x-mixed-replace;boundary=${MJPEG_BOUNDARY}`);
+    const reading = readMjpegParts(response.body!, 3);
+    for (let seq = 1; seq <= 2; seq++) addFrame(catalog, 'cam1', seq, jpeg(seq, 100 + seq));
+    assert.deepEqual(await reading, [jpeg(0), jpeg(1, 101), jpeg(2, 102)]);
+    assert.equal((await fetch(`${url}stream/nobody.mjpeg`)).status, 404);
+  });
+
+  test('a client that stops reading MJPEG skips frames and builds no backlog', async (t) => {
+    const catalog = new StreamCatalog();
+    const { url, routes } = await serve(t, catalog);
+    addFrame(catalog, 'cam1', 0, jpeg(0));
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    t.after(() => socket.destroy());
+    await once(socket, 'connect');
+    socket.write('GET /stream/cam1.mjpeg HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(socket, 'data');
+    socket.pause(); // reads nothing more: the kernel buffers fill, then the server's response stops draining
+
+    const frameBytes = 256 * 1024;
+    let seq = 1;
+    // Offer frames until the server has had to hold some back; each offer yields to the event loop so the socket can fill.
+    while (routes.mjpegClientsSkipped() === 0) {
+      addFrame(catalog, 'cam1', seq++, jpeg(seq % 256, frameBytes));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let i = 0; i < 50; i++) addFrame(catalog, 'cam1', seq++, jpeg(seq % 256, frameBytes));
+    const buffered = routes.mjpegBufferedBytes();
+    assert.ok(buffered <= 2 * (frameBytes + 512), `the response buffers ${buffered} bytes: at most the frame being written and the newest one`);
+  });
+
+  test('/metrics is Prometheus text with per-stream counters and latency', async (t) => {
+    const catalog = new StreamCatalog();
+    const { url } = await serve(t, catalog);
+    addFrame(catalog, 'cam1', 0, jpeg(0));
+    addFrame(catalog, 'cam1', 3, jpeg(3));
+    catalog.onRejected('magic');
+    const response = await fetch(`${url}metrics`);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    assert.match(text, /^zerocam_frames_total\{topic="cam1"\} 2$/m);
+    assert.match(text, /^zerocam_dropped_frames_total\{topic="cam1"\} 2$/m);
+    assert.match(text, /^zerocam_bytes_total\{topic="cam1"\} 138$/m);
+    assert.match(text, /^zerocam_rejected_messages_total\{reason="magic"\} 1$/m);
+    assert.match(text, /^zerocam_latency_seconds\{topic="cam1",quantile="0.99"\} \d/m);
+  });
+});
