@@ -12,10 +12,12 @@ import { createProgram, DEFAULTS, parseCommandLine, parseIntIn, parseNumberIn, r
 import { writeSummaryFile } from '../common/stats/write-summary';
 import { sizeThreadPool } from '../sender/thread-pool';
 import { CLIP_CODEC, CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, makeClip, parseSizes, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
+import { measureCurveCost, type CurveCost } from './curve-cost';
 import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
 import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
 import { measureHub, renderHubReport, type HubBench } from './hub';
+import { measureSlowLink, parseLinkRates, renderSlowLinkReport, type LinkRate } from './slow-link';
 import { describeMachine } from './machine';
 import type { PipelineRun, RunSettings } from './pipeline';
 import { summariseProfiles } from './profile';
@@ -29,6 +31,7 @@ import { killWorkers } from './worker-ipc';
 const NAME = 'zerocam-bench';
 const IPC_SIZE = '1280x720';
 const SOAK_SIZE: FrameSize = { width: 1280, height: 720 };
+const CURVE_SIZE = '1280x720';
 
 interface RawOptions {
   quick: boolean;
@@ -41,14 +44,16 @@ interface RawOptions {
   ipc: boolean;
   reference: boolean;
   hub: boolean;
+  curve: boolean;
   encodeConcurrency: number;
   json?: string;
   profile?: string;
+  link?: LinkRate[];
 }
 
 const MODES = {
-  full: { frames: 2000, encodeFrames: 200, latencySeconds: 20 },
-  quick: { frames: 200, encodeFrames: 40, latencySeconds: 3 },
+  full: { frames: 2000, encodeFrames: 200, latencySeconds: 20, curveRounds: { messages: 500, rounds: 9 } },
+  quick: { frames: 200, encodeFrames: 40, latencySeconds: 3, curveRounds: { messages: 100, rounds: 3 } },
 } as const;
 
 function buildProgram() {
@@ -63,9 +68,11 @@ function buildProgram() {
     .addOption(new Option('--no-ipc', 'skip the ipc:// run'))
     .addOption(new Option('--no-reference', 'skip the Python reference loop, --strips 1, --passthrough and idle runs'))
     .addOption(new Option('--no-hub', 'skip the hub section (4 cameras -> hub -> 4 receivers at 720p30)'))
+    .addOption(new Option('--no-curve', "skip CURVE's cost (720p at 30 fps, plaintext and encrypted)"))
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
-    .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'));
+    .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
+    .addOption(new Option('--link <rates>', 'run only the slow-link scenario (#11) over links of these rates, with and without --adapt (e.g. 8mbit,20mbit; needs root)').argParser(parseLinkRates));
 }
 
 function progress(message: string): void {
@@ -93,6 +100,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const profileDir = raw.profile === undefined ? undefined : resolve(raw.profile);
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const settings: RunSettings = { encodeConcurrency: raw.encodeConcurrency, profileDir };
+  if (raw.link) return benchSlowLinks(raw.link, raw.quick ? 8 : 30, raw.json);
 
   const startedAt = new Date();
   const machine = describeMachine();
@@ -138,6 +146,13 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       reference = await measureAgainstReference({ clip, clipDir, latency, throughput, latencySeconds, frames, settings, progress });
     }
 
+    let curve: CurveCost | undefined;
+    const curveSize = latencySizes.find((s) => sizeLabel(s) === CURVE_SIZE) ?? latencySizes[0];
+    if (raw.curve && curveSize) {
+      progress(`CURVE against plaintext, ${sizeName(curveSize)} at 30 fps for ${latencySeconds} s each, then the socket path alone`);
+      curve = await measureCurveCost(clip(curveSize), latencySeconds, settings, defaults.curveRounds);
+    }
+
     let soakResult: SoakResult | undefined;
     if (raw.soak) {
       progress(`soak: ${raw.soak} frames at ${sizeName(SOAK_SIZE)}, unthrottled`);
@@ -165,6 +180,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       latency,
       soak: soakResult,
       reference,
+      curve,
       targets: [...checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }), ...(reference ? checkReferenceTargets(reference) : [])],
       profiles: profileDir ? await summariseProfiles(profileDir) : undefined,
       hub,
@@ -175,6 +191,31 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       await mkdir(dirname(resolve(raw.json)), { recursive: true });
       await writeSummaryFile(raw.json, results);
       progress(`wrote ${raw.json}`);
+    }
+  } finally {
+    await rm(clipDir, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+/** --link: the slow-link scenario alone, each rate with and without --adapt, side by side. */
+async function benchSlowLinks(rates: readonly LinkRate[], seconds: number, json: string | undefined): Promise<number> {
+  const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
+  try {
+    progress('making a 720p clip');
+    const clip = await makeClip(clipDir, SOAK_SIZE);
+    const runs = [];
+    for (const rate of rates) {
+      for (const adapt of [false, true]) {
+        progress(`slow link ${rate.label}${adapt ? ' --adapt' : ''} for ${seconds} s`);
+        runs.push(await measureSlowLink(clip, rate, adapt, seconds));
+      }
+    }
+    process.stdout.write(renderSlowLinkReport(runs));
+    if (json) {
+      await mkdir(dirname(resolve(json)), { recursive: true });
+      await writeSummaryFile(json, { startedAt: new Date().toISOString(), machine: describeMachine(), slowLink: runs });
+      progress(`wrote ${json}`);
     }
   } finally {
     await rm(clipDir, { recursive: true, force: true });

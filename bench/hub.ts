@@ -41,7 +41,7 @@ export interface HubBench {
 }
 
 /** A camera-like 720p JPEG: smooth gradients with fine detail, about the size a real scene encodes to. */
-async function cameraLikeJpeg(): Promise<Buffer> {
+export async function cameraLikeJpeg(): Promise<Buffer> {
   const pixels = Buffer.alloc(WIDTH * HEIGHT * 3);
   let noise = 12345;
   for (let y = 0; y < HEIGHT; y++) {

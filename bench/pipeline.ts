@@ -28,6 +28,7 @@ export interface PipelineOptions extends RunSettings {
   label: string;
   /** Sender settings other than the defaults: --strips, --passthrough (with an MJPEG clip). */
   senderSettings?: Pick<SenderWorkerConfig, 'strips' | 'passthrough'> | undefined;
+  curve?: { sender: NonNullable<SenderWorkerConfig['curve']>; receiver: NonNullable<ReceiverWorkerConfig['curve']> } | undefined;
 }
 
 export interface PipelineRun {
@@ -64,12 +65,13 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRun
     encodeConcurrency: options.encodeConcurrency,
     rssSampleEvery: options.rssSampleEvery,
     ...options.senderSettings,
+    curve: options.curve?.sender,
   };
   const sender = new Worker<SenderWorkerResult>('sender-worker', senderConfig, options.profileDir, `sender-${options.label}`);
   let receiver: Worker<ReceiverWorkerResult> | undefined;
   try {
     const endpoint = await sender.ready();
-    const receiverConfig: ReceiverWorkerConfig = { connect: endpoint, warmupFrames: options.warmupFrames, rssSampleEvery: options.rssSampleEvery };
+    const receiverConfig: ReceiverWorkerConfig = { connect: endpoint, warmupFrames: options.warmupFrames, rssSampleEvery: options.rssSampleEvery, curve: options.curve?.receiver };
     receiver = new Worker<ReceiverWorkerResult>('receiver-worker', receiverConfig, options.profileDir, `receiver-${options.label}`);
     await receiver.ready();
     await sleep(JOIN_MS);

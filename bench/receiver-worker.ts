@@ -26,6 +26,7 @@ async function main(config: ReceiverWorkerConfig): Promise<void> {
       fsync: false,
       maxFrameBytes: DEFAULTS.maxFrameBytes,
       receiveHighWaterMark: DEFAULTS.receiveHighWaterMark,
+      curve: config.curve,
     },
     createLogger('bench-receiver', 'warn'),
   );

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as zmq from 'zeromq';
 import { DEFAULTS } from '../common/defaults';
+import { createLogger } from '../common/log';
 import { Sender } from '../sender/sender';
 import { CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
 import { CAMERA_FPS } from './latency';
@@ -115,7 +116,7 @@ async function measureWake(clip: Clip, times: number): Promise<number[]> {
     onIdleChange: (idle) => {
       if (idle) whenIdle?.();
     },
-  });
+  }, createLogger('bench-reference', 'warn'));
   const stop = new AbortController();
   const running = sender.run(stop.signal);
   const wakeMs: number[] = [];

@@ -1,4 +1,5 @@
 import { sizeName } from './clip';
+import { curveSection, type CurveCost } from './curve-cost';
 import type { EncodeCeiling } from './encode-ceiling';
 import type { Machine } from './machine';
 import type { PipelineRun } from './pipeline';
@@ -27,6 +28,7 @@ export interface BenchResults {
   soak?: SoakResult | undefined;
   /** Against the Python reference loop; absent with --no-reference. */
   reference?: ReferenceComparison | undefined;
+  curve?: CurveCost | undefined;
   targets: TargetCheck[];
   profiles?: ProfileSummary[] | undefined;
 }
@@ -165,6 +167,7 @@ export function renderReport(r: BenchResults): string {
     `Memory\n${memorySection(r)}`,
     `Targets\n${targetsSection(r.targets)}`,
   ];
+  if (r.curve) sections.push(`CURVE's cost at a camera's pace, tcp loopback, side by side with plaintext\n${curveSection(r.curve)}`);
   if (r.profiles?.length) sections.push(`Main-thread CPU profiles (node --cpu-prof), top self time\n${profileSection(r.profiles)}`);
   return `${sections.join('\n\n')}\n`;
 }

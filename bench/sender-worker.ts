@@ -3,6 +3,7 @@
  * streaming a looping clip, plus the CPU and RSS it used per frame. Driven by bench/pipeline.ts.
  */
 import { DEFAULTS } from '../common/defaults';
+import { createLogger } from '../common/log';
 import { Sender } from '../sender/sender';
 import { sizeThreadPool } from '../sender/thread-pool';
 import { UsageMeter } from './usage-meter';
@@ -26,7 +27,8 @@ async function main(config: SenderWorkerConfig): Promise<void> {
     encodeConcurrency: config.encodeConcurrency,
     ...(config.strips === undefined ? {} : { strips: config.strips }),
     passthrough: config.passthrough ?? false,
-  });
+    curve: config.curve && { key: config.curve.key, allow: new Set(config.curve.allow) },
+  }, createLogger('bench-sender', 'warn'));
   try {
     await post({ type: 'ready', endpoint: sender.endpoint });
     await whenTold('go');

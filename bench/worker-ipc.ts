@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { CurveKeyPair } from '../common/curve-keys';
 import type { Percentiles } from '../common/stats/latency-histogram';
 import { describeError } from '../common/errors';
 
@@ -46,6 +47,8 @@ export interface SenderWorkerConfig {
   passthrough?: boolean | undefined;
   /** Idle run: no receiver; after 'go', measure the CPU the sender uses for this long, then report. */
   idleMs?: number | undefined;
+  /** CURVE server key pair and the client keys it allows; plaintext without it. */
+  curve?: { key: CurveKeyPair; allow: string[] } | undefined;
 }
 
 export interface SenderWorkerResult {
@@ -64,6 +67,8 @@ export interface ReceiverWorkerConfig {
   connect: string;
   warmupFrames: number;
   rssSampleEvery?: number | undefined;
+  /** CURVE client key pair and the server's public key; plaintext without it. */
+  curve?: { key: CurveKeyPair; serverKey: string } | undefined;
 }
 
 export interface ReceiverWorkerResult {

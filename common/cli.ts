@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS } from './defaults';
 import { parseEndpoint, type EndpointRole } from './endpoint';
+import { readAllowlist, readSecretKeyFile, readServerKey, type CurveKeyPair } from './curve-keys';
+import type { CurveSettings } from './curve-security';
 import { describeError, UsageError } from './errors';
 import { isValidTopic } from './protocol';
 
@@ -126,4 +128,83 @@ function reportError(name: string, error: unknown): number {
   return EXIT_FAILURE;
 }
 
+/** A key-file reader as a commander parser: a bad file is one line naming the option, exit 2. */
+function keyArgument<T>(read: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return read(value);
+    } catch (error) {
+      throw new InvalidArgumentError(describeError(error));
+    }
+  };
+}
+
+/** --curve-key: this program's own key pair; giving it turns CURVE on. */
+export function curveKeyOption(): Option {
+  return envOption('--curve-key <file>', 'CURVE: this program\'s key pair (a .key file from zerocam-keys); turns encryption on', 'CURVE_KEY').argParser(keyArgument(readSecretKeyFile));
+}
+
+/** --curve-allow, or a side-specific allowlist such as the hub's `--curve-allow-senders <path>` (env CURVE_ALLOW_SENDERS). */
+export function curveAllowOption(flags = '--curve-allow <path>', envName = 'CURVE_ALLOW', who = 'clients'): Option {
+  return envOption(flags, `CURVE, binding side: the ${who} allowed to connect (a .pub file, a file of keys one per line, or a directory of .pub files)`, envName).argParser(
+    keyArgument(readAllowlist),
+  );
+}
+
+/** --curve-server: the public key of the CURVE server a connecting side talks to. */
+export function curveServerOption(): Option {
+  return envOption('--curve-server <file|key>', 'CURVE, connecting side: the server\'s public key (its .pub file, or the 40-character key)', 'CURVE_SERVER').argParser(keyArgument(readServerKey));
+}
+
+/** The flags every program with one ZeroMQ socket takes. */
+export function addCurveOptions(program: Command): Command {
+  return program.addOption(curveKeyOption()).addOption(curveAllowOption()).addOption(curveServerOption());
+}
+
+export interface CurveFlags {
+  curveKey?: CurveKeyPair;
+  curveAllow?: ReadonlySet<string>;
+  curveServer?: string;
+}
+
+export function curveSettingsFrom(raw: CurveFlags): CurveSettings {
+  return { key: raw.curveKey, allow: raw.curveAllow, serverKey: raw.curveServer };
+}
+
+export const CURVE_HELP = `CURVE encryption (keys from zerocam-keys generate NAME):
+  binding side:    --curve-key NAME.key [--curve-allow clients/]
+  connecting side: --curve-server SERVER.pub [--curve-key NAME.key]`;
+
 export { DEFAULTS };
+
+/** --token: URL-safe, so it survives `?token=` in a URL and a cookie as it is. */
+export function parseToken(value: string): string {
+  if (!/^[A-Za-z0-9._~-]{8,256}$/.test(value)) throw new InvalidArgumentError('expected 8-256 characters of A-Z, a-z, 0-9 and . _ ~ -');
+  return value;
+}
+
+/** --allowed-host may repeat and may hold a comma-separated list. */
+export function collectHostNames(value: string, previous: string[] | undefined): string[] {
+  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})$/.test(name)) throw new InvalidArgumentError(`"${name}" is not a host name (a name or address, without a port)`);
+  }
+  return [...(previous ?? []), ...names];
+}
+
+/** The web surface's access options (`zerocam-viewer --web`, `zerocam-hub --http`). */
+export function addWebAccessOptions(program: Command): Command {
+  return program
+    .addOption(envOption('--token <token>', 'the token every web request must carry (default: a random one, printed in the URL at start)', 'TOKEN').argParser(parseToken))
+    .addOption(envOption('--allowed-host <name>', 'a Host name the web server answers to besides 127.0.0.1, localhost, [::1] and its bound address (repeatable, or comma-separated)', 'ALLOWED_HOST').argParser(collectHostNames))
+    .addOption(envOption('--allow-ipc', 'let a web page ask for ipc:// and inproc:// endpoints, not only tcp://', 'ALLOW_IPC').default(false));
+}
+
+export interface WebAccessFlags {
+  token?: string;
+  allowedHost?: string[];
+  allowIpc: boolean;
+}
+
+export const WEB_ACCESS_HELP = `Web access: every request needs the token (the page keeps it in a cookie; scripts send
+"Authorization: Bearer TOKEN" or add ?token=TOKEN), and a Host header naming this server.`;

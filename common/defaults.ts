@@ -33,9 +33,10 @@ export const DEFAULTS = {
 
   /**
    * Queues hold frames, and a frame older than the newest is worth nothing to a viewer,
-   * so they stay tiny: a slow peer costs skipped frames, never seconds of latency.
+   * so they stay tiny: a slow peer costs skipped frames, never seconds of latency. A sender
+   * queues one: on a slow link, one frame waits while one is on the wire (#11, docs/benchmarks.md).
    */
-  sendHighWaterMark: 2,
+  sendHighWaterMark: 1,
   receiveHighWaterMark: 2,
   /** Largest JPEG accepted; bigger messages are rejected (and past twice this, cut off by libzmq). */
   maxFrameBytes: 16 * 1024 * 1024,
@@ -70,6 +71,12 @@ export const DEFAULTS = {
   /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
   httpHost: '127.0.0.1',
 
+  /**
+   * Denied CURVE clients are logged once per key and address; past this many, a flood of fresh
+   * keys is only counted, so it can neither fill the log nor grow memory.
+   */
+  curveDeniedPeersLogged: 1000,
+
   saveEvery: 1,
   fsync: true,
 
@@ -82,6 +89,36 @@ export const DEFAULTS = {
   imagezmqMaxMetadataBytes: 64 * 1024,
   /** A connecting socket whose peer vanished without libzmq scheduling a reconnect is redialled after this. */
   redialCheckMs: 200,
+
+  /**
+   * Bounded lag on slow links (#11): the kernel's TCP buffers (SO_SNDBUF/SO_RCVBUF) of every zerocam
+   * socket. Linux's defaults hold several 720p frames, which a slow link drains for seconds; 16 KiB
+   * (Linux doubles it) holds less than one. The price: TCP keeps at most about that much in flight,
+   * so one connection carries at most ~32 KiB per round trip (260 Mbit/s at 1 ms, 6.5 Mbit/s at 40 ms).
+   */
+  socketBufferBytes: 16 * 1024,
+  /** A zerocam SUB receiver reports what it got from each stream upstream this often (docs/protocol.md). */
+  linkReportIntervalMs: 500,
+  /** A sender forgets a receiver that has not reported for this long (it left, or is not zerocam). */
+  linkReportExpiryMs: 3000,
+  /** A receiver that gets fewer than this share of the frames sent is link-limited. */
+  linkLimitedShare: 0.9,
+  /** --adapt: the lowest JPEG quality it goes down to before it scales frames down. */
+  minQuality: 30,
+  /** --adapt: quality steps down (link-limited) and up (not) by this, once per link report. */
+  adaptQualityStep: 10,
+  /** --adapt: below the quality floor, frames shrink by this factor per step, down to minScale. */
+  adaptScaleStep: 0.75,
+  adaptMinScale: 0.25,
+  /** #8, the web surface: random bytes in a generated --token (base64url). */
+  webTokenBytes: 24,
+  /** Largest WebSocket message a page may send; past it the connection closes with 1009. */
+  webMaxMessageBytes: 64 * 1024,
+  /** Viewer pages (WebSocket feeds) open at once, in all and per client address. */
+  webMaxPages: 16,
+  webMaxPagesPerClient: 4,
+  /** ZeroMQ connections one page may open; with the page limits this bounds the descriptors a browser can cost. */
+  webMaxConnectionsPerPage: 8,
 } as const;
 
 export type SenderPattern = 'pub' | 'push';

@@ -26,6 +26,16 @@ export class SaveError extends ZerocamError {
   override name = 'SaveError';
 }
 
+/** A web client asked for more than the server allows (pages, connections per page); it is told so. */
+export class LimitError extends ZerocamError {
+  override name = 'LimitError';
+}
+
+/** A page asked the server to connect to a local endpoint (ipc://, inproc://) without --allow-ipc. */
+export class RefusedEndpointError extends ZerocamError {
+  override name = 'RefusedEndpointError';
+}
+
 export const REJECT_REASONS = [
   'part-count',
   'topic',
@@ -59,4 +69,14 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   if (typeof error === 'string') return error;
   return String(error);
+}
+
+/** A receiver's link report (docs/protocol.md, "Link reports") that does not parse. Counted and dropped, never fatal. */
+export class LinkReportError extends ZerocamError {
+  override name = 'LinkReportError';
+}
+
+/** A CURVE key file that cannot be used: unreadable, malformed, or a secret key others can read. */
+export class KeyFileError extends UsageError {
+  override name = 'KeyFileError';
 }

@@ -2,16 +2,23 @@ import * as zmq from 'zeromq';
 import { nowMicros } from './clock';
 import { DEFAULTS } from './defaults';
 import { ProtocolError } from './errors';
-import { decodeFrame, isValidTopic } from './protocol';
-import { attach, COMMON_SOCKET_OPTIONS } from './socket-options';
+import { JpegReceiver } from './jpeg-receiver';
+import { decodeFrame, encodeFrame, isValidTopic } from './protocol';
+import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from './curve-security';
+import type { SenderIntake } from './sender-intake';
+import { COMMON_SOCKET_OPTIONS, isWouldBlock, receiveUntilClosed, type Attachment } from './socket-options';
 import type { StreamCatalog } from './stream-catalog';
 
 export type ForwarderPattern = 'pubsub' | 'pipeline';
 
 export interface FrameForwarderOptions {
   pattern: ForwarderPattern;
-  /** Bound for senders: XSUB (pubsub) or PULL (pipeline). */
-  senders: string;
+  /** Where senders reach the hub: bound (senders --connect), or connected to senders that bind. */
+  senders: Attachment;
+  /** How frames enter (resolveSenderIntake); default proxy: XSUB (pubsub) or PULL (pipeline). */
+  intake?: SenderIntake;
+  /** JPEG quality for imagezmq raw arrays, encoded once on arrival. */
+  quality?: number;
   /** Bound for receivers: XPUB (pubsub) or PUSH (pipeline). */
   receivers: string;
   /** Counts every frame and holds the newest of each stream. */
@@ -21,14 +28,19 @@ export interface FrameForwarderOptions {
   receiveHighWaterMark?: number;
   /** Called for each malformed message (after it is counted); for logging. */
   onRejected?: (error: ProtocolError) => void;
+  /** CURVE on the senders' side, with its own allowlist (ZAP domain); plaintext without it. */
+  sendersSecurity?: SocketSecurityOptions | undefined;
+  /** CURVE on the receivers' side, with its own allowlist (ZAP domain); plaintext without it. */
+  receiversSecurity?: SocketSecurityOptions | undefined;
+  /** A connected sender that libzmq cut off for good (an oversized message) and that was redialled. */
+  onPeerCutOff?: (endpoint: string) => void;
 }
+
+/** The hub's sender side: a proxy socket whose messages are sent on as received, or a JpegReceiver (rep, sub). */
+type Upstream = SecuredSocket<zmq.XSubscriber | zmq.Pull> | JpegReceiver;
 
 const SUBSCRIBE = 1;
 const UNSUBSCRIBE = 0;
-
-function isWouldBlock(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
-}
 
 /**
  * ZeroMQ's proxy between senders and receivers, with a check of every message and a last-value cache.
@@ -41,24 +53,37 @@ function isWouldBlock(error: unknown): boolean {
  * Each message is validated with the protocol's decoder (which neither copies nor decodes the JPEG)
  * and sent on as the very buffers received. Malformed ones are counted and dropped. Queues are
  * bounded by the HWMs: XPUB drops per slow subscriber, PUSH skips when no receiver has room.
+ *
+ * Other intakes (REQ senders, imagezmq senders: common/sender-intake.ts) replace XSUB/PULL with a
+ * JpegReceiver; their frames are encoded as zerocam messages once and then go the same way.
  */
 export class FrameForwarder {
-  /** Receivers connected now (tcp and ipc; inproc peers are not reported by libzmq). */
-  receivers = 0;
   /** Prefixes receivers subscribe to (XPUB reports each stream's last unsubscribe). */
   private readonly receiverPrefixes = new Set<string>();
   /** Prefixes this process itself wants (the web gateway), with how many holders. */
   private readonly localDemand = new Map<string, number>();
   private closed = false;
 
+  private readonly downstream: zmq.XPublisher | zmq.Push;
+  readonly sendersEndpoint: string;
+  readonly receiversEndpoint: string;
+
   private constructor(
     readonly pattern: ForwarderPattern,
-    private readonly upstream: zmq.XSubscriber | zmq.Pull,
-    private readonly downstream: zmq.XPublisher | zmq.Push,
-    readonly sendersEndpoint: string,
-    readonly receiversEndpoint: string,
+    private readonly senders: Upstream,
+    private readonly receiversSide: SecuredSocket<zmq.XPublisher | zmq.Push>,
+    private readonly receiverCount: { connected: number },
     private readonly options: FrameForwarderOptions,
-  ) {}
+  ) {
+    this.downstream = receiversSide.socket;
+    this.sendersEndpoint = senders.endpoint;
+    this.receiversEndpoint = receiversSide.endpoint;
+  }
+
+  /** Receivers connected now (tcp and ipc; inproc peers are not reported by libzmq). */
+  get receivers(): number {
+    return this.receiverCount.connected;
+  }
 
   static async open(options: FrameForwarderOptions): Promise<FrameForwarder> {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
@@ -72,23 +97,51 @@ export class FrameForwarder {
       sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark,
       sendTimeout: 0,
     };
-    const upstream = options.pattern === 'pubsub' ? new zmq.XSubscriber(upstreamOptions) : new zmq.Pull(upstreamOptions);
-    const downstream =
-      options.pattern === 'pubsub' ? new zmq.XPublisher({ ...downstreamOptions, verbosity: 'allSubs' }) : new zmq.Push(downstreamOptions);
+    const receiverCount = { connected: 0 };
+    const intake = options.intake ?? { kind: 'proxy' };
+    const senders: Upstream =
+      intake.kind === 'proxy'
+        ? await openSecuredSocket(
+            (curve) => (options.pattern === 'pubsub' ? new zmq.XSubscriber({ ...upstreamOptions, ...curve }) : new zmq.Pull({ ...upstreamOptions, ...curve })),
+            options.senders,
+            options.sendersSecurity,
+            options.onPeerCutOff,
+          )
+        : await JpegReceiver.open({
+            pattern: intake.kind,
+            wire: intake.wire,
+            attachment: options.senders,
+            maxFrameBytes,
+            security: options.sendersSecurity,
+            ...(options.quality !== undefined && { quality: options.quality }),
+            ...(options.receiveHighWaterMark !== undefined && { receiveHighWaterMark: options.receiveHighWaterMark }),
+            ...(options.onPeerCutOff && { onPeerCutOff: options.onPeerCutOff }),
+          });
     try {
-      const sendersEndpoint = await attach(upstream, { bind: options.senders });
-      const receiversEndpoint = await attach(downstream, { bind: options.receivers });
-      return new FrameForwarder(options.pattern, upstream, downstream, sendersEndpoint, receiversEndpoint, options);
+      const receiversSide = await openSecuredSocket(
+        (curve) => {
+          const downstream =
+            options.pattern === 'pubsub' ? new zmq.XPublisher({ ...downstreamOptions, ...curve, verbosity: 'allSubs' }) : new zmq.Push({ ...downstreamOptions, ...curve });
+          // Listeners, not iteration: CURVE watches the same socket's events. Listening before binding misses no one.
+          downstream.events.on('accept', () => receiverCount.connected++);
+          downstream.events.on('disconnect', () => {
+            receiverCount.connected = Math.max(0, receiverCount.connected - 1);
+          });
+          return downstream;
+        },
+        { bind: options.receivers },
+        options.receiversSecurity,
+      );
+      return new FrameForwarder(options.pattern, senders, receiversSide, receiverCount, options);
     } catch (error) {
-      upstream.close();
-      downstream.close();
+      senders.close();
       throw error;
     }
   }
 
   /** Forwards until close(). */
   async run(): Promise<void> {
-    const loops = [this.forwardFrames(), this.countReceivers()];
+    const loops = [this.senders instanceof JpegReceiver ? this.forwardReceived(this.senders) : this.forwardFrames(this.senders.socket)];
     if (this.downstream instanceof zmq.XPublisher) loops.push(this.handleSubscriptions(this.downstream));
     try {
       await Promise.all(loops);
@@ -97,10 +150,10 @@ export class FrameForwarder {
     }
   }
 
-  private async forwardFrames(): Promise<void> {
+  private async forwardFrames(upstream: zmq.XSubscriber | zmq.Pull): Promise<void> {
     const { catalog } = this.options;
     const limits = { maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
-    for await (const parts of this.upstream) {
+    for await (const parts of receiveUntilClosed(upstream)) {
       const receiveUs = nowMicros();
       let frame;
       try {
@@ -113,6 +166,27 @@ export class FrameForwarder {
       }
       if (!catalog.add(frame, parts, receiveUs)) continue;
       if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+    }
+  }
+
+  /**
+   * Frames from REQ or imagezmq senders, already checked (and converted) by the JpegReceiver: each
+   * is encoded as a zerocam message once (its JPEG by reference), then cached and sent as any frame.
+   * A REQ sender's reply goes out once the frame is accepted: cached and handed to the receivers'
+   * socket (or counted as skipped or as a repeat, which a retry would not change).
+   */
+  private async forwardReceived(receiver: JpegReceiver): Promise<void> {
+    const { catalog } = this.options;
+    for await (const received of receiver) {
+      if (received.kind === 'rejected') {
+        catalog.onRejected(received.error.reason);
+        this.options.onRejected?.(received.error);
+        continue;
+      }
+      const { frame, receiveUs, reply } = received;
+      const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
+      if (catalog.add(frame, parts, receiveUs) && !(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+      await reply(true);
     }
   }
 
@@ -157,18 +231,12 @@ export class FrameForwarder {
   }
 
   private async sendUpstream(kind: typeof SUBSCRIBE | typeof UNSUBSCRIBE, prefix: string): Promise<void> {
-    if (!(this.upstream instanceof zmq.XSubscriber) || this.upstream.closed) return;
+    const upstream = this.senders instanceof JpegReceiver ? undefined : this.senders.socket;
+    if (!(upstream instanceof zmq.XSubscriber) || upstream.closed) return;
     // libzmq XSUB accepts subscription messages while a receive is pending.
-    await this.upstream.send(Buffer.concat([Buffer.of(kind), Buffer.from(prefix, 'latin1')])).catch((error: unknown) => {
-      if (!this.upstream.closed) throw error;
+    await upstream.send(Buffer.concat([Buffer.of(kind), Buffer.from(prefix, 'latin1')])).catch((error: unknown) => {
+      if (!upstream.closed) throw error;
     });
-  }
-
-  private async countReceivers(): Promise<void> {
-    for await (const event of this.downstream.events) {
-      if (event.type === 'accept') this.receivers++;
-      else if (event.type === 'disconnect') this.receivers = Math.max(0, this.receivers - 1);
-    }
   }
 
   /**
@@ -190,7 +258,7 @@ export class FrameForwarder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.upstream.closed) this.upstream.close();
-    if (!this.downstream.closed) this.downstream.close();
+    this.senders.close();
+    this.receiversSide.close();
   }
 }

@@ -3,9 +3,10 @@ import { nowMicros } from './clock';
 import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from './defaults';
 import { ProtocolError } from './errors';
 import { ImagezmqFramer } from './imagezmq-protocol';
+import { LinkReporter } from './link-reporter';
 import { decodeFrame, encodeTopic, type Frame } from './protocol';
-import { Redialler } from './redialler';
-import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+import { openSecuredSocket, type CurveSocketOptions, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, receiveUntilClosed, type Attachment } from './socket-options';
 
 export interface JpegReceiverOptions {
   /** rep: acknowledged delivery; every message gets one reply (see Received.reply). */
@@ -21,6 +22,8 @@ export interface JpegReceiverOptions {
   topics?: readonly string[];
   maxFrameBytes?: number;
   receiveHighWaterMark?: number;
+  /** CURVE encryption and, when binding, the allowlist; plaintext without it. */
+  security?: SocketSecurityOptions | undefined;
 }
 
 /**
@@ -35,22 +38,27 @@ export type Received =
   | { kind: 'frame'; frame: Frame; receiveUs: number; reply: Reply }
   | { kind: 'rejected'; error: ProtocolError; receiveUs: number; reply: Reply };
 
-type Socket = zmq.Subscriber | zmq.Pull | zmq.Reply;
+type Socket = zmq.XSubscriber | zmq.Pull | zmq.Reply;
 
 /**
  * Owns one SUB or PULL socket and yields every message as a decoded frame or a rejection.
  * Iteration ends when close() is called. The JPEG is never copied or decoded here.
+ *
+ * SUB is an XSUB socket: it subscribes like a SUB, and also sends link reports upstream (what it
+ * got of each stream, common/link-reporter.ts), so a sender learns what its link delivers. Senders
+ * and hubs that do not read them (PUB sockets, imagezmq) drop them unseen.
  */
 export class JpegReceiver implements AsyncIterable<Received> {
   private readonly topics: ReadonlySet<string>;
   private readonly limits: { maxFrameBytes: number };
   private readonly decode: (parts: Buffer[]) => Frame | Promise<Frame>;
-  private readonly redialler: Redialler | undefined;
+  private readonly reporter: LinkReporter | undefined;
 
   private constructor(
     private readonly socket: Socket,
     readonly endpoint: string,
     options: JpegReceiverOptions,
+    private readonly release: () => void,
   ) {
     this.topics = new Set(options.topics ?? []);
     this.limits = { maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes };
@@ -60,43 +68,38 @@ export class JpegReceiver implements AsyncIterable<Received> {
     } else {
       this.decode = (parts) => decodeFrame(parts, this.limits);
     }
-    if ('connect' in options.attachment) this.redialler = new Redialler(socket, options.attachment.connect, options.onPeerCutOff);
+    if (socket instanceof zmq.XSubscriber && options.wire !== 'imagezmq') this.reporter = new LinkReporter((message) => sendUpstream(socket, message));
   }
 
   static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {
     for (const topic of options.topics ?? []) encodeTopic(topic);
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
-    const socketOptions = {
-      ...COMMON_SOCKET_OPTIONS,
-      receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
-      // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
-      // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
-      maxMessageSize: 2 * maxFrameBytes,
+    const create = (curve: CurveSocketOptions | undefined): Socket => {
+      const socketOptions = {
+        ...COMMON_SOCKET_OPTIONS,
+        ...curve,
+        receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
+        // Past this, libzmq drops the peer's connection before buffering the part, so a hostile or broken
+        // peer cannot exhaust memory. Between maxFrameBytes and this, messages are counted as 'oversized'.
+        maxMessageSize: 2 * maxFrameBytes,
+      };
+      if (options.pattern === 'rep') return new zmq.Reply(socketOptions);
+      if (options.pattern === 'pull') return new zmq.Pull(socketOptions);
+      return new zmq.XSubscriber(socketOptions);
     };
-    let socket: Socket;
-    if (options.pattern === 'rep') {
-      socket = new zmq.Reply(socketOptions);
-    } else if (options.pattern === 'sub') {
-      const subscriber = new zmq.Subscriber(socketOptions);
-      const topics = options.topics ?? [];
+    const { socket, endpoint, close } = await openSecuredSocket(create, options.attachment, options.security, options.onPeerCutOff);
+    if (socket instanceof zmq.XSubscriber) {
       // SUB filters by prefix, so "cam1" also lets "cam10" through; the exact check is in the iterator.
-      if (topics.length === 0) subscriber.subscribe();
-      else subscriber.subscribe(...topics);
-      socket = subscriber;
-    } else {
-      socket = new zmq.Pull(socketOptions);
+      // XSUB keeps its subscriptions and sends them to every peer, including those it reaches later.
+      for (const topic of options.topics?.length ? options.topics : ['']) {
+        await sendUpstream(socket, Buffer.concat([Buffer.of(1), Buffer.from(topic, 'ascii')]));
+      }
     }
-    try {
-      const endpoint = await attach(socket, options.attachment);
-      return new JpegReceiver(socket, endpoint, options);
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
+    return new JpegReceiver(socket, endpoint, options, close);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {
-    for await (const parts of this.socket) {
+    for await (const parts of receiveUntilClosed(this.socket)) {
       const receiveUs = nowMicros();
       let answered = false;
       const reply: Reply = async (accepted, why) => {
@@ -119,7 +122,10 @@ export class JpegReceiver implements AsyncIterable<Received> {
         continue;
       }
       // A REQ sender of a stream nobody here wants is still answered, or it would wait for nothing.
-      if (this.topics.size === 0 || this.topics.has(frame.topic)) yield { kind: 'frame', frame, receiveUs, reply };
+      if (this.topics.size === 0 || this.topics.has(frame.topic)) {
+        this.reporter?.onFrame(frame);
+        yield { kind: 'frame', frame, receiveUs, reply };
+      }
       await reply(true);
     }
   }
@@ -129,7 +135,16 @@ export class JpegReceiver implements AsyncIterable<Received> {
   }
 
   close(): void {
-    this.redialler?.close();
-    if (!this.socket.closed) this.socket.close();
+    this.reporter?.close();
+    this.release();
+  }
+}
+
+/** XSUB never blocks a send (it drops for a full pipe); a send racing close() is a normal stop. */
+async function sendUpstream(socket: zmq.XSubscriber, message: Buffer): Promise<void> {
+  try {
+    await socket.send(message);
+  } catch (error) {
+    if (!socket.closed) throw error;
   }
 }

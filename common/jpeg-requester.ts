@@ -5,7 +5,8 @@ import { UsageError } from './errors';
 import { encodeImagezmqJpeg } from './imagezmq-protocol';
 import type { OutgoingFrame } from './jpeg-sender';
 import { encodeFrame, encodeTopic } from './protocol';
-import { attach, COMMON_SOCKET_OPTIONS } from './socket-options';
+import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS } from './socket-options';
 
 export interface JpegRequesterOptions {
   /** REQ connects: it is the side that reopens its socket, so it must not hold a bound port. */
@@ -17,6 +18,8 @@ export interface JpegRequesterOptions {
   onTimeout?: (first: boolean) => void;
   /** A reply arrived after an outage. */
   onRecovered?: () => void;
+  /** CURVE client settings, applied to every socket it opens (it reopens after each timeout). */
+  security?: SocketSecurityOptions | undefined;
 }
 
 /**
@@ -46,7 +49,7 @@ interface Waiting {
  * sent frame was lost.
  */
 export class JpegRequester {
-  private socket: zmq.Request;
+  private secured: SecuredSocket<zmq.Request>;
   private waiting: Waiting | undefined;
   private busy = false;
   private inOutage = false;
@@ -58,9 +61,9 @@ export class JpegRequester {
   private constructor(
     private readonly options: JpegRequesterOptions,
     readonly session: number,
-    socket: zmq.Request,
+    secured: SecuredSocket<zmq.Request>,
   ) {
-    this.socket = socket;
+    this.secured = secured;
     this.topicPart = encodeTopic(options.topic);
   }
 
@@ -70,16 +73,13 @@ export class JpegRequester {
     return new JpegRequester(options, session, await JpegRequester.openSocket(options));
   }
 
-  private static async openSocket(options: JpegRequesterOptions): Promise<zmq.Request> {
+  private static openSocket(options: JpegRequesterOptions): Promise<SecuredSocket<zmq.Request>> {
     const timeout = options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs;
-    const socket = new zmq.Request({ ...COMMON_SOCKET_OPTIONS, receiveTimeout: timeout, sendTimeout: timeout });
-    try {
-      await attach(socket, { connect: options.connect });
-      return socket;
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
+    return openSecuredSocket(
+      (curve) => new zmq.Request({ ...COMMON_SOCKET_OPTIONS, ...curve, receiveTimeout: timeout, sendTimeout: timeout }),
+      { connect: options.connect },
+      options.security,
+    );
   }
 
   get endpoint(): string {
@@ -131,7 +131,7 @@ export class JpegRequester {
       this.options.wire === 'imagezmq'
         ? encodeImagezmqJpeg(this.options.topic, jpeg)
         : encodeFrame(this.topicPart, { ...frame, seq: this.nextSeq, session: this.session, sendUs: nowMicros() }, jpeg);
-    const socket = this.socket;
+    const socket = this.secured.socket;
     let reply: Buffer[];
     try {
       await socket.send(parts);
@@ -156,13 +156,13 @@ export class JpegRequester {
   private async reopen(): Promise<void> {
     this.options.onTimeout?.(!this.inOutage);
     this.inOutage = true;
-    this.socket.close();
+    this.secured.close();
     // The frame that waited through the timeout is stale now; the next one sent is captured after this.
     this.waiting?.settle('skipped');
     this.waiting = undefined;
     const fresh = await JpegRequester.openSocket(this.options);
     if (this.closed) fresh.close();
-    else this.socket = fresh;
+    else this.secured = fresh;
   }
 
   /** Idempotent. A frame waiting for its reply settles as 'closed' at once. */
@@ -171,6 +171,6 @@ export class JpegRequester {
     this.closed = true;
     this.waiting?.settle('closed');
     this.waiting = undefined;
-    this.socket.close();
+    this.secured.close();
   }
 }

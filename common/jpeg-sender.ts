@@ -3,7 +3,10 @@ import { DEFAULTS, type SenderPattern, type Wire } from './defaults';
 import { encodeImagezmqJpeg } from './imagezmq-protocol';
 import { encodeFrame, encodeTopic, type FrameHeader } from './protocol';
 import { Audience } from './audience';
-import { attach, COMMON_SOCKET_OPTIONS, type Attachment } from './socket-options';
+import { isLinkReport } from './link-report';
+import { LinkMonitor } from './link-monitor';
+import { openSecuredSocket, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from './socket-options';
 
 export interface JpegSenderOptions {
   pattern: SenderPattern;
@@ -12,14 +15,12 @@ export interface JpegSenderOptions {
   sendHighWaterMark?: number;
   /** Default 'zerocam'; 'imagezmq' sends imagezmq's send_jpg message with msg = topic. */
   wire?: Wire;
+  /** CURVE encryption and, when binding, the allowlist; plaintext without it. */
+  security?: SocketSecurityOptions | undefined;
 }
 
 /** The frame fields a caller supplies; the sender fills in session and send time. */
 export type OutgoingFrame = Omit<FrameHeader, 'session' | 'sendUs'>;
-
-function isWouldBlock(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
-}
 
 /**
  * Owns one PUB or PUSH socket and sends JPEG frames on it without ever waiting for peers:
@@ -34,9 +35,14 @@ function isWouldBlock(error: unknown): boolean {
  * It also knows whether anyone watches (`watched`, `whenWatched`), so the sender can idle: PUB is
  * an XPUB socket, which reads the subscriptions receivers (or a hub in between) send; PUSH counts
  * connected peers. inproc has no connection events, so an inproc PUSH counts as always watched.
+ *
+ * PUB also reads the link reports zerocam receivers send up the same path (`links`): how much of
+ * the stream each receiver's link carries, which libzmq's per-subscriber drops would otherwise hide.
  */
 export class JpegSender {
   readonly session: number;
+  /** PUB: what the receivers' links carry, from their link reports; nothing for PUSH. */
+  readonly links: LinkMonitor | undefined;
   private constructor(
     private readonly socket: zmq.XPublisher | zmq.Push,
     readonly topic: string,
@@ -44,35 +50,41 @@ export class JpegSender {
     readonly endpoint: string,
     session: number,
     private readonly audience: Audience,
-    private readonly wire: Wire = 'zerocam',
+    private readonly wire: Wire,
+    private readonly release: () => void,
   ) {
     this.session = session;
-    if (socket instanceof zmq.XPublisher) void this.readSubscriptions(socket);
+    if (socket instanceof zmq.XPublisher) {
+      this.links = new LinkMonitor(topic, session);
+      void this.readSubscriptions(socket, this.links);
+    }
   }
 
   static async open(options: JpegSenderOptions, session: number): Promise<JpegSender> {
     const topicPart = encodeTopic(options.topic);
-    const socketOptions = {
-      ...COMMON_SOCKET_OPTIONS,
-      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
-      sendTimeout: 0,
-    };
-    const socket = options.pattern === 'pub' ? new zmq.XPublisher(socketOptions) : new zmq.Push(socketOptions);
     const inproc = ('bind' in options.attachment ? [options.attachment.bind] : options.attachment.connect).every((e) => e.startsWith('inproc://'));
     const audience = new Audience(topicPart, options.pattern === 'pub' ? 'subscriptions' : inproc ? 'always' : 'peers');
-    if (socket instanceof zmq.Push && !inproc) {
-      // Listen before attaching, so no connection is missed.
-      socket.events.on('accept', () => audience.onPeerConnected());
-      socket.events.on('connect', () => audience.onPeerConnected());
-      socket.events.on('disconnect', () => audience.onPeerDisconnected());
-    }
-    try {
-      const endpoint = await attach(socket, options.attachment);
-      return new JpegSender(socket, options.topic, topicPart, endpoint, session, audience, options.wire);
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
+    const { socket, endpoint, close } = await openSecuredSocket(
+      (curve) => {
+        const socketOptions = {
+          ...COMMON_SOCKET_OPTIONS,
+          ...curve,
+          sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
+          sendTimeout: 0,
+        };
+        const created = options.pattern === 'pub' ? new zmq.XPublisher(socketOptions) : new zmq.Push(socketOptions);
+        if (created instanceof zmq.Push && !inproc) {
+          // Listen before attaching, so no connection is missed.
+          created.events.on('accept', () => audience.onPeerConnected());
+          created.events.on('connect', () => audience.onPeerConnected());
+          created.events.on('disconnect', () => audience.onPeerDisconnected());
+        }
+        return created;
+      },
+      options.attachment,
+      options.security,
+    );
+    return new JpegSender(socket, options.topic, topicPart, endpoint, session, audience, options.wire ?? 'zerocam', close);
   }
 
   /** Sends one frame. Resolves true if it was queued, false if it was skipped because no peer had room. */
@@ -102,9 +114,13 @@ export class JpegSender {
     return this.audience.whenUnwatched(signal);
   }
 
-  private async readSubscriptions(socket: zmq.XPublisher): Promise<void> {
+  private async readSubscriptions(socket: zmq.XPublisher, links: LinkMonitor): Promise<void> {
     try {
-      for await (const [message] of socket) if (message) this.audience.onSubscriptionMessage(message);
+      for await (const [message] of socket) {
+        if (!message) continue;
+        if (isLinkReport(message)) links.onMessage(message, performance.now());
+        else this.audience.onSubscriptionMessage(message);
+      }
     } catch (error) {
       // The loop ends when the socket closes; anything else would be a bug in libzmq's XPUB.
       if (!socket.closed) throw error;
@@ -116,6 +132,6 @@ export class JpegSender {
   }
 
   close(): void {
-    if (!this.socket.closed) this.socket.close();
+    this.release();
   }
 }

@@ -9,18 +9,28 @@ import { DEFAULTS } from './defaults';
  * and never dials again, so one oversized frame would cut a receiver off from its sender forever.
  * A disconnect with no retry following soon is that case: disconnect and connect the endpoint
  * again, which starts a fresh session (and a fresh reconnect schedule) for it.
+ *
+ * A CURVE handshake the server refused (a key not allowed, no CURVE there) ends the same way. That
+ * is no cut-off: it is redialled after the longest reconnect interval, quietly, so a client whose
+ * key is added later gets in, without hammering a server that keeps refusing it.
  */
 export class Redialler {
   private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly refused = new Set<string>();
   private closed = false;
   private readonly onDisconnect = (event: { address: string }): void => {
     if (this.closed || !this.endpoints.includes(event.address)) return;
     clearTimeout(this.pending.get(event.address));
-    this.pending.set(event.address, setTimeout(() => this.redial(event.address), DEFAULTS.redialCheckMs));
+    const delay = this.refused.has(event.address) ? DEFAULTS.reconnectMaxIntervalMs : DEFAULTS.redialCheckMs;
+    this.pending.set(event.address, setTimeout(() => this.redial(event.address), delay));
   };
   private readonly onRetry = (event: { address: string }): void => {
     clearTimeout(this.pending.get(event.address));
     this.pending.delete(event.address);
+    this.refused.delete(event.address);
+  };
+  private readonly onHandshakeFailed = (event: { address: string }): void => {
+    this.refused.add(event.address);
   };
 
   constructor(
@@ -30,14 +40,21 @@ export class Redialler {
   ) {
     socket.events.on('disconnect', this.onDisconnect);
     socket.events.on('connect:retry', this.onRetry);
+    socket.events.on('handshake:error:auth', this.onHandshakeFailed);
+    socket.events.on('handshake:error:protocol', this.onHandshakeFailed);
   }
 
   private redial(endpoint: string): void {
     this.pending.delete(endpoint);
+    const refused = this.refused.delete(endpoint);
     if (this.closed || this.socket.closed) return;
-    this.socket.disconnect(endpoint);
+    try {
+      this.socket.disconnect(endpoint);
+    } catch {
+      // Already gone with the failed session; connecting again is what matters.
+    }
     this.socket.connect(endpoint);
-    this.onCutOff?.(endpoint);
+    if (!refused) this.onCutOff?.(endpoint);
   }
 
   /** Idempotent. */
@@ -49,6 +66,8 @@ export class Redialler {
     if (!this.socket.events.closed) {
       this.socket.events.off('disconnect', this.onDisconnect);
       this.socket.events.off('connect:retry', this.onRetry);
+      this.socket.events.off('handshake:error:auth', this.onHandshakeFailed);
+      this.socket.events.off('handshake:error:protocol', this.onHandshakeFailed);
     }
   }
 }

@@ -13,6 +13,29 @@ export const COMMON_SOCKET_OPTIONS = {
   reconnectMaxInterval: DEFAULTS.reconnectMaxIntervalMs,
 } as const;
 
+/** libzmq's EAGAIN: nothing could be sent or received right now. */
+export function isWouldBlock(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EAGAIN';
+}
+
+/**
+ * Every message `socket` receives, until it closes. zeromq.js rejects a receive with EAGAIN when
+ * the socket was signalled readable but the message is not complete yet (seen with CURVE and 140 kB
+ * frames); the next wake-up has it, so that is no error (zeromq.js's own iterator would throw it).
+ */
+export async function* receiveUntilClosed(socket: { receive(): Promise<Buffer[]>; readonly closed: boolean }): AsyncGenerator<Buffer[]> {
+  while (!socket.closed) {
+    let parts: Buffer[];
+    try {
+      parts = await socket.receive();
+    } catch (error) {
+      if (isWouldBlock(error)) continue;
+      throw error;
+    }
+    yield parts;
+  }
+}
+
 /** Where a socket attaches: it binds one endpoint, or connects to one or more. */
 export type Attachment = { bind: string } | { connect: readonly string[] };
 
@@ -22,8 +45,20 @@ interface Attachable {
   readonly lastEndpoint: string | null;
 }
 
+/**
+ * Small kernel buffers bound the lag on a slow link: frames wait in ZeroMQ's tiny queues, where
+ * newer ones replace them, not in the kernel's, where they queue for seconds (#11). Set here, just
+ * before the socket binds or connects, on whichever directions the socket type has (a PUSH has no
+ * receive buffer option, a PULL no send one).
+ */
+function limitKernelBuffers(socket: object): void {
+  if ('sendBufferSize' in socket) (socket as { sendBufferSize: number }).sendBufferSize = DEFAULTS.socketBufferBytes;
+  if ('receiveBufferSize' in socket) (socket as { receiveBufferSize: number }).receiveBufferSize = DEFAULTS.socketBufferBytes;
+}
+
 /** Binds or connects; returns the endpoint actually bound (a `*` port resolved), or the first connected one. */
 export async function attach(socket: Attachable, attachment: Attachment): Promise<string> {
+  limitKernelBuffers(socket);
   if ('bind' in attachment) {
     try {
       await socket.bind(attachment.bind);

@@ -1,3 +1,4 @@
+import type { SocketSecurityOptions } from './curve-security';
 import type { ReceiverPattern } from './defaults';
 import { JpegReceiver } from './jpeg-receiver';
 import type { Attachment } from './socket-options';
@@ -10,6 +11,8 @@ export interface StreamWatcherOptions {
   topics: readonly string[];
   maxFrameBytes?: number;
   catalog: StreamCatalog;
+  /** CURVE for its socket; plaintext without it. */
+  security?: SocketSecurityOptions | undefined;
 }
 
 /**
@@ -28,6 +31,7 @@ export class StreamWatcher {
       pattern: options.pattern,
       attachment: options.attachment,
       topics: options.topics,
+      security: options.security,
       ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
     });
     return new StreamWatcher(receiver, options.catalog);

@@ -5,19 +5,37 @@ import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { collectEndpoints, collectTopics, createProgram, DEFAULTS, envOption, healthFileOption, parseCommandLine, parseIntIn, runCli } from '../common/cli';
+import {
+  addWebAccessOptions,
+  collectEndpoints,
+  collectTopics,
+  createProgram,
+  CURVE_HELP,
+  curveKeyOption,
+  curveServerOption,
+  DEFAULTS,
+  envOption,
+  healthFileOption,
+  parseCommandLine,
+  parseIntIn,
+  runCli,
+  WEB_ACCESS_HELP,
+  type WebAccessFlags,
+} from '../common/cli';
+import type { CurveKeyPair } from '../common/curve-keys';
 import { HealthFile } from '../common/health-file';
 import { UsageError } from '../common/errors';
 import { GatewayRoutes } from '../common/http/gateway-routes';
 import { StreamCatalog } from '../common/stream-catalog';
 import { StreamWatcher } from '../common/stream-watcher';
+import { VIEWER_CURVE_KEY_ENV } from './message-validation';
 import { createLogger } from '../common/log';
 import type { ViewerPattern, ViewerSettings } from './viewer-messages';
 import { ViewerWebServer } from './web-server';
 
 const NAME = 'zerocam-viewer';
 
-interface RawOptions {
+interface RawOptions extends WebAccessFlags {
   connect?: string[];
   topic?: string[];
   pattern: ViewerPattern;
@@ -26,10 +44,12 @@ interface RawOptions {
   host: string;
   port: number;
   healthFile?: string;
+  curveKey?: CurveKeyPair;
+  curveServer?: string;
 }
 
 function buildProgram() {
-  return createProgram(NAME, 'Watch zerocam streams: a desktop window (Electron), or any browser with --web.')
+  return addWebAccessOptions(createProgram(NAME, 'Watch zerocam streams: a desktop window (Electron), or any browser with --web.'))
     .addOption(envOption('-c, --connect <endpoint>', 'sender(s) to show, repeatable or comma-separated', 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
@@ -38,14 +58,23 @@ function buildProgram() {
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
     .addOption(healthFileOption())
+    .addOption(curveKeyOption())
+    .addOption(curveServerOption())
     .addHelpText(
       'after',
       `
 Examples:
   ${NAME} --connect tcp://camhost:5555
   ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1,cam2
-  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open http://127.0.0.1:8080/
-  ${NAME} --wire imagezmq --connect tcp://raspberrypi:5555   an imagezmq PUB sender`,
+  ${NAME} --web --port 8080 --connect tcp://camhost:5555     then open the URL it prints (http://127.0.0.1:8080/?token=...)
+  ${NAME} --web --host 0.0.0.0 --allowed-host cams.lan --token $(cat token)   for the LAN, at http://cams.lan:8080/
+  ${NAME} --wire imagezmq --connect tcp://raspberrypi:5555   an imagezmq PUB sender
+  ${NAME} --connect tcp://camhost:5555 --curve-server cam1.pub --curve-key me.key
+
+${CURVE_HELP}
+The connection form takes a server key too; the viewer's own --curve-key never reaches the page.
+
+${WEB_ACCESS_HELP}`,
     );
 }
 
@@ -63,9 +92,10 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
   const log = createLogger(NAME);
   // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
   const catalog = new StreamCatalog();
+  const security = raw.curveServer === undefined ? undefined : { curve: { key: raw.curveKey, serverKey: raw.curveServer }, log };
   const watcher =
     raw.connect?.length && raw.pattern === 'sub'
-      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog })
+      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog, security })
       : undefined;
   const health = HealthFile.start(raw.healthFile, NAME);
   try {
@@ -75,13 +105,17 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
       rendererDir: join(__dirname, 'renderer'),
       settings,
       log,
+      curveKey: raw.curveKey,
+      token: raw.token,
+      allowedHosts: raw.allowedHost,
+      allowIpc: raw.allowIpc,
       routes: [new GatewayRoutes(catalog)],
     }).catch((error: unknown) => {
       const code = (error as { code?: string }).code;
       throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
     });
     try {
-      log.info({ event: 'serving', url: server.url }, `viewer at ${server.url}: open it in a browser`);
+      log.info({ event: 'serving', url: server.pageUrl }, `viewer at ${server.pageUrl}: open it in a browser (${server.tokenHint})`);
       const watching = watcher?.run();
       if (!signal.aborted) await Promise.race([once(signal, 'abort'), ...(watching ? [watching] : [])]);
     } finally {
@@ -94,7 +128,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
   return 0;
 }
 
-async function openWindow(settings: ViewerSettings, signal: AbortSignal): Promise<number> {
+async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, signal: AbortSignal): Promise<number> {
   const binary = electronBinary();
   if (!binary) {
     throw new UsageError(
@@ -103,7 +137,8 @@ async function openWindow(settings: ViewerSettings, signal: AbortSignal): Promis
   }
   const child = spawn(binary, [join(__dirname, 'main.js')], {
     stdio: 'inherit',
-    env: { ...process.env, ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings) },
+    // The main process owns the sockets, so it gets the key; its renderer never does.
+    env: { ...process.env, ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings), ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}) },
   });
   const stop = (): boolean => child.kill('SIGTERM');
   signal.addEventListener('abort', stop, { once: true });
@@ -117,9 +152,15 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   const settings: ViewerSettings = {
-    connections: (raw.connect ?? []).map((endpoint) => ({ endpoint, pattern: raw.pattern, topics: raw.topic ?? [], ...(raw.wire === 'imagezmq' ? { wire: raw.wire } : {}) })),
+    connections: (raw.connect ?? []).map((endpoint) => ({
+      endpoint,
+      pattern: raw.pattern,
+      topics: raw.topic ?? [],
+      ...(raw.wire === 'imagezmq' ? { wire: raw.wire } : {}),
+      ...(raw.curveServer ? { serverKey: raw.curveServer } : {}),
+    })),
   };
-  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, signal);
+  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, signal);
 }
 
 if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

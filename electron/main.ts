@@ -7,7 +7,7 @@ import { app, BrowserWindow, ipcMain, type IpcMainEvent, type IpcMainInvokeEvent
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError } from '../common/errors';
-import { parseConnectRequest, parseViewerSettings } from './message-validation';
+import { parseConnectRequest, parseViewerCurveKey, parseViewerSettings, VIEWER_CURVE_KEY_ENV } from './message-validation';
 import { StreamHub } from './stream-hub';
 import type { IpcReply } from './viewer-feed';
 import { IPC, type ViewerSettings } from './viewer-messages';
@@ -16,6 +16,7 @@ import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from './wind
 const indexFile = join(__dirname, 'renderer', 'index.html');
 const indexUrl = pathToFileURL(indexFile).href;
 const settings: ViewerSettings = parseViewerSettings(JSON.parse(process.env.ZEROCAM_VIEWER_SETTINGS ?? '{"connections":[]}'));
+const curveKey = parseViewerCurveKey(process.env[VIEWER_CURVE_KEY_ENV]);
 
 app.enableSandbox();
 app.on('web-contents-created', (_event, contents) => {
@@ -35,7 +36,7 @@ void app.whenReady().then(() => {
     status: (update) => {
       if (!window.isDestroyed()) window.webContents.send(IPC.status, update);
     },
-  });
+  }, { curveKey });
   const trusted = (event: IpcMainEvent | IpcMainInvokeEvent): boolean =>
     event.sender === window.webContents && isTrustedSender(event.senderFrame?.url, indexUrl);
 

@@ -1,3 +1,4 @@
+import { isCurveKey, type CurveKeyPair } from '../common/curve-keys';
 import { parseEndpoint } from '../common/endpoint';
 import { describeError } from '../common/errors';
 import { isValidTopic } from '../common/protocol';
@@ -42,7 +43,13 @@ export function parseConnectRequest(value: unknown): ConnectRequest {
   }
   const wire = value.wire ?? 'zerocam';
   if (wire !== 'zerocam' && wire !== 'imagezmq') throw new InvalidMessageError('wire must be "zerocam" or "imagezmq"');
-  return { endpoint, pattern, topics: topics as string[], ...(wire === 'imagezmq' ? { wire } : {}) };
+  const request: ConnectRequest = { endpoint, pattern, topics: topics as string[], ...(wire === 'imagezmq' ? { wire } : {}) };
+  const serverKey = value.serverKey ?? '';
+  if (typeof serverKey !== 'string' || (serverKey !== '' && !isCurveKey(serverKey))) {
+    throw new InvalidMessageError('serverKey must be a CURVE public key: 40 characters of Z85, as zerocam-keys show prints');
+  }
+  if (serverKey !== '') request.serverKey = serverKey;
+  return request;
 }
 
 export function parseClientMessage(value: unknown): ClientMessage {
@@ -64,6 +71,18 @@ export function parseClientMessage(value: unknown): ClientMessage {
     default:
       throw new InvalidMessageError(`unknown message type ${JSON.stringify(value.type)}`);
   }
+}
+
+/** How the CLI hands --curve-key to the Electron main process it starts (the renderer never sees it). */
+export const VIEWER_CURVE_KEY_ENV = 'ZEROCAM_VIEWER_CURVE_KEY';
+
+export function parseViewerCurveKey(json: string | undefined): CurveKeyPair | undefined {
+  if (json === undefined) return undefined;
+  const value: unknown = JSON.parse(json);
+  if (!isRecord(value) || typeof value.publicKey !== 'string' || typeof value.secretKey !== 'string' || !isCurveKey(value.publicKey) || !isCurveKey(value.secretKey)) {
+    throw new InvalidMessageError(`${VIEWER_CURVE_KEY_ENV} must hold a CURVE key pair`);
+  }
+  return { publicKey: value.publicKey, secretKey: value.secretKey };
 }
 
 /** The settings the CLI hands to the Electron main process (through its environment). */

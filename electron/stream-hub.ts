@@ -1,5 +1,7 @@
+import type { CurveKeyPair } from '../common/curve-keys';
 import { DEFAULTS } from '../common/defaults';
 import { JpegReceiver } from '../common/jpeg-receiver';
+import { createLogger, type Logger } from '../common/log';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { NewestFrameForwarder } from './newest-frame-forwarder';
 import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
@@ -15,6 +17,10 @@ export interface StreamHubOptions {
   stallAfterMs?: number;
   statusIntervalMs?: number;
   maxFrameBytes?: number;
+  /** The viewer's own CURVE key (--curve-key) for connections with a server key; without it each gets a fresh one. Stays in this process. */
+  curveKey?: CurveKeyPair | undefined;
+  /** Where CURVE handshake problems are logged. */
+  log?: Logger;
 }
 
 interface Delivery {
@@ -52,6 +58,8 @@ export class StreamHub {
   private readonly stallAfterMs: number;
   private readonly statusIntervalMs: number;
   private readonly maxFrameBytes: number;
+  private readonly curveKey: CurveKeyPair | undefined;
+  private readonly log: Logger;
   private readonly timer: NodeJS.Timeout;
   private readonly receiveLatency = new Map<string, { p50: number; p99: number }>();
   private lastStatsMs = 0;
@@ -65,6 +73,8 @@ export class StreamHub {
     this.stallAfterMs = options.stallAfterMs ?? DEFAULTS.viewerStallMs;
     this.statusIntervalMs = options.statusIntervalMs ?? DEFAULTS.statsIntervalMs;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+    this.curveKey = options.curveKey;
+    this.log = options.log ?? createLogger('zerocam-viewer');
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
@@ -77,6 +87,7 @@ export class StreamHub {
       topics: request.topics,
       maxFrameBytes: this.maxFrameBytes,
       wire: request.wire,
+      security: request.serverKey === undefined ? undefined : { curve: { key: this.curveKey, serverKey: request.serverKey }, log: this.log },
     });
     if (this.closed) {
       // The page went away while the socket was being opened.
@@ -95,6 +106,11 @@ export class StreamHub {
     void this.receive(connection);
     this.publish(false);
     return this.connectionStatus(connection);
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
   }
 
   disconnect(connectionId: string): boolean {
@@ -229,7 +245,7 @@ export class StreamHub {
   private connectionStatus(connection: Connection): ConnectionStatus {
     const states = [...connection.streams.values()].map((s) => s.state);
     const state: StreamState = states.includes('live') ? 'live' : states.includes('stalled') ? 'stalled' : 'waiting';
-    const { endpoint, pattern, topics } = connection.request;
-    return { id: connection.id, endpoint, pattern, topics, state };
+    const { endpoint, pattern, topics, serverKey } = connection.request;
+    return { id: connection.id, endpoint, pattern, topics, ...(serverKey === undefined ? {} : { serverKey }), state };
   }
 }

@@ -12,6 +12,8 @@ export interface ConnectRequest {
   topics: string[];
   /** imagezmq: the endpoint is an imagezmq PUB sender (with pattern sub). Absent: zerocam. */
   wire?: 'zerocam' | 'imagezmq';
+  /** The sender's CURVE public key (Z85, 40 characters): encrypts this connection. Never a secret key. */
+  serverKey?: string;
 }
 
 /** What the viewer was started with (its flags); the renderer pre-fills its form from it. */
@@ -26,6 +28,8 @@ export interface ConnectionStatus {
   endpoint: string;
   pattern: ViewerPattern;
   topics: string[];
+  /** The CURVE server key this connection encrypts to, if any. */
+  serverKey?: string;
   /** waiting until its first frame; then live or stalled like its streams. */
   state: StreamState;
 }

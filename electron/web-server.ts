@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { describeError } from '../common/errors';
+import type { CurveKeyPair } from '../common/curve-keys';
+import { DEFAULTS } from '../common/defaults';
+import { describeError, LimitError, RefusedEndpointError } from '../common/errors';
 import { BASE_HEADERS, HttpServer, isReadMethod, type HttpRoutes } from '../common/http/http-server';
 import type { Logger } from '../common/log';
 import { CONTENT_SECURITY_POLICY } from './content-security-policy';
@@ -19,9 +21,20 @@ export interface WebServerOptions {
   log: Logger;
   /** More routes on the same server, after the viewer's own (the web gateway's, say). */
   routes?: readonly HttpRoutes[];
+  /** The viewer's own CURVE key (--curve-key); used by the sockets here, never sent to a page. */
+  curveKey?: CurveKeyPair | undefined;
+  /** --allow-ipc: a page may ask for ipc:// and inproc:// endpoints, not only tcp:// ones. */
+  allowIpc?: boolean | undefined;
+  /** --token; random when not given. */
+  token?: string | undefined;
+  /** --allowed-host: Host header names allowed besides loopback and the bound address. */
+  allowedHosts?: readonly string[] | undefined;
 }
 
-export type ViewerUiOptions = Omit<WebServerOptions, 'host' | 'port' | 'routes'>;
+export type ViewerUiOptions = Omit<WebServerOptions, 'host' | 'port' | 'routes' | 'token' | 'allowedHosts'>;
+
+/** WebSocket close codes (RFC 6455 7.4.1; 1013 from the IANA registry). */
+const CLOSE_TRY_AGAIN_LATER = 1013;
 
 const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -41,9 +54,19 @@ export class ViewerWebServer {
     return this.http.url;
   }
 
+  /** What a user opens (with the token when the server made it up). */
+  get pageUrl(): string {
+    return this.http.pageUrl;
+  }
+
+  get tokenHint(): string {
+    return this.http.tokenHint;
+  }
+
   static async start(options: WebServerOptions): Promise<ViewerWebServer> {
     const ui = await viewerUiRoutes(options);
-    return new ViewerWebServer(await HttpServer.start({ host: options.host, port: options.port, log: options.log, routes: [ui, ...(options.routes ?? [])] }));
+    const { host, port, log, token, allowedHosts } = options;
+    return new ViewerWebServer(await HttpServer.start({ host, port, log, token, allowedHosts, routes: [ui, ...(options.routes ?? [])] }));
   }
 
   /** Closes every feed (and its sockets) and the HTTP server. Idempotent. */
@@ -52,12 +75,19 @@ export class ViewerWebServer {
   }
 }
 
-/** The viewer page and its WebSocket feed. Each browser tab gets its own StreamHub, so its flow control is its own. */
+/**
+ * The viewer page and its WebSocket feed. Each browser tab gets its own StreamHub, so its flow control is its own.
+ * Pages are limited in all and per client address, and so are each page's connections: every one
+ * costs ZeroMQ sockets and descriptors, and the process has a fixed number of those.
+ */
 export async function viewerUiRoutes(options: ViewerUiOptions): Promise<HttpRoutes> {
   const files = new Map<string, { body: Buffer; type: string }>();
   for (const [path, { file, type }] of Object.entries(FILES)) files.set(path, { body: await readFile(join(options.rendererDir, file)), type });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // ws checks every frame (masking, RSV bits, opcodes, UTF-8, close codes, size) and closes a
+  // connection that breaks a rule with the code for it (1002, 1007, 1009), then reports an 'error'.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: DEFAULTS.webMaxMessageBytes });
   const sockets = new Set<WebSocket>();
+  const pagesPerClient = new Map<string, number>();
   return {
     request: (req, res, path) => {
       const file = isReadMethod(req) ? files.get(path) : undefined;
@@ -72,9 +102,28 @@ export async function viewerUiRoutes(options: ViewerUiOptions): Promise<HttpRout
         socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
         return true;
       }
+      const client = req.socket.remoteAddress ?? '';
       wss.handleUpgrade(req, socket, head, (ws) => {
+        // Before anything else, so no error can go unhandled and end the process.
+        ws.on('error', () => undefined);
+        const overLimit =
+          sockets.size >= DEFAULTS.webMaxPages
+            ? `too many viewer pages are open (at most ${DEFAULTS.webMaxPages}); close one and reload`
+            : (pagesPerClient.get(client) ?? 0) >= DEFAULTS.webMaxPagesPerClient
+              ? `too many viewer pages are open from ${client} (at most ${DEFAULTS.webMaxPagesPerClient}); close one and reload`
+              : undefined;
+        if (overLimit) {
+          ws.close(CLOSE_TRY_AGAIN_LATER, overLimit);
+          return;
+        }
         sockets.add(ws);
-        ws.on('close', () => sockets.delete(ws));
+        pagesPerClient.set(client, (pagesPerClient.get(client) ?? 0) + 1);
+        ws.on('close', () => {
+          sockets.delete(ws);
+          const left = (pagesPerClient.get(client) ?? 1) - 1;
+          if (left > 0) pagesPerClient.set(client, left);
+          else pagesPerClient.delete(client);
+        });
         serveFeed(ws, options);
       });
       return true;
@@ -87,7 +136,12 @@ export async function viewerUiRoutes(options: ViewerUiOptions): Promise<HttpRout
 }
 
 function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
-  ws.on('error', () => ws.terminate());
+  let protocolErrors = 0;
+  ws.on('error', (error) => {
+    if (protocolErrors++ === 0) options.log.warn(`closed a browser connection that broke the WebSocket protocol: ${error.message} (further ones are not logged)`);
+  });
+  const offered = new Set(options.settings.connections.map((c) => c.endpoint));
+  let opening = 0;
   const send = (message: ServerMessage): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
@@ -99,7 +153,7 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
       ws.send(jpeg, { binary: true });
     },
     status: (update) => send({ type: 'status', update }),
-  });
+  }, { curveKey: options.curveKey, log: options.log });
   let invalidMessages = 0;
   ws.on('message', (data, isBinary) => {
     let message: ClientMessage;
@@ -123,7 +177,16 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
         return;
       case 'connect':
         try {
-          send({ type: 'reply', requestId: message.requestId, ok: true, connection: await hub.connect(message.request) });
+          checkEndpoint(message.request.endpoint, offered, options.allowIpc ?? false);
+          if (hub.connectionCount + opening >= DEFAULTS.webMaxConnectionsPerPage) {
+            throw new LimitError(`this page already has ${DEFAULTS.webMaxConnectionsPerPage} connections, the most the server allows; disconnect one first`);
+          }
+          opening++;
+          try {
+            send({ type: 'reply', requestId: message.requestId, ok: true, connection: await hub.connect(message.request) });
+          } finally {
+            opening--;
+          }
         } catch (error) {
           send({ type: 'reply', requestId: message.requestId, ok: false, error: describeError(error) });
         }
@@ -136,6 +199,15 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
   };
   ws.on('close', () => hub.close());
   send({ type: 'settings', settings: options.settings });
+}
+
+/**
+ * A page may make this process connect anywhere it can reach over tcp. Local sockets (ipc://, inproc://)
+ * reach inside this machine and process, so only the server's own --connect endpoints, or --allow-ipc, permit them.
+ */
+function checkEndpoint(endpoint: string, offered: ReadonlySet<string>, allowIpc: boolean): void {
+  if (endpoint.startsWith('tcp://') || allowIpc || offered.has(endpoint)) return;
+  throw new RefusedEndpointError(`${endpoint.split('://')[0]}:// endpoints are refused from a page unless the server runs with --allow-ipc`);
 }
 
 function rawToString(data: Buffer | ArrayBuffer | Buffer[]): string {

@@ -2,13 +2,34 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { createProgram, DEFAULTS, envOption, healthFileOption, parseCommandLine, parseEndpointFor, parseIntIn, runCli } from '../common/cli';
+import type { Wire } from '../common/defaults';
+import {
+  addWebAccessOptions,
+  collectEndpoints,
+  createProgram,
+  CURVE_HELP,
+  curveAllowOption,
+  curveKeyOption,
+  DEFAULTS,
+  envOption,
+  healthFileOption,
+  parseCommandLine,
+  parseEndpointFor,
+  parseIntIn,
+  runCli,
+  WEB_ACCESS_HELP,
+  type WebAccessFlags,
+} from '../common/cli';
+import type { CurveKeyPair } from '../common/curve-keys';
+import type { SocketSecurityOptions } from '../common/curve-security';
 import { UsageError } from '../common/errors';
 import { HealthFile } from '../common/health-file';
 import { FrameForwarder, type ForwarderPattern } from '../common/frame-forwarder';
 import { GatewayRoutes } from '../common/http/gateway-routes';
 import { HttpServer, type HttpRoutes } from '../common/http/http-server';
 import { createLogger, type Logger } from '../common/log';
+import { resolveSenderIntake, type HubSenderPattern, type SenderIntake } from '../common/sender-intake';
+import type { Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
@@ -18,8 +39,15 @@ import type { ViewerSettings } from '../electron/viewer-messages';
 
 const NAME = 'zerocam-hub';
 
-interface RawOptions {
+interface RawOptions extends WebAccessFlags {
+  curveKey?: CurveKeyPair;
+  curveAllowSenders?: ReadonlySet<string>;
+  curveAllowReceivers?: ReadonlySet<string>;
   senders: string;
+  sendersConnect?: string[];
+  senderPattern?: HubSenderPattern;
+  senderWire: Wire;
+  quality: number;
   receivers: string;
   pattern: ForwarderPattern;
   http?: number;
@@ -34,8 +62,22 @@ interface RawOptions {
 export type HubSummary = ReceiverSummary & { receivers: number };
 
 function buildProgram() {
-  return createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.')
+  return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
     .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
+    .addOption(
+      envOption('--senders-connect <endpoints>', 'connect to senders that bind instead (imagezmq PUB senders, zerocam-sender --bind); comma-separated or repeated', 'SENDERS_CONNECT')
+        .argParser(collectEndpoints)
+        .conflicts('senders'),
+    )
+    .addOption(
+      envOption('--sender-pattern <pattern>', 'what the senders run: pub (pubsub hub), push (pipeline hub) or req (every frame acknowledged "OK" once the hub accepts it)', 'SENDER_PATTERN').choices([
+        'pub',
+        'push',
+        'req',
+      ]),
+    )
+    .addOption(envOption('--sender-wire <format>', "senders' wire format: zerocam, or imagezmq (--sender-pattern req, or pub with --senders-connect)", 'SENDER_WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
+    .addOption(envOption('-q, --quality <1-100>', 'JPEG quality for imagezmq raw images (send_image), encoded once on arrival', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
     .addOption(envOption('--receivers <endpoint>', 'bind here for receivers and viewers (they --connect as to a sender)', 'RECEIVERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubReceivers))
     .addOption(envOption('-p, --pattern <pattern>', 'pubsub (every receiver gets the topics it subscribes to) or pipeline (frames shared out among receivers)', 'HUB_PATTERN').choices(['pubsub', 'pipeline']).default(DEFAULTS.hubPattern))
     .addOption(envOption('--http <port>', 'serve the web gateway (viewer page, MJPEG, snapshots, /streams.json, /metrics) on this port (0 picks one)', 'HTTP').argParser(parseIntIn(0, 65535)))
@@ -45,6 +87,9 @@ function buildProgram() {
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
+    .addOption(curveKeyOption())
+    .addOption(curveAllowOption('--curve-allow-senders <path>', 'CURVE_ALLOW_SENDERS', 'senders (cameras)'))
+    .addOption(curveAllowOption('--curve-allow-receivers <path>', 'CURVE_ALLOW_RECEIVERS', 'receivers and viewers'))
     .addHelpText(
       'after',
       `
@@ -52,8 +97,25 @@ Examples:
   ${NAME}                                         senders on tcp://*:5556, receivers on tcp://*:5555
   zerocam-sender --connect tcp://HUB:5556 --topic cam1     on each camera
   zerocam-receiver --connect tcp://HUB:5555 --topic cam1   as if the hub were the camera
-  ${NAME} --http 8080                             then open http://127.0.0.1:8080/ or /stream/cam1.mjpeg
+  ${NAME} --http 8080                             then open the URL it prints (http://127.0.0.1:8080/?token=...)
   ${NAME} --pattern pipeline                      share frames out among PULL workers
+  ${NAME} --sender-pattern req                    senders run --pattern req: each frame acknowledged by the hub
+  ${NAME} --sender-pattern req --sender-wire imagezmq --senders tcp://*:5555 --receivers tcp://*:5556
+                                                     in place of an imagezmq ImageHub (ImageSender connects to :5555)
+  ${NAME} --sender-wire imagezmq --senders-connect tcp://pi1:5555,tcp://pi2:5555
+                                                     imagezmq PUB senders (REQ_REP=False), which bind
+  ${NAME} --curve-key hub.key --curve-allow-senders cameras/ --curve-allow-receivers viewers/
+                                                  encrypted; a viewer's key can watch but not publish
+
+Subscriptions travel on to zerocam PUB senders, so a camera nobody watches idles. REQ, PUSH and
+imagezmq senders cannot be told, so they always send. With --http the hub subscribes to every
+stream itself (its gateway lists and serves them all), so cameras behind it never idle.
+
+The hub is the CURVE server on both sides, each with its own allowlist; senders and receivers
+connect with --curve-server hub.pub.
+${CURVE_HELP}
+
+${WEB_ACCESS_HELP}
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_HTTP=8080 ZEROCAM_RECEIVERS=tcp://*:6000.`,
     );
@@ -64,22 +126,42 @@ function localEndpoint(bound: string): string {
   return bound.replace(/^tcp:\/\/(\*|0\.0\.0\.0):/, 'tcp://127.0.0.1:').replace(/^tcp:\/\/\[(::|\*)\]:/, 'tcp://[::1]:');
 }
 
+function describeSenders(intake: SenderIntake, wire: Wire, senders: Attachment, bound: string): string {
+  const who = `${intake.kind === 'rep' ? 'REQ ' : ''}${wire === 'imagezmq' ? 'imagezmq ' : ''}senders`;
+  const where = 'connect' in senders ? `at ${senders.connect.join(', ')}` : `on ${bound}`;
+  return `${who} ${where}${intake.kind === 'rep' ? ' (each frame acknowledged)' : ''}`;
+}
+
 function liveLine(s: HubSummary): string {
   const topics = Object.keys(s.streams);
   const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
   return (
     `${topics.length} streams → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
-    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected} | oldest frame ${(oldest / 1000).toFixed(1)} s`
+    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s`
   );
 }
 
 async function startHttp(raw: RawOptions & { http: number }, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {
   try {
-    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log });
+    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log, token: raw.token, allowedHosts: raw.allowedHost });
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new UsageError(`cannot serve HTTP on ${raw.httpHost}:${raw.http}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
   }
+}
+
+/**
+ * CURVE on both of the hub's sockets, each with its own ZAP domain and allowlist, so a camera's key
+ * can publish and a viewer's key can only watch. The hub's own page watches through the receivers'
+ * socket with the hub's key, so that key is on the receivers' list too.
+ */
+function hubSecurity(raw: RawOptions, log: Logger, onDenied: () => void): { sendersSecurity?: SocketSecurityOptions; receiversSecurity?: SocketSecurityOptions } {
+  if (raw.curveKey === undefined && raw.curveAllowSenders === undefined && raw.curveAllowReceivers === undefined) return {};
+  const receiversAllowed = raw.curveAllowReceivers && raw.curveKey ? new Set([...raw.curveAllowReceivers, raw.curveKey.publicKey]) : raw.curveAllowReceivers;
+  return {
+    sendersSecurity: { curve: { key: raw.curveKey, allow: raw.curveAllowSenders }, log, zapDomain: 'senders', onDenied },
+    receiversSecurity: { curve: { key: raw.curveKey, allow: receiversAllowed }, log, zapDomain: 'receivers', onDenied },
+  };
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -89,9 +171,14 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const log = createLogger(NAME);
   const catalog = new StreamCatalog();
   const warned = new Set<string>();
+  const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
+  const intake = resolveSenderIntake({ pattern: raw.pattern, senderPattern: raw.senderPattern, wire: raw.senderWire, senders });
   const forwarder = await FrameForwarder.open({
+    ...hubSecurity(raw, log, () => catalog.stats.denied++),
     pattern: raw.pattern,
-    senders: raw.senders,
+    senders,
+    intake,
+    quality: raw.quality,
     receivers: raw.receivers,
     catalog,
     maxFrameBytes: raw.maxFrameBytes,
@@ -101,6 +188,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       warned.add(error.reason);
       log.warn(`dropped a malformed message (${error.reason}): ${error.message}; further ones are only counted`);
     },
+    onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
   });
   const summary = (final: boolean): HubSummary => ({ ...(final ? catalog.stats.final(Date.now()) : catalog.stats.live(Date.now())), receivers: forwarder.receivers });
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
@@ -113,17 +201,24 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     if (raw.http !== undefined) {
       // The page watches the hub as any viewer would: through its receivers' socket (pubsub only; a PULL would take frames from the workers).
       const settings: ViewerSettings = {
-        connections: raw.pattern === 'pubsub' ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [] }] : [],
+        connections:
+          raw.pattern === 'pubsub'
+            ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [], ...(raw.curveKey ? { serverKey: raw.curveKey.publicKey } : {}) }]
+            : [],
       };
       // The gateway lists and serves every stream, so it subscribes to all of them (senders behind a hub with --http never idle).
       forwarder.demand('');
-      const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log });
+      // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
+      const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log, curveKey: raw.curveKey, allowIpc: raw.allowIpc });
       http = await startHttp({ ...raw, http: raw.http }, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers })], log);
-      log.info({ event: 'serving', url: http.url }, `web gateway at ${http.url} (streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`);
+      log.info(
+        { event: 'serving', url: http.pageUrl },
+        `web gateway at ${http.pageUrl} (${http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,
+      );
     }
     log.info(
-      { event: 'forwarding', senders: forwarder.sendersEndpoint, receivers: forwarder.receiversEndpoint, pattern: raw.pattern },
-      `forwarding (${raw.pattern}) from senders on ${forwarder.sendersEndpoint} to receivers on ${forwarder.receiversEndpoint}`,
+      { event: 'forwarding', senders: forwarder.sendersEndpoint, receivers: forwarder.receiversEndpoint, pattern: raw.pattern, intake: intake.kind, senderWire: raw.senderWire },
+      `forwarding (${raw.pattern}) from ${describeSenders(intake, raw.senderWire, senders, forwarder.sendersEndpoint)} to receivers on ${forwarder.receiversEndpoint}`,
     );
     if (raw.stats) reporter.start();
     const running = forwarder.run();

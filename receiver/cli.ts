@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { Option } from 'commander';
 import {
+  addCurveOptions,
   collectEndpoints,
+  CURVE_HELP,
+  curveSettingsFrom,
+  type CurveFlags,
   collectTopics,
   createProgram,
   DEFAULTS,
@@ -24,7 +28,7 @@ import { Receiver, type ReceiverOptions } from './receiver';
 
 const NAME = 'zerocam-receiver';
 
-interface RawOptions {
+interface RawOptions extends CurveFlags {
   pattern: 'sub' | 'pull' | 'rep';
   wire: Wire;
   quality: number;
@@ -45,7 +49,7 @@ interface RawOptions {
 }
 
 function buildProgram() {
-  return createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
+  return addCurveOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender), pull (for a push sender) or rep (for a req sender: every frame acknowledged, after it is saved)', 'PATTERN').choices(['sub', 'pull', 'rep']).default(DEFAULTS.receiverPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (from imagezmq senders: --pattern rep or sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
     .addOption(envOption('-q, --quality <1-100>', 'JPEG quality for imagezmq raw images (send_image), encoded once on arrival', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
@@ -62,7 +66,7 @@ function buildProgram() {
     .addOption(healthFileOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))
+    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
     .addHelpText(
       'after',
       `
@@ -73,6 +77,9 @@ Examples:
   ${NAME} --pattern pull --bind tcp://*:5556 --out /srv/frames
   ${NAME} --pattern rep --bind tcp://*:5556 --out /srv/frames      acknowledged: a sender's reply means saved
   ${NAME} --wire imagezmq --pattern rep --bind tcp://*:5555 --out pi   in place of an imagezmq ImageHub
+  ${NAME} --connect tcp://camhost:5555 --curve-server cam1.pub --curve-key recorder.key --out recordings
+
+${CURVE_HELP}
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_CONNECT=tcp://camhost:5555 ZEROCAM_OUT=/srv/frames.`,
     );
@@ -94,6 +101,7 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
     durationS: raw.duration,
     maxFrameBytes: raw.maxFrameBytes,
     receiveHighWaterMark: raw.hwm,
+    curve: curveSettingsFrom(raw),
   };
 }
 
@@ -108,7 +116,8 @@ function liveLine(s: ReceiverSummary): string {
     ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}` +
     (s.saved || s.saveErrors ? ` saved ${s.saved}` : '') +
     (s.saveErrors ? ` save errors ${s.saveErrors}` : '') +
-    (s.peerCutOffs ? ` cut-offs ${s.peerCutOffs}` : '')
+    (s.peerCutOffs ? ` cut-offs ${s.peerCutOffs}` : '') +
+    (s.denied ? ` denied ${s.denied}` : '')
   );
 }
 

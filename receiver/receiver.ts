@@ -1,5 +1,6 @@
 import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from '../common/defaults';
 import { describeError, type RejectReason } from '../common/errors';
+import type { CurveSettings } from '../common/curve-security';
 import { JpegReceiver, type Received } from '../common/jpeg-receiver';
 import type { Logger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
@@ -28,6 +29,8 @@ export interface ReceiverOptions {
   durationS?: number | undefined;
   maxFrameBytes: number;
   receiveHighWaterMark: number;
+  /** CURVE: on when a key (binding) or a server key (connecting) is given. */
+  curve?: CurveSettings | undefined;
 }
 
 type FrameReceived = Extract<Received, { kind: 'frame' }>;
@@ -53,9 +56,15 @@ export class Receiver {
   /** Opens the output directory first, so a bad --out fails before any socket exists. */
   static async open(options: ReceiverOptions, log: Logger): Promise<Receiver> {
     const store = options.out === undefined ? undefined : await FrameStore.open({ dir: options.out, maxFiles: options.maxFiles, fsync: options.fsync });
+    // Denials are counted in the stats, which exist once the receiver does.
     let receiver: Receiver | undefined;
+    const onDenied = (): void => {
+      if (receiver) receiver.stats.denied++;
+    };
+    const security = options.curve ? { curve: options.curve, log, onDenied } : undefined;
     try {
       const socket = await JpegReceiver.open({
+        security,
         pattern: options.pattern,
         attachment: options.attachment,
         topics: options.topics,

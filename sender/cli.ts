@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { InvalidArgumentError, Option } from 'commander';
 import {
+  addCurveOptions,
   collectEndpoints,
+  CURVE_HELP,
+  curveSettingsFrom,
+  type CurveFlags,
   createProgram,
   DEFAULTS,
   envOption,
@@ -29,7 +33,7 @@ import type { StripSetting } from './strip-plan';
 
 const NAME = 'zerocam-sender';
 
-interface RawOptions {
+interface RawOptions extends CurveFlags {
   source: string;
   pattern: 'pub' | 'push' | 'req';
   wire: Wire;
@@ -52,6 +56,8 @@ interface RawOptions {
   encodeConcurrency: number;
   strips: StripSetting;
   passthrough: boolean;
+  adapt: boolean;
+  minQuality: number;
   stats: boolean;
 }
 
@@ -73,7 +79,7 @@ function parseStrips(value: string): StripSetting {
 }
 
 function buildProgram() {
-  return createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
+  return addCurveOptions(createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
     .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
     .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push', 'req']).default(DEFAULTS.senderPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (to an imagezmq hub: msg = topic; use with --pattern req or pub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
@@ -101,6 +107,9 @@ function buildProgram() {
         .default(false)
         .conflicts(['quality', 'resize', 'jpegOptimise', 'strips']),
     )
+    .addOption(envOption('--adapt', "on a slow link, lower JPEG quality, then size, to keep the frame rate (pub; fits the slowest zerocam receiver's link)", 'ADAPT').default(false).conflicts('passthrough'))
+    .addOption(envOption('--min-quality <1-100>', '--adapt lowers quality no further than this, then shrinks frames instead', 'MIN_QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.minQuality))
+  )
     .addHelpText(
       'after',
       `
@@ -113,8 +122,14 @@ Examples:
   ${NAME} --wire imagezmq --pattern req --connect tcp://hub:5555   to an imagezmq ImageHub (recv_jpg)
   ${NAME} --source /dev/video0 --width 1920 --height 1080 --passthrough
   ${NAME} --source camera:0 --width 1280 --height 720 --strips 4
+  ${NAME} --source camera:0 --width 1280 --height 720 --adapt --min-quality 40   over a slow or changing link
+  ${NAME} --source camera:0 --curve-key cam1.key --curve-allow viewers/     encrypted; only keys in viewers/*.pub
 
 A PUB sender captures nothing while no one subscribes to its topic (PUSH: while no receiver is connected).
+zerocam receivers report what reaches them; the live line then says when a link is the limit
+(link-limited: 12 of 30 fps), and --adapt fits the stream to the slowest such link.
+
+${CURVE_HELP}
 
 Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_SOURCE=camera:0 ZEROCAM_FPS=15.`,
     );
@@ -144,13 +159,25 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     encodeConcurrency: raw.encodeConcurrency,
     strips: raw.strips,
     passthrough: raw.passthrough,
+    adapt: raw.adapt ? { minQuality: Math.min(raw.minQuality, raw.quality) } : undefined,
+    curve: curveSettingsFrom(raw),
   };
 }
 
-function liveLine(s: SenderSummary): string {
+export function liveLine(s: SenderSummary): string {
   const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
-  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}`;
-  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}`;
+  const denied = s.denied ? ` denied ${s.denied}` : '';
+  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}${denied}`;
+  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}${denied}${linkPart(s)}`;
+}
+
+/** What the receivers' link reports say, when there is news: a link that is the limit, or --adapt at work. */
+function linkPart(s: SenderSummary): string {
+  const adapt = s.adapt ? ` | adapt q${s.adapt.quality}${s.adapt.scale < 1 ? ` ×${s.adapt.scale}` : ''}` : '';
+  const link = s.link?.limited
+    ? ` | link-limited: ${Math.round(s.link.deliveredFps)} of ${Math.round(s.link.offeredFps)} fps, link ~${formatBytesPerSecond(s.link.linkBytesPerSecond)}, ${s.link.skipped} skipped for it`
+    : '';
+  return link + adapt;
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -164,6 +191,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     ...senderOptionsFrom(raw),
     onIdleChange: (idle) =>
       idle ? log.info({ event: 'idle' }, 'idle: no receivers; capturing nothing until one subscribes') : log.info({ event: 'watched' }, 'a receiver is watching; streaming'),
+    onAdapt: ({ quality, scale }) => log.info({ event: 'adapt', quality, scale }, `adapt: quality ${quality}, scale ${scale.toFixed(3)}`),
   };
 
   const sender = await Sender.open(options, log);

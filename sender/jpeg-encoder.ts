@@ -9,6 +9,8 @@ export interface JpegSettings {
   optimiseCoding: boolean;
   /** Scale to fit inside this box, keeping the aspect ratio. */
   resize?: { width: number; height: number } | undefined;
+  /** Then scale by this factor (0-1]; --adapt lowers it on a slow link. Default 1. */
+  scale?: number | undefined;
 }
 
 export interface EncodedFrame {
@@ -19,6 +21,8 @@ export interface EncodedFrame {
   encodeUs: number;
   /** Strips the frame was encoded in at once (1: a whole-frame encode). */
   strips: number;
+  /** The JPEG quality it was encoded at (settings may change between frames: --adapt). */
+  quality: number;
 }
 
 interface Pixels {
@@ -30,7 +34,10 @@ interface Pixels {
 // Raw frames are never read twice, so sharp's operation cache would only hold memory.
 sharp.cache(false);
 
-/** Encodes packed RGB frames to baseline JPEG on libuv's thread pool, whole or as parallel strips. */
+/**
+ * Encodes packed RGB frames to baseline JPEG on libuv's thread pool, whole or as parallel strips.
+ * It reads `settings` afresh for every frame, so their owner may change quality and scale as it goes.
+ */
 export class JpegEncoder {
   constructor(private readonly settings: JpegSettings) {}
 
@@ -41,27 +48,35 @@ export class JpegEncoder {
    */
   async encode(frame: RawFrame, strips = 1): Promise<EncodedFrame> {
     const started = performance.now();
-    const { resize } = this.settings;
+    const { quality } = this.settings;
+    const resize = scaledBox(frame, this.settings.resize, this.settings.scale ?? 1);
     if (strips <= 1) {
       let image = sharp(frame.pixels, { raw: { width: frame.width, height: frame.height, channels: 3 } });
       if (resize) image = image.resize(resize.width, resize.height, { fit: 'inside' });
-      const { data, info } = await this.jpeg(image).toBuffer({ resolveWithObject: true });
-      return { jpeg: data, width: info.width, height: info.height, encodeUs: elapsedUs(started), strips: 1 };
+      const { data, info } = await this.jpeg(image, quality).toBuffer({ resolveWithObject: true });
+      return { jpeg: data, width: info.width, height: info.height, encodeUs: elapsedUs(started), strips: 1, quality };
     }
     const source: Pixels = resize ? await resized(frame, resize) : frame;
     const plan = planStrips(source.width, source.height, strips);
     const rowBytes = source.width * 3;
     const parts = await Promise.all(
       plan.map(({ top, height }) =>
-        this.jpeg(sharp(source.pixels.subarray(top * rowBytes, (top + height) * rowBytes), { raw: { width: source.width, height, channels: 3 } })).toBuffer(),
+        this.jpeg(sharp(source.pixels.subarray(top * rowBytes, (top + height) * rowBytes), { raw: { width: source.width, height, channels: 3 } }), quality).toBuffer(),
       ),
     );
-    return { jpeg: joinJpegStrips(parts), width: source.width, height: source.height, encodeUs: elapsedUs(started), strips: plan.length };
+    return { jpeg: joinJpegStrips(parts), width: source.width, height: source.height, encodeUs: elapsedUs(started), strips: plan.length, quality };
   }
 
-  private jpeg(image: sharp.Sharp): sharp.Sharp {
-    return image.jpeg({ quality: this.settings.quality, optimiseCoding: this.settings.optimiseCoding, chromaSubsampling: '4:2:0' });
+  private jpeg(image: sharp.Sharp, quality: number): sharp.Sharp {
+    return image.jpeg({ quality, optimiseCoding: this.settings.optimiseCoding, chromaSubsampling: '4:2:0' });
   }
+}
+
+/** The box to fit the frame into: --resize's, then scaled; undefined for the frame as it is. */
+function scaledBox(frame: { width: number; height: number }, resize: { width: number; height: number } | undefined, scale: number): { width: number; height: number } | undefined {
+  if (scale >= 1) return resize;
+  const box = resize ?? frame;
+  return { width: Math.max(16, Math.round(box.width * scale)), height: Math.max(16, Math.round(box.height * scale)) };
 }
 
 async function resized(frame: RawFrame, box: { width: number; height: number }): Promise<Pixels> {

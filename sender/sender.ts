@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { nowMicros } from '../common/clock';
 import { DEFAULTS, type RequestPattern, type SenderPattern, type Wire } from '../common/defaults';
+import type { CurveSettings } from '../common/curve-security';
 import { UsageError } from '../common/errors';
 import { estimateJpegQuality } from '../common/jpeg-quality';
 import { JpegRequester, type RequestOutcome } from '../common/jpeg-requester';
@@ -11,6 +12,7 @@ import type { Attachment } from '../common/socket-options';
 import { SenderStats } from '../common/stats/sender-stats';
 import { OrderedEncodePipeline } from './encode-pipeline';
 import { JpegEncoder, type EncodedFrame, type JpegSettings } from './jpeg-encoder';
+import { LinkAdapter } from './link-adapter';
 import { Pacer } from './pacer';
 import type { CapturedJpeg, FrameSource, JpegFrameSource, RawFrame } from './sources/frame-source';
 import { openJpegSource, openSource, type SourceSpec } from './sources/source-spec';
@@ -44,7 +46,16 @@ export interface SenderOptions {
   passthrough?: boolean;
   /** Called when the sender stops working because no one watches, and when someone does again. */
   onIdleChange?: (idle: boolean) => void;
+  /** --adapt (PUB, encoding): fit quality, then size, to the slowest reporting receiver's link, down to this quality. */
+  adapt?: { minQuality: number } | undefined;
+  /** Called when --adapt changes the quality or scale. */
+  onAdapt?: (settings: { quality: number; scale: number }) => void;
+  /** CURVE: on when a key (binding) or a server key (connecting) is given. */
+  curve?: CurveSettings | undefined;
 }
+
+/** --adapt decides on two link reports per receiver: recent enough to follow the link, enough to be a rate. */
+const ADAPT_WINDOW_MS = 2 * DEFAULTS.linkReportIntervalMs;
 
 type Source = { kind: 'pixels'; source: FrameSource } | { kind: 'jpeg'; source: JpegFrameSource };
 
@@ -62,6 +73,9 @@ interface EncodedImage {
 export class Sender {
   readonly stats: SenderStats;
   private closed = false;
+  /** The encoder's settings: --adapt changes quality and scale here as the link demands. */
+  private readonly jpeg: JpegSettings;
+  private readonly adapter: LinkAdapter | undefined;
 
   private constructor(
     private readonly options: SenderOptions,
@@ -69,18 +83,33 @@ export class Sender {
     private readonly socket: JpegSender | JpegRequester,
   ) {
     this.stats = new SenderStats(options.topic, socket.endpoint, DEFAULTS.rateWindowMs);
+    this.jpeg = { ...options.jpeg };
+    const links = socket instanceof JpegSender ? socket.links : undefined;
+    if (links) this.stats.linkSource = (nowMs) => links.summary(nowMs);
+    if (options.adapt && links && input.kind === 'pixels') {
+      const adapter = new LinkAdapter(this.jpeg, { maxQuality: options.jpeg.quality, minQuality: options.adapt.minQuality }, ADAPT_WINDOW_MS);
+      this.adapter = adapter;
+      this.stats.adaptSource = () => ({ quality: adapter.quality, scale: Math.round(adapter.scale * 1000) / 1000 });
+    }
   }
 
   /** Opens the source first (the usual failure), then binds or connects. */
-  static async open(options: SenderOptions, log?: Logger): Promise<Sender> {
+  static async open(options: SenderOptions, log: Logger): Promise<Sender> {
     const settings = { width: options.width, height: options.height, fps: options.fps ?? DEFAULTS.fps, loop: options.loop };
     const input: Source = options.passthrough
       ? { kind: 'jpeg', source: openJpegSource(options.source, settings) }
       : { kind: 'pixels', source: openSource(options.source, settings) };
+    // Denials are counted in the stats, which exist once the socket is attached.
+    let sender: Sender | undefined;
+    const onDenied = (): void => {
+      if (sender) sender.stats.denied++;
+    };
+    const security = options.curve ? { curve: options.curve, log, onDenied } : undefined;
     try {
       const { pattern, attachment, topic } = options;
       const wire = options.wire ?? DEFAULTS.wire;
       let socket: JpegSender | JpegRequester;
+      if (options.adapt && (pattern !== 'pub' || options.passthrough)) throw new UsageError('--adapt needs --pattern pub and encoding (not --passthrough): it fits the encode to what receivers report');
       if (pattern === 'req') {
         if (!('connect' in attachment)) throw new UsageError('--pattern req needs --connect: the receiver or hub binds');
         socket = await JpegRequester.open(
@@ -90,16 +119,18 @@ export class Sender {
             wire,
             replyTimeoutMs: options.replyTimeoutMs,
             onTimeout: (first) => {
-              if (first) log?.warn({ event: 'reply-timeout', endpoint: attachment.connect[0] }, `no reply from ${attachment.connect.join(', ')} within ${options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs} ms; reopening the socket and retrying with fresh frames (further timeouts are only counted)`);
+              if (first) log.warn({ event: 'reply-timeout', endpoint: attachment.connect[0] }, `no reply from ${attachment.connect.join(', ')} within ${options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs} ms; reopening the socket and retrying with fresh frames (further timeouts are only counted)`);
             },
-            onRecovered: () => log?.info({ event: 'reply-recovered' }, `replies from ${attachment.connect.join(', ')} are back`),
+            onRecovered: () => log.info({ event: 'reply-recovered' }, `replies from ${attachment.connect.join(', ')} are back`),
+            security,
           },
           nowMicros(),
         );
       } else {
-        socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark }, nowMicros());
+        socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark, security }, nowMicros());
       }
-      return new Sender(options, input, socket);
+      sender = new Sender(options, input, socket);
+      return sender;
     } catch (error) {
       input.source.close();
       throw error;
@@ -130,6 +161,22 @@ export class Sender {
     const requester = this.socket instanceof JpegRequester ? this.socket : undefined;
     // With req, --frames counts acknowledged frames: skipped ones never left, so they do not count.
     const more = (seq: number): boolean => frames === undefined || (requester ? this.stats.frames < frames : seq < frames);
+    const adapting = this.adapter && this.socket instanceof JpegSender ? setInterval(() => this.adapt(), DEFAULTS.linkReportIntervalMs) : undefined;
+    try {
+      await this.stream(stop, pipeline, pacer, more);
+    } finally {
+      clearInterval(adapting);
+    }
+    await pipeline?.flush();
+    if (requester && !signal.aborted) {
+      const closeOnAbort = (): void => requester.close();
+      signal.addEventListener('abort', closeOnAbort, { once: true });
+      await requester.idle();
+      signal.removeEventListener('abort', closeOnAbort);
+    }
+  }
+
+  private async stream(stop: AbortSignal, pipeline: OrderedEncodePipeline | undefined, pacer: Pacer, more: (seq: number) => boolean): Promise<void> {
     for (let seq = 0; more(seq); seq++) {
       if (!this.watched) await pipeline?.flush();
       if (!(await this.whenWatched(stop)) || !(await pacer.wait(stop))) break;
@@ -143,12 +190,14 @@ export class Sender {
         await this.sendPassthrough(seq, frame);
       }
     }
-    await pipeline?.flush();
-    if (requester && !signal.aborted) {
-      const closeOnAbort = (): void => requester.close();
-      signal.addEventListener('abort', closeOnAbort, { once: true });
-      await requester.idle();
-      signal.removeEventListener('abort', closeOnAbort);
+  }
+
+  /** One --adapt decision on what the receivers reported over the last ADAPT_WINDOW_MS. */
+  private adapt(): void {
+    if (!this.adapter || !(this.socket instanceof JpegSender) || !this.socket.links) return;
+    const now = performance.now();
+    if (this.adapter.decide(this.socket.links.summary(now, ADAPT_WINDOW_MS), now)) {
+      this.options.onAdapt?.({ quality: this.adapter.quality, scale: this.adapter.scale });
     }
   }
 
@@ -173,7 +222,7 @@ export class Sender {
   }
 
   private encodePipeline(): OrderedEncodePipeline {
-    const encoder = new JpegEncoder(this.options.jpeg);
+    const encoder = new JpegEncoder(this.jpeg);
     return new OrderedEncodePipeline(
       encoder,
       (seq, frame, encoded) => this.deliver(seq, frame, encoded),
@@ -204,7 +253,7 @@ export class Sender {
 
   private async deliver(seq: number, frame: RawFrame, encoded: EncodedFrame): Promise<void> {
     this.stats.onEncoded(encoded.encodeUs);
-    await this.send(seq, frame.captureUs, encoded, this.options.jpeg.quality);
+    await this.send(seq, frame.captureUs, encoded, encoded.quality);
   }
 
   private async send(seq: number, captureUs: number, image: EncodedImage, quality: number): Promise<void> {

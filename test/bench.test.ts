@@ -57,6 +57,11 @@ test('npm run bench in its smallest mode writes every section with positive numb
   assert.ok(hub && hub.direct.frames > 0 && hub.viaHub.frames > 0 && hub.viaHub.p50 > 0, JSON.stringify(hub));
   assert.ok(hub.cpuMsPerFrame.oneReceiver > 0 && hub.cpuMsPerFrame.fourReceivers > 0 && hub.rss.startBytes > 0, JSON.stringify(hub));
 
+  assert.match(stdout, /CURVE's cost/);
+  const curve = results.curve!;
+  for (const run of [curve.plaintext, curve.curve]) assert.ok(run.receiver.frames > 0 && run.sender.usage.cpuMsPerFrame > 0 && run.receiver.usage.cpuMsPerFrame > 0, JSON.stringify(run));
+  assert.ok(curve.transport.plaintextCpuMs > 0 && curve.transport.curveCpuMs > 0, JSON.stringify(curve.transport));
+
   assert.ok(results.targets.length > 0);
   for (const check of results.targets) assert.ok(check.met === null || typeof check.met === 'boolean', JSON.stringify(check));
 });

@@ -88,7 +88,7 @@ describe('pixel buffers handed back with RawFrame.release()', () => {
           await new Promise<void>((_, reject) => (failSeq0 = () => reject(new Error('encode failed'))));
         }
         finished.push(seq);
-        return { jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]), width: 1, height: 1, encodeUs: 1, strips: 1 };
+        return { jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]), width: 1, height: 1, encodeUs: 1, strips: 1, quality: 80 };
       },
     } as unknown as JpegEncoder;
     const pipeline = new OrderedEncodePipeline(encoder, () => Promise.resolve(), 4);

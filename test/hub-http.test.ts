@@ -11,6 +11,7 @@ import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { readIndex } from './helpers/recordings';
 import { readMjpegParts } from './helpers/mjpeg';
+import { webUrl } from './helpers/web-url';
 
 const run = promisify(execFile);
 const SMALL = ['--width', '320', '--height', '240'];
@@ -57,25 +58,25 @@ describe('zerocam-hub --http (web gateway)', () => {
     await sender.ready();
     await hub.waitForJson('stdout', (r) => Number((r.streams as Record<string, JsonRecord> | undefined)?.cam1?.frames) >= 3);
 
-    const response = await fetch(`${url}stream/cam1.mjpeg`);
+    const response = await fetch(webUrl(url, 'stream/cam1.mjpeg'));
     assert.equal(response.status, 200);
     for (const part of await readMjpegParts(response.body!, 3)) {
       const meta = await sharp(part).metadata();
       assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 320, 240]);
     }
 
-    await run('ffmpeg', ['-v', 'error', '-y', '-i', `${url}stream/cam1.mjpeg`, '-frames:v', '3', join(dir, 'ffmpeg-%d.jpg')], { timeout: 30_000 });
+    await run('ffmpeg', ['-v', 'error', '-y', '-i', webUrl(url, 'stream/cam1.mjpeg'), '-frames:v', '3', join(dir, 'ffmpeg-%d.jpg')], { timeout: 30_000 });
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('ffmpeg-')).sort(), ['ffmpeg-1.jpg', 'ffmpeg-2.jpg', 'ffmpeg-3.jpg']);
 
-    const snapshot = Buffer.from(await (await fetch(`${url}snapshot/cam1.jpg`)).arrayBuffer());
+    const snapshot = Buffer.from(await (await fetch(webUrl(url, 'snapshot/cam1.jpg'))).arrayBuffer());
     // Every frame sent before the snapshot was taken is saved by the receiver's next report.
     const mark = receiver.stdout.length;
     await receiver.waitForJson('stdout', () => receiver.stdout.length > mark);
     const saved = await Promise.all((await readIndex(join(dir, 'frames'))).map((entry) => readFile(join(dir, 'frames', entry.file))));
     assert.ok(saved.some((file) => file.equals(snapshot)), 'the snapshot is byte for byte one of the frames the sender sent');
-    assert.equal((await fetch(`${url}snapshot/nobody.jpg`)).status, 404);
+    assert.equal((await fetch(webUrl(url, 'snapshot/nobody.jpg'))).status, 404);
 
-    const { streams } = (await (await fetch(`${url}streams.json`)).json()) as { streams: JsonRecord[] };
+    const { streams } = (await (await fetch(webUrl(url, 'streams.json'))).json()) as { streams: JsonRecord[] };
     assert.equal(streams.length, 1);
     const [stream] = streams;
     assert.equal(stream?.topic, 'cam1');
@@ -85,7 +86,7 @@ describe('zerocam-hub --http (web gateway)', () => {
     assert.ok(!Number.isNaN(Date.parse(String(stream.lastFrameTime))));
     assert.ok(typeof (stream.latencyMs as JsonRecord).p99 === 'number');
 
-    const metrics = await (await fetch(`${url}metrics`)).text();
+    const metrics = await (await fetch(webUrl(url, 'metrics'))).text();
     assert.match(metrics, /^zerocam_frames_total\{topic="cam1"\} [1-9]\d*$/m);
     assert.match(metrics, /^zerocam_bytes_total\{topic="cam1"\} [1-9]\d*$/m);
     assert.match(metrics, /^zerocam_hub_receivers \d+$/m);
@@ -107,8 +108,8 @@ describe('zerocam-hub --http (web gateway)', () => {
 
     const mjpegPage = await page.context().browser()!.newPage();
     // A page of the hub's own origin, so the canvas may read the image back.
-    await mjpegPage.goto(`${url}streams.json`);
-    await mjpegPage.setContent(`<img id="cam" src="${url}stream/garden.mjpeg">`);
+    await mjpegPage.goto(webUrl(url, 'streams.json'));
+    await mjpegPage.setContent(`<img id="cam" src="${webUrl(url, 'stream/garden.mjpeg')}">`);
     await mjpegPage.waitForFunction(() => document.querySelector<HTMLImageElement>('#cam')!.naturalWidth === 320);
     // The moving box changes every frame: the picture painted later differs from the first one.
     await mjpegPage.evaluate(`window.samplePixels = ${samplePixels.toString()}`);
@@ -126,14 +127,14 @@ describe('zerocam-viewer --web serves the same gateway', () => {
     const viewer = new CliProcess('viewer', ['--web', '--port', '0', '--connect', endpoint, '--topic', 'cam1']);
     t.after(() => viewer.stop());
     const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
-    const response = await fetch(`${url}stream/cam1.mjpeg`);
+    const response = await fetch(webUrl(url, 'stream/cam1.mjpeg'));
     const [part] = await readMjpegParts(response.body!, 1);
     assert.equal((await sharp(part).metadata()).width, 320);
-    const snapshot = await fetch(`${url}snapshot/cam1.jpg`);
+    const snapshot = await fetch(webUrl(url, 'snapshot/cam1.jpg'));
     assert.equal(snapshot.status, 200);
     assert.equal((await sharp(Buffer.from(await snapshot.arrayBuffer())).metadata()).format, 'jpeg');
-    const { streams } = (await (await fetch(`${url}streams.json`)).json()) as { streams: JsonRecord[] };
+    const { streams } = (await (await fetch(webUrl(url, 'streams.json'))).json()) as { streams: JsonRecord[] };
     assert.deepEqual(streams.map((s) => s.topic), ['cam1']);
-    assert.equal((await fetch(`${url}snapshot/other.jpg`)).status, 404);
+    assert.equal((await fetch(webUrl(url, 'snapshot/other.jpg'))).status, 404);
   });
 });

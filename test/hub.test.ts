@@ -7,6 +7,7 @@ import * as zmq from 'zeromq';
 import { encodeFrame } from '../common/protocol';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
+import { framesOf, startHub, streamsOf, type Hub } from './helpers/hub';
 import { readIndex } from './helpers/recordings';
 import { structuredJpeg } from './helpers/media';
 
@@ -20,17 +21,9 @@ function start(t: TestContext, name: 'sender' | 'receiver' | 'hub', args: string
   return child;
 }
 
-interface Hub {
-  process: CliProcess;
-  senders: string;
-  receivers: string;
-}
-
-async function startHub(t: TestContext, args: string[] = []): Promise<Hub> {
-  const withDefaults = args.includes('--senders') ? args : ['--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*', ...args];
-  const hub = start(t, 'hub', withDefaults);
-  const record = await hub.waitForJson('stderr', (r) => r.event === 'forwarding');
-  return { process: hub, senders: String(record.senders), receivers: String(record.receivers) };
+/** A hub on ephemeral loopback ports, unless `args` names its endpoints. */
+function startTestHub(t: TestContext, args: string[] = []): Promise<Hub> {
+  return startHub(t, args.includes('--senders') ? args : ['--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*', ...args]);
 }
 
 async function startSender(t: TestContext, hub: Hub, topic: string, extra: string[] = []): Promise<CliProcess> {
@@ -43,8 +36,6 @@ function startReceiver(t: TestContext, hub: Hub, extra: string[] = []): CliProce
   return start(t, 'receiver', ['--connect', hub.receivers, ...extra]);
 }
 
-const streamsOf = (record: JsonRecord): Record<string, JsonRecord> => (record.streams as Record<string, JsonRecord> | undefined) ?? {};
-const framesOf = (record: JsonRecord, topic: string): number => Number(streamsOf(record)[topic]?.frames ?? 0);
 
 /** The next stats record (printed after this call) that satisfies `match`. */
 function nextStats(child: CliProcess, match: (record: JsonRecord) => boolean): Promise<JsonRecord> {
@@ -56,7 +47,7 @@ const everyTopic = (topics: string[], atLeast: number) => (record: JsonRecord) =
 
 describe('zerocam-hub (pubsub)', () => {
   test('three senders -> hub -> two receivers over tcp: each gets all three streams; a topic filter gets only its stream', async (t) => {
-    const hub = await startHub(t);
+    const hub = await startTestHub(t);
     const topics = ['cam1', 'cam2', 'cam3'];
     const receivers = [startReceiver(t, hub), startReceiver(t, hub)];
     const filtered = startReceiver(t, hub, ['--topic', 'cam2']);
@@ -75,7 +66,7 @@ describe('zerocam-hub (pubsub)', () => {
   });
 
   test('subscriptions flow upstream: a stream nobody subscribes to never reaches the hub', async (t) => {
-    const hub = await startHub(t);
+    const hub = await startTestHub(t);
     const receiver = startReceiver(t, hub, ['--topic', 'wanted']);
     await startSender(t, hub, 'wanted');
     await startSender(t, hub, 'unwanted');
@@ -87,7 +78,7 @@ describe('zerocam-hub (pubsub)', () => {
   });
 
   test('a late joiner gets the cached frame of a camera that has gone quiet at once; a subscribed receiver discards the repeat', async (t) => {
-    const hub = await startHub(t);
+    const hub = await startTestHub(t);
     const early = startReceiver(t, hub);
     // A camera that sends, then stays quiet (like one that sends every 10 s): a test-side PUB, so the test knows every seq.
     const camera = new zmq.Publisher({ linger: 0 });
@@ -120,7 +111,7 @@ describe('zerocam-hub (pubsub)', () => {
   });
 
   test('a stalled receiver (SIGSTOP) does not stall another', async (t) => {
-    const hub = await startHub(t);
+    const hub = await startTestHub(t);
     const stalled = startReceiver(t, hub);
     const other = startReceiver(t, hub);
     await startSender(t, hub, 'cam1', ['--width', '640', '--height', '480']);
@@ -133,7 +124,7 @@ describe('zerocam-hub (pubsub)', () => {
 
   test('the hub is killed and restarted on the same addresses: receivers and senders find it again by themselves', async (t) => {
     const args = ['--senders', `tcp://127.0.0.1:${await freeTcpPort()}`, '--receivers', `tcp://127.0.0.1:${await freeTcpPort()}`];
-    const first = await startHub(t, args);
+    const first = await startTestHub(t, args);
     const receivers = [startReceiver(t, first), startReceiver(t, first)];
     await startSender(t, first, 'cam1');
     const counts: number[] = [];
@@ -142,14 +133,14 @@ describe('zerocam-hub (pubsub)', () => {
     first.process.kill('SIGKILL');
     await first.process.exited;
     const marks = receivers.map((r) => r.stdout.length);
-    await startHub(t, args);
+    await startTestHub(t, args);
     for (const [i, receiver] of receivers.entries()) {
       await receiver.waitForJson('stdout', (r) => receiver.stdout.length > marks[i]! && framesOf(r, 'cam1') >= counts[i]! + 10);
     }
   });
 
   test('malformed messages are counted by reason and not forwarded; the hub goes on', async (t) => {
-    const hub = await startHub(t);
+    const hub = await startTestHub(t);
     const receiver = startReceiver(t, hub);
     await startSender(t, hub, 'cam1');
     await receiver.waitForJson('stdout', everyTopic(['cam1'], 3));
@@ -169,7 +160,7 @@ describe('zerocam-hub (pubsub)', () => {
 
 describe('zerocam-hub --pattern pipeline', () => {
   test('two PUSH senders -> hub -> two PULL receivers: every frame arrives exactly once, spread over both', async (t) => {
-    const hub = await startHub(t, ['--pattern', 'pipeline']);
+    const hub = await startTestHub(t, ['--pattern', 'pipeline']);
     const dirs = [await mkdtemp(join(tmpdir(), 'zc-hub-a-')), await mkdtemp(join(tmpdir(), 'zc-hub-b-'))];
     t.after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
     const receivers = dirs.map((dir) => startReceiver(t, hub, ['--pattern', 'pull', '--out', dir, '--no-fsync']));
@@ -249,7 +240,7 @@ describe('zerocam-hub command line', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     test(`exits 0 on ${signal} and both ports can be bound again at once`, async (t) => {
       const ports = [await freeTcpPort(), await freeTcpPort()];
-      const hub = await startHub(t, ['--senders', `tcp://127.0.0.1:${ports[0]}`, '--receivers', `tcp://127.0.0.1:${ports[1]}`, '--http', '0']);
+      const hub = await startTestHub(t, ['--senders', `tcp://127.0.0.1:${ports[0]}`, '--receivers', `tcp://127.0.0.1:${ports[1]}`, '--http', '0']);
       hub.process.kill(signal);
       assert.equal((await hub.process.exited).code, 0, hub.process.stderr.join('\n'));
       for (const port of ports) {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { CliProcess, PYTHON, type JsonRecord } from './helpers/cli-process';
+import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { colorDistance, decodeJpeg, pixelAt } from './helpers/media';
+import { skipWithoutPython } from './helpers/python';
 import { readIndex } from './helpers/recordings';
+import { tempDir } from './helpers/temp-dir';
 
 const SMALL = ['--width', '320', '--height', '240'];
 
@@ -17,17 +17,7 @@ function start(t: TestContext, name: 'sender' | 'receiver' | 'python', args: str
   return child;
 }
 
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-izmq-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const skipWithoutPython = (t: TestContext): boolean => {
-  if (existsSync(PYTHON)) return false;
-  t.skip(`${PYTHON} is missing (run scripts/setup.sh)`);
-  return true;
-};
+const TMP = 'zc-izmq-';
 
 const hubFrames = (hub: CliProcess): JsonRecord[] => hub.stdout.filter((line) => line.startsWith('{"msg"')).map((line) => JSON.parse(line) as JsonRecord);
 
@@ -42,7 +32,7 @@ describe('imagezmq-format sender (Python) -> zerocam-receiver --wire imagezmq', 
     const call = kind === 'jpg' ? 'send_jpg' : 'send_image';
     test(`${senderMode}/${receiverPattern} with ${call}: a red BGR frame is saved red, topic from msg, seq counted, latency unknown`, async (t) => {
       if (skipWithoutPython(t)) return;
-      const dir = await tempDir(t);
+      const dir = await tempDir(t, TMP);
       const statsFile = join(dir, 'stats.json');
       const out = join(dir, 'frames');
       const endpoint = ipcEndpoint();
@@ -80,7 +70,7 @@ describe('imagezmq-format sender (Python) -> zerocam-receiver --wire imagezmq', 
 
   test('rep with a greyscale send_image: saved as a grey JPEG', async (t) => {
     if (skipWithoutPython(t)) return;
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, TMP);
     const endpoint = ipcEndpoint();
     const receiver = start(t, 'receiver', ['--wire', 'imagezmq', '--pattern', 'rep', '--bind', endpoint, '--out', dir, '--frames', '1', '--no-stats']);
     await receiver.ready();

@@ -3,8 +3,9 @@ import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
 import { Audience } from '../common/audience';
 import { JpegSender } from '../common/jpeg-sender';
-import { CliProcess, type JsonRecord } from './helpers/cli-process';
+import { CliProcess } from './helpers/cli-process';
 import { bindEndpoint, ipcEndpoint } from './helpers/endpoints';
+import { assertIdlesAgain } from './helpers/on-demand';
 
 const signal = (t: TestContext): AbortSignal => {
   const controller = new AbortController();
@@ -111,15 +112,7 @@ describe('zerocam-sender on demand', () => {
 
     receiver.kill('SIGTERM');
     assert.equal((await receiver.exited).code, 0);
-    // waitForJson also matches lines already seen: count idle events to wait for the second one.
-    const idleEvents = (): number => sender.stderr.filter((line) => line.includes('"event":"idle"')).length;
-    await sender.waitForJson('stderr', (r) => r.event === 'idle' && idleEvents() === 2);
-    const stdoutSeen = sender.stdout.length;
-    const idleRecordsSince = (): JsonRecord[] => sender.stdout.slice(stdoutSeen).map((line) => JSON.parse(line) as JsonRecord).filter((r) => r.idle === true);
-    await sender.waitForJson('stdout', () => idleRecordsSince().length >= 2);
-    const [first, second] = idleRecordsSince();
-    assert.ok(Number(first!.frames) > 0);
-    assert.equal(second!.frames, first!.frames, 'no frame is captured or sent while idle');
+    await assertIdlesAgain(sender);
 
     sender.kill('SIGTERM');
     assert.equal((await sender.exited).code, 0, sender.stderr.join('\n'));

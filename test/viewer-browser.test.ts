@@ -129,7 +129,8 @@ describe('zerocam-viewer --web in Chromium', () => {
     const [a, b] = [ipcEndpoint(), ipcEndpoint()];
     await startSender(t, a, 'cam1');
     await startSender(t, b, 'cam2');
-    const page = await openPage(t, await startViewer(t, ['--connect', a]));
+    // The form asks for a second ipc:// endpoint, which a page may only do with --allow-ipc.
+    const page = await openPage(t, await startViewer(t, ['--connect', a, '--allow-ipc']));
     await page.waitForSelector(tileSelector('cam1', 'live'));
 
     assert.equal(await page.inputValue('#endpoint'), a, 'the form is pre-filled from the flags');
@@ -158,7 +159,7 @@ describe('zerocam-viewer --web in Chromium', () => {
   test('remembers the last connections: a reload without flags reconnects', async (t) => {
     const endpoint = ipcEndpoint();
     await startSender(t, endpoint, 'cam1');
-    const page = await openPage(t, await startViewer(t, []));
+    const page = await openPage(t, await startViewer(t, ['--allow-ipc']));
     await page.fill('#endpoint', endpoint);
     await page.click('button[type="submit"]');
     await page.waitForSelector(tileSelector('cam1', 'live'));

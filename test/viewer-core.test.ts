@@ -200,19 +200,21 @@ describe('ViewerWebServer', () => {
   test('serves the renderer with a strict CSP, and nothing else', async (t) => {
     const server = await ViewerWebServer.start({ host: '127.0.0.1', port: 0, rendererDir, settings: { connections: [] }, log: createLogger('test') });
     t.after(() => server.close());
-    const index = await fetch(server.url);
+    const index = await fetch(server.pageUrl);
     assert.equal(index.status, 200);
     assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/);
     assert.match(await index.text(), /<canvas|id="grid"/);
     for (const path of ['bundle.js.map', 'main.js', '../package.json', 'viewer-app.js']) {
-      assert.equal((await fetch(new URL(path, server.url))).status, 404, path);
+      const url = new URL(path, server.url);
+      url.search = new URL(server.pageUrl).search;
+      assert.equal((await fetch(url)).status, 404, path);
     }
   });
 
   test('refuses a WebSocket from another origin, accepts its own page', async (t) => {
     const server = await ViewerWebServer.start({ host: '127.0.0.1', port: 0, rendererDir, settings: { connections: [] }, log: createLogger('test') });
     t.after(() => server.close());
-    const feed = new URL('feed', server.url).href.replace('http:', 'ws:');
+    const feed = new URL(`feed${new URL(server.pageUrl).search}`, server.url).href.replace('http:', 'ws:');
     const outcome = (origin: string): Promise<string> =>
       new Promise((resolve) => {
         const ws = new WebSocket(feed, { origin });

@@ -18,9 +18,13 @@ function addFrame(catalog: StreamCatalog, topic: string, seq: number, body: Buff
   catalog.add({ topic, header: header(seq), jpeg: body }, parts, Date.now() * 1000);
 }
 
+const TOKEN = 'gateway-test-token';
+/** Every request carries the token, as a script would. */
+const get = (url: string): Promise<Response> => fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+
 async function serve(t: TestContext, catalog: StreamCatalog): Promise<{ url: string; routes: GatewayRoutes }> {
   const routes = new GatewayRoutes(catalog);
-  const server = await HttpServer.start({ host: '127.0.0.1', port: 0, routes: [routes], log: createLogger('test', 'silent') });
+  const server = await HttpServer.start({ host: '127.0.0.1', port: 0, routes: [routes], log: createLogger('test', 'silent'), token: TOKEN });
   t.after(() => server.close());
   return { url: server.url, routes };
 }
@@ -29,13 +33,13 @@ describe('web gateway routes', () => {
   test('/snapshot/TOPIC.jpg: 404 for an unknown topic, 503 for one asked for but without a frame yet, then the newest JPEG exactly', async (t) => {
     const catalog = new StreamCatalog();
     const { url } = await serve(t, catalog);
-    assert.equal((await fetch(`${url}snapshot/nobody.jpg`)).status, 404);
-    assert.equal((await fetch(`${url}snapshot/not%20a%20topic.jpg`)).status, 404);
+    assert.equal((await get(`${url}snapshot/nobody.jpg`)).status, 404);
+    assert.equal((await get(`${url}snapshot/not%20a%20topic.jpg`)).status, 404);
     catalog.expect('cam1');
-    assert.equal((await fetch(`${url}snapshot/cam1.jpg`)).status, 503);
+    assert.equal((await get(`${url}snapshot/cam1.jpg`)).status, 503);
     addFrame(catalog, 'cam1', 0, jpeg(1));
     addFrame(catalog, 'cam1', 1, jpeg(2));
-    const response = await fetch(`${url}snapshot/cam1.jpg`);
+    const response = await get(`${url}snapshot/cam1.jpg`);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('content-type'), 'image/jpeg');
     assert.deepEqual(Buffer.from(await response.arrayBuffer()), jpeg(2));
@@ -46,8 +50,8 @@ describe('web gateway routes', () => {
     const { url } = await serve(t, catalog);
     addFrame(catalog, 'cam1', 5, jpeg(5));
     addFrame(catalog, 'cam1', 4, jpeg(4));
-    assert.deepEqual(Buffer.from(await (await fetch(`${url}snapshot/cam1.jpg`)).arrayBuffer()), jpeg(5));
-    const streams = ((await (await fetch(`${url}streams.json`)).json()) as { streams: Array<Record<string, unknown>> }).streams;
+    assert.deepEqual(Buffer.from(await (await get(`${url}snapshot/cam1.jpg`)).arrayBuffer()), jpeg(5));
+    const streams = ((await (await get(`${url}streams.json`)).json()) as { streams: Array<Record<string, unknown>> }).streams;
     assert.equal(streams[0]?.frames, 1);
     assert.equal(streams[0]?.duplicates, 1);
   });
@@ -56,12 +60,12 @@ describe('web gateway routes', () => {
     const catalog = new StreamCatalog();
     const { url } = await serve(t, catalog);
     addFrame(catalog, 'cam1', 0, jpeg(0));
-    const response = await fetch(`${url}stream/cam1.mjpeg`);
+    const response = await get(`${url}stream/cam1.mjpeg`);
     assert.equal(response.headers.get('content-type'), `multipart/x-mixed-replace;boundary=${MJPEG_BOUNDARY}`);
     const reading = readMjpegParts(response.body!, 3);
     for (let seq = 1; seq <= 2; seq++) addFrame(catalog, 'cam1', seq, jpeg(seq, 100 + seq));
     assert.deepEqual(await reading, [jpeg(0), jpeg(1, 101), jpeg(2, 102)]);
-    assert.equal((await fetch(`${url}stream/nobody.mjpeg`)).status, 404);
+    assert.equal((await get(`${url}stream/nobody.mjpeg`)).status, 404);
   });
 
   test('a client that stops reading MJPEG skips frames and builds no backlog', async (t) => {
@@ -72,7 +76,7 @@ describe('web gateway routes', () => {
     const socket = connect(Number(port), '127.0.0.1');
     t.after(() => socket.destroy());
     await once(socket, 'connect');
-    socket.write('GET /stream/cam1.mjpeg HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.write(`GET /stream/cam1.mjpeg?token=${TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     await once(socket, 'data');
     socket.pause(); // reads nothing more: the kernel buffers fill, then the server's response stops draining
 
@@ -94,7 +98,7 @@ describe('web gateway routes', () => {
     addFrame(catalog, 'cam1', 0, jpeg(0));
     addFrame(catalog, 'cam1', 3, jpeg(3));
     catalog.onRejected('magic');
-    const response = await fetch(`${url}metrics`);
+    const response = await get(`${url}metrics`);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await response.text();
     assert.match(text, /^zerocam_frames_total\{topic="cam1"\} 2$/m);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log';
+import { AccessControl } from './access-control';
 
 /** Headers on every response: nothing is cached, sniffed or leaked through Referer. */
 export const BASE_HEADERS = {
@@ -25,12 +26,16 @@ export interface HttpServerOptions {
   port: number;
   routes: readonly HttpRoutes[];
   log: Logger;
+  /** The token every request must carry (--token / ZEROCAM_TOKEN); random when not given. */
+  token?: string | undefined;
+  /** Host header names allowed besides loopback and the bound address (--allowed-host). */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 /**
  * zerocam's one HTTP server (`zerocam-viewer --web`, `zerocam-hub --http`). Every request and every
- * WebSocket upgrade passes through `onRequest` / `onUpgrade`: checks that apply to all routes
- * (access control) belong there, once.
+ * WebSocket upgrade passes through `onRequest` / `onUpgrade`, and so through the access checks
+ * (Host header, token: access-control.ts) before any route sees it.
  */
 export class HttpServer {
   private closed = false;
@@ -38,8 +43,19 @@ export class HttpServer {
   private constructor(
     private readonly server: Server,
     private readonly options: HttpServerOptions,
+    private readonly access: AccessControl,
     readonly url: string,
   ) {}
+
+  /** What a user opens: the URL with the token, when the server made the token up itself. */
+  get pageUrl(): string {
+    return this.options.token === undefined ? this.access.urlWithToken(this.url) : this.url;
+  }
+
+  /** For a log line: where the token is, without printing one the user chose. */
+  get tokenHint(): string {
+    return this.options.token === undefined ? 'the token is in the URL' : 'with the token given by --token';
+  }
 
   static async start(options: HttpServerOptions): Promise<HttpServer> {
     const server = createServer();
@@ -52,7 +68,7 @@ export class HttpServer {
     });
     const { port } = server.address() as AddressInfo;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    const http = new HttpServer(server, options, `http://${host}:${port}/`);
+    const http = new HttpServer(server, options, new AccessControl({ token: options.token, boundHost: options.host, allowedHosts: options.allowedHosts }, port), `http://${host}:${port}/`);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => http.onRequest(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => http.onUpgrade(req, socket, head));
     // A client that sends garbage or vanishes mid-request must never take the process down.
@@ -64,6 +80,12 @@ export class HttpServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     res.on('error', () => res.destroy());
+    const verdict = this.access.check(req);
+    if (!verdict.allowed) {
+      sendText(res, verdict.status, verdict.reason);
+      return;
+    }
+    if (verdict.setCookie) res.setHeader('Set-Cookie', verdict.setCookie);
     const path = pathOf(req);
     for (const routes of this.options.routes) if (routes.request?.(req, res, path)) return;
     notFound(res);
@@ -71,6 +93,11 @@ export class HttpServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    const verdict = this.access.check(req);
+    if (!verdict.allowed) {
+      socket.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     const path = pathOf(req);
     for (const routes of this.options.routes) if (routes.upgrade?.(req, socket, head, path)) return;
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');

@@ -21,6 +21,8 @@ export interface ReceiverSummary {
   rejectedByReason: Partial<Record<RejectReason, number>>;
   /** Connected senders libzmq cut off for good (an oversized message) that the receiver redialled. */
   peerCutOffs: number;
+  /** CURVE handshakes refused because the client's key is not in --curve-allow. */
+  denied: number;
   streams: Record<string, StreamSummary>;
 }
 
@@ -30,6 +32,7 @@ export class ReceiverStats {
   rejected = 0;
   saveErrors = 0;
   peerCutOffs = 0;
+  denied = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
 
   constructor(private readonly rateWindowMs: number) {}
@@ -97,6 +100,7 @@ export class ReceiverStats {
       rejected: this.rejected,
       rejectedByReason: { ...this.rejectedByReason },
       peerCutOffs: this.peerCutOffs,
+      denied: this.denied,
       streams,
     };
   }

@@ -1,3 +1,4 @@
+import type { LinkSummary } from '../link-monitor';
 import { LatencyHistogram } from './latency-histogram';
 import { RateWindow } from './rate-window';
 import { round2 } from './stream-stats';
@@ -23,6 +24,12 @@ export interface SenderSummary {
   huffmanTablesInserted: number;
   /** --passthrough: source frames whose JPEG headers were broken, dropped. */
   broken: number;
+  /** PUB: what the receivers' links carry, from their link reports (docs/protocol.md, "Link reports"). */
+  link?: LinkSummary;
+  /** --adapt: the JPEG quality and scale (1 = full size) frames are encoded at now. */
+  adapt?: { quality: number; scale: number };
+  /** CURVE handshakes refused because the client's key is not in --curve-allow. */
+  denied: number;
 }
 
 /** What a sender counts about its own stream. */
@@ -35,6 +42,11 @@ export class SenderStats {
   idle = false;
   huffmanTablesInserted = 0;
   broken = 0;
+  /** Where link summaries come from (a PUB sender's LinkMonitor). */
+  linkSource: ((nowMs: number) => LinkSummary) | undefined;
+  /** Where --adapt's current settings come from. */
+  adaptSource: (() => { quality: number; scale: number }) | undefined;
+  denied = 0;
   private encodeTotalUs = 0;
   private encodeCount = 0;
   private recentEncodeTotalUs = 0;
@@ -77,6 +89,8 @@ export class SenderStats {
   live(nowMs: number): SenderSummary {
     const { perSecond, bytesPerSecond } = this.rate.rates(nowMs);
     const summary = this.summarise(perSecond, bytesPerSecond, this.recentEncode, this.recentEncodeTotalUs, this.recentEncodeCount);
+    const link = this.linkSource?.(nowMs);
+    if (link) summary.link = link;
     this.recentEncode.reset();
     this.recentEncodeTotalUs = 0;
     this.recentEncodeCount = 0;
@@ -86,7 +100,10 @@ export class SenderStats {
   final(): SenderSummary {
     const spanMs = this.firstSentMs === undefined ? 0 : this.lastSentMs - this.firstSentMs;
     const fps = this.frames > 1 && spanMs > 0 ? ((this.frames - 1) * 1000) / spanMs : 0;
-    return this.summarise(fps, (this.bytes / Math.max(1, this.frames)) * fps, this.encode, this.encodeTotalUs, this.encodeCount);
+    const summary = this.summarise(fps, (this.bytes / Math.max(1, this.frames)) * fps, this.encode, this.encodeTotalUs, this.encodeCount);
+    const link = this.linkSource?.(performance.now());
+    if (link) summary.link = link;
+    return summary;
   }
 
   private summarise(fps: number, bytesPerSecond: number, encode: LatencyHistogram, totalUs: number, count: number): SenderSummary {
@@ -105,6 +122,8 @@ export class SenderStats {
       idle: this.idle,
       huffmanTablesInserted: this.huffmanTablesInserted,
       broken: this.broken,
+      ...(this.adaptSource ? { adapt: this.adaptSource() } : {}),
+      denied: this.denied,
     };
   }
 }

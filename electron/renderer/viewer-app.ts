@@ -22,6 +22,7 @@ export class ViewerApp {
   private readonly endpointInput = byId<HTMLInputElement>('endpoint');
   private readonly patternInput = byId<HTMLSelectElement>('pattern');
   private readonly topicsInput = byId<HTMLInputElement>('topics');
+  private readonly serverKeyInput = byId<HTMLInputElement>('server-key');
   private readonly errorLine = byId<HTMLElement>('error');
 
   constructor(private readonly feed: ViewerFeed) {}
@@ -136,7 +137,7 @@ export class ViewerApp {
         chip.dataset.state = connection.state;
         const label = document.createElement('span');
         const topics = connection.topics.length ? ` [${connection.topics.join(', ')}]` : '';
-        label.textContent = `${connection.endpoint} (${connection.pattern})${topics}`;
+        label.textContent = `${connection.endpoint} (${connection.pattern}${connection.serverKey ? ', CURVE' : ''})${topics}`;
         const remove = document.createElement('button');
         remove.type = 'button';
         remove.textContent = '×';
@@ -153,16 +154,18 @@ export class ViewerApp {
       .split(',')
       .map((t) => t.trim())
       .filter(Boolean);
-    return { endpoint: this.endpointInput.value.trim(), pattern: this.patternInput.value as ViewerPattern, topics };
+    const serverKey = this.serverKeyInput.value.trim();
+    return { endpoint: this.endpointInput.value.trim(), pattern: this.patternInput.value as ViewerPattern, topics, ...(serverKey ? { serverKey } : {}) };
   }
 
   private fillForm(request: ConnectRequest): void {
     this.endpointInput.value = request.endpoint;
     this.patternInput.value = request.pattern;
     this.topicsInput.value = request.topics.join(', ');
+    this.serverKeyInput.value = request.serverKey ?? '';
   }
 
   private remember(): void {
-    settingsStore.save({ connections: this.connections.map(({ endpoint, pattern, topics }) => ({ endpoint, pattern, topics })) });
+    settingsStore.save({ connections: this.connections.map(({ endpoint, pattern, topics, serverKey }) => ({ endpoint, pattern, topics, ...(serverKey ? { serverKey } : {}) })) });
   }
 }

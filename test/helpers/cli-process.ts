@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 
 const DIST = join(__dirname, '..', '..');
-const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js', hub: 'hub/cli.js' } as const;
+const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js', hub: 'hub/cli.js', keys: 'keys/cli.js', bench: 'bench/bench.js' } as const;
 /** Debian's python3 with python3-zmq and python3-opencv, which scripts/setup.sh installs (not pyenv's). */
 export const PYTHON = '/usr/bin/python3';
 /** The Python peers under test/python/. */
@@ -31,10 +31,13 @@ export class CliProcess {
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
     cwd?: string,
+    /** A command that runs the program, e.g. in a network namespace: ['ip', 'netns', 'exec', NS]. It must exec it, not fork it. */
+    launcher: readonly string[] = [],
   ) {
     const script = args[0] ?? '';
-    const [command, commandArgs] =
+    const [program, programArgs] =
       name === 'python' ? [PYTHON, ['-u', isAbsolute(script) ? script : join(PYTHON_DIR, script), ...args.slice(1)]] : [process.execPath, [join(DIST, ENTRY[name]), ...args]];
+    const [command, ...commandArgs] = [...launcher, program, ...programArgs] as [string, ...string[]];
     this.child = spawn(command, commandArgs, {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],

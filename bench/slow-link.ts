@@ -1,0 +1,127 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { CliProcess } from '../test/helpers/cli-process';
+import { ShapedLink } from '../test/helpers/shaped-link';
+import type { Clip } from './clip';
+
+/** One rate for tc tbf, e.g. 8mbit or 500kbit. */
+export interface LinkRate {
+  label: string;
+  bitsPerSecond: number;
+}
+
+export interface SlowLinkRun {
+  rate: string;
+  adapt: boolean;
+  fps: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  /** JPEG bytes per second received, against the link's rate. */
+  deliveredBitsPerSecond: number;
+  linkShare: number;
+  meanFrameBytes: number;
+  /** One frame's transmit time at the link's rate plus the sender's encode: the physical limit. */
+  physicalLimitMs: number;
+  /** The issue's bound: two frames' transmit time plus the encode (the round trip is ~0 on a veth). */
+  boundMs: number;
+  /** What the sender said at the end: its link summary and, with --adapt, its quality and scale. */
+  senderDeliveredFps: number;
+  quality: number;
+  scale: number;
+}
+
+export function parseLinkRates(value: string): LinkRate[] {
+  return value.split(',').map((item) => {
+    const match = /^(\d+(?:\.\d+)?)(kbit|mbit|gbit)$/.exec(item.trim().toLowerCase());
+    if (!match) throw new InvalidArgumentError(`expected tc rates such as 8mbit or 500kbit, comma-separated (got "${item}")`);
+    const unit = { kbit: 1e3, mbit: 1e6, gbit: 1e9 }[match[2] as 'kbit' | 'mbit' | 'gbit'];
+    return { label: `${match[1]}${match[2]}`, bitsPerSecond: Number(match[1]) * unit };
+  });
+}
+
+interface Summary {
+  frames?: number;
+  fps?: number;
+  bytes?: number;
+  latencyMs?: { p50: number; p95: number; p99: number };
+  encodeMs?: { mean: number };
+  link?: { deliveredFps: number };
+  adapt?: { quality: number; scale: number };
+}
+
+/**
+ * The camera-like clip at 30 fps from a sender in one network namespace to a receiver in another,
+ * over a veth whose sender side tbf limits to `rate`: what arrives, how late, and how much of the link
+ * it used, beside the physical limit. Needs root (network namespaces).
+ */
+export async function measureSlowLink(clip: Clip, rate: LinkRate, adapt: boolean, seconds: number): Promise<SlowLinkRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'zc-bench-link-'));
+  const link = ShapedLink.create(rate.label);
+  const processes: CliProcess[] = [];
+  try {
+    const senderStats = join(dir, 'sender.json');
+    const receiverStats = join(dir, 'receiver.json');
+    const sender = new CliProcess(
+      'sender',
+      ['--bind', `tcp://${link.senderAddress}:*`, '--source', `file:${clip.path}`, '--loop', '--fps', '30', '--topic', 'bench', '--no-stats', '--stats-json', senderStats, ...(adapt ? ['--adapt'] : [])],
+      {},
+      undefined,
+      link.launcher('sender'),
+    );
+    processes.push(sender);
+    const endpoint = await sender.ready();
+    const receiver = new CliProcess('receiver', ['--connect', endpoint, '--no-stats', '--duration', String(seconds), '--stats-json', receiverStats], {}, undefined, link.launcher('receiver'));
+    processes.push(receiver);
+    await receiver.exited;
+    sender.kill('SIGINT');
+    await sender.exited;
+    const received = JSON.parse(await readFile(receiverStats, 'utf8')) as Summary;
+    const sent = JSON.parse(await readFile(senderStats, 'utf8')) as Summary;
+    const frames = received.frames ?? 0;
+    const meanFrameBytes = frames ? (received.bytes ?? 0) / frames : 0;
+    const deliveredBitsPerSecond = (frames > 1 ? (received.bytes ?? 0) / seconds : 0) * 8;
+    const transmitMs = ((meanFrameBytes * 8) / rate.bitsPerSecond) * 1000;
+    const encodeMs = sent.encodeMs?.mean ?? 0;
+    return {
+      rate: rate.label,
+      adapt,
+      fps: received.fps ?? 0,
+      latencyMs: received.latencyMs ?? { p50: 0, p95: 0, p99: 0 },
+      deliveredBitsPerSecond: Math.round(deliveredBitsPerSecond),
+      linkShare: Math.round((deliveredBitsPerSecond / rate.bitsPerSecond) * 1000) / 1000,
+      meanFrameBytes: Math.round(meanFrameBytes),
+      physicalLimitMs: Math.round(transmitMs + encodeMs),
+      boundMs: Math.round(2 * transmitMs + encodeMs),
+      senderDeliveredFps: sent.link?.deliveredFps ?? 0,
+      quality: sent.adapt?.quality ?? 80,
+      scale: sent.adapt?.scale ?? 1,
+    };
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    link.remove();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function renderSlowLinkReport(runs: readonly SlowLinkRun[]): string {
+  const rows = runs.map((r) =>
+    [
+      r.rate,
+      r.adapt ? '--adapt' : 'default',
+      r.fps.toFixed(1),
+      `${r.latencyMs.p50.toFixed(0)} / ${r.latencyMs.p95.toFixed(0)} / ${r.latencyMs.p99.toFixed(0)}`,
+      `${(r.deliveredBitsPerSecond / 1e6).toFixed(2)} Mbit/s (${(r.linkShare * 100).toFixed(0)}%)`,
+      `${(r.meanFrameBytes / 1024).toFixed(0)} KiB`,
+      `${r.physicalLimitMs} / ${r.boundMs}`,
+      `q${r.quality}${r.scale < 1 ? ` ×${r.scale}` : ''}`,
+    ].join(' | '),
+  );
+  return [
+    'Slow link: camera-like 720p30 over a tbf-shaped veth between two network namespaces',
+    'link | sender | fps | capture-to-receive p50 / p95 / p99 ms | delivered (of link) | frame | limit / bound ms | quality at end',
+    ...rows,
+    'limit: one frame\'s transmit time at the link rate + encode; bound: two frames\' + encode (veth round trip ~0).',
+    '',
+  ].join('\n');
+}
