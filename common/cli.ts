@@ -26,6 +26,11 @@ export function envOption(flags: string, description: string, envName: string): 
   return new Option(flags, description).env(`ZEROCAM_${envName}`);
 }
 
+/** --health-file, which every long-running program offers the same way (common/health-file.ts). */
+export function healthFileOption(): Option {
+  return envOption('--health-file <path>', 'rewrite this file every second while running, for health checks', 'HEALTH_FILE');
+}
+
 export function parseIntIn(min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);

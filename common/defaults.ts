@@ -56,6 +56,9 @@ export const DEFAULTS = {
   viewerHost: '127.0.0.1',
   viewerPort: 8080,
 
+  /** --health-file is rewritten this often, and called stale after this many intervals without a refresh. */
+  healthIntervalMs: 1000,
+  healthStaleIntervals: 5,
   /** zerocam-hub: senders --connect to the first, receivers and viewers connect to the second as to a sender. */
   hubSenders: 'tcp://*:5556',
   hubReceivers: 'tcp://*:5555',

@@ -15,6 +15,7 @@ import {
   curveServerOption,
   DEFAULTS,
   envOption,
+  healthFileOption,
   parseCommandLine,
   parseIntIn,
   runCli,
@@ -22,6 +23,7 @@ import {
   type WebAccessFlags,
 } from '../common/cli';
 import type { CurveKeyPair } from '../common/curve-keys';
+import { HealthFile } from '../common/health-file';
 import { UsageError } from '../common/errors';
 import { GatewayRoutes } from '../common/http/gateway-routes';
 import { StreamCatalog } from '../common/stream-catalog';
@@ -41,6 +43,7 @@ interface RawOptions extends WebAccessFlags {
   web: boolean;
   host: string;
   port: number;
+  healthFile?: string;
   curveKey?: CurveKeyPair;
   curveServer?: string;
 }
@@ -54,6 +57,7 @@ function buildProgram() {
     .addOption(new Option('--web', 'serve the viewer over HTTP for a browser instead of opening a window').default(false))
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
+    .addOption(healthFileOption())
     .addOption(curveKeyOption())
     .addOption(curveServerOption())
     .addHelpText(
@@ -93,6 +97,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
     raw.connect?.length && raw.pattern === 'sub'
       ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog, security })
       : undefined;
+  const health = HealthFile.start(raw.healthFile, NAME);
   try {
     const server = await ViewerWebServer.start({
       host: raw.host,
@@ -117,6 +122,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
       await server.close();
     }
   } finally {
+    health?.close();
     watcher?.close();
   }
   return 0;

@@ -12,6 +12,7 @@ import {
   curveKeyOption,
   DEFAULTS,
   envOption,
+  healthFileOption,
   parseCommandLine,
   parseEndpointFor,
   parseIntIn,
@@ -22,6 +23,7 @@ import {
 import type { CurveKeyPair } from '../common/curve-keys';
 import type { SocketSecurityOptions } from '../common/curve-security';
 import { UsageError } from '../common/errors';
+import { HealthFile } from '../common/health-file';
 import { FrameForwarder, type ForwarderPattern } from '../common/frame-forwarder';
 import { GatewayRoutes } from '../common/http/gateway-routes';
 import { HttpServer, type HttpRoutes } from '../common/http/http-server';
@@ -51,6 +53,7 @@ interface RawOptions extends WebAccessFlags {
   http?: number;
   httpHost: string;
   statsJson?: string;
+  healthFile?: string;
   stats: boolean;
   maxFrameBytes: number;
   hwm: number;
@@ -80,6 +83,7 @@ function buildProgram() {
     .addOption(envOption('--http <port>', 'serve the web gateway (viewer page, MJPEG, snapshots, /streams.json, /metrics) on this port (0 picks one)', 'HTTP').argParser(parseIntIn(0, 65535)))
     .addOption(envOption('--http-host <address>', 'address the web gateway listens on (127.0.0.1 keeps it to this machine)', 'HTTP_HOST').default(DEFAULTS.httpHost))
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
+    .addOption(healthFileOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
@@ -192,6 +196,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     return { record, line: liveLine(record) };
   });
   let http: HttpServer | undefined;
+  const health = HealthFile.start(raw.healthFile, NAME);
   try {
     if (raw.http !== undefined) {
       // The page watches the hub as any viewer would: through its receivers' socket (pubsub only; a PULL would take frames from the workers).
@@ -220,6 +225,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     const stop = once(signal, 'abort');
     await Promise.race([running, signal.aborted ? Promise.resolve() : stop]);
   } finally {
+    health?.close();
     reporter.close();
     forwarder.close();
     await http?.close();

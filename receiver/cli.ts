@@ -10,12 +10,14 @@ import {
   createProgram,
   DEFAULTS,
   envOption,
+  healthFileOption,
   parseCommandLine,
   parseEndpointFor,
   parseIntIn,
   parseNumberIn,
   runCli,
 } from '../common/cli';
+import { HealthFile } from '../common/health-file';
 import type { Wire } from '../common/defaults';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
@@ -40,6 +42,7 @@ interface RawOptions extends CurveFlags {
   frames?: number;
   duration?: number;
   statsJson?: string;
+  healthFile?: string;
   stats: boolean;
   maxFrameBytes: number;
   hwm: number;
@@ -60,6 +63,7 @@ function buildProgram() {
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
+    .addOption(healthFileOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
@@ -129,12 +133,14 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     const record = receiver.stats.live(Date.now());
     return { record, line: liveLine(record) };
   });
+  const health = HealthFile.start(raw.healthFile, NAME);
   try {
     const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
     log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
     if (raw.stats) reporter.start();
     await receiver.run(signal);
   } finally {
+    health?.close();
     reporter.close();
     await receiver.close();
   }

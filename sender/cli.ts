@@ -9,6 +9,7 @@ import {
   createProgram,
   DEFAULTS,
   envOption,
+  healthFileOption,
   parseCommandLine,
   parseEndpointFor,
   parseIntIn,
@@ -16,6 +17,7 @@ import {
   parseTopic,
   runCli,
 } from '../common/cli';
+import { HealthFile } from '../common/health-file';
 import type { Wire } from '../common/defaults';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
@@ -49,6 +51,7 @@ interface RawOptions extends CurveFlags {
   frames?: number;
   duration?: number;
   statsJson?: string;
+  healthFile?: string;
   hwm: number;
   encodeConcurrency: number;
   strips: StripSetting;
@@ -94,6 +97,7 @@ function buildProgram() {
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
+    .addOption(healthFileOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
@@ -195,6 +199,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     const record = sender.stats.live(performance.now());
     return { record, line: liveLine(record) };
   });
+  const health = HealthFile.start(raw.healthFile, NAME);
   try {
     log.info(
       { event: 'streaming', endpoint: sender.endpoint, topic: options.topic, pattern: options.pattern, fps: sender.paceFps },
@@ -203,6 +208,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     if (raw.stats) reporter.start();
     await sender.run(signal);
   } finally {
+    health?.close();
     reporter.close();
     sender.close();
   }

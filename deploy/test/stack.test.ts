@@ -1,0 +1,144 @@
+/**
+ * The Compose stack, run for real: images built from this tree on an offline Debian base, a hub,
+ * three test-pattern cameras, a recorder and the web viewer. `npm run test:deploy`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ComposeStack, poll, sh, type JsonRecord } from './compose-stack';
+
+const PROJECT = `zerocam-deploy-test-${process.pid}`;
+const TAG = 'deploy-test';
+const TOKEN = 'deploy-test-token';
+const MINUTE = 60_000;
+
+const stack = new ComposeStack(PROJECT, {
+  ZEROCAM_TAG: TAG,
+  ZEROCAM_BASE_IMAGE: 'zerocam-base:trixie',
+  // Every published port on loopback, and ephemeral, so the suite collides with nothing.
+  ZEROCAM_PUBLISH_ADDRESS: '127.0.0.1',
+  ZEROCAM_WEB_ADDRESS: '127.0.0.1',
+  ZEROCAM_SENDERS_PORT: '',
+  ZEROCAM_RECEIVERS_PORT: '',
+  ZEROCAM_HUB_HTTP_PORT: '',
+  ZEROCAM_WEB_PORT: '',
+  ZEROCAM_TOKEN: TOKEN,
+});
+
+let startedDaemon: number | undefined;
+
+const streamsOf = (record: JsonRecord): Record<string, JsonRecord> => (record.streams as Record<string, JsonRecord> | undefined) ?? {};
+
+/** Topics the hub's gateway lists as live. */
+async function liveTopics(): Promise<string[]> {
+  const address = await stack.published('hub', 8081);
+  const response = await fetch(`http://${address}/streams.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { streams: { topic: string; state: string }[] };
+  return body.streams.filter((s) => s.state === 'live').map((s) => s.topic).sort();
+}
+
+describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
+  before(async () => {
+    const pid = (await sh('bash', ['deploy/scripts/docker-ready.sh'])).trim();
+    startedDaemon = pid ? Number(pid) : undefined;
+    await sh('bash', ['deploy/scripts/docker-base-image.sh', 'zerocam-base:trixie']);
+    await sh('bash', ['deploy/scripts/host-ca-for-build.sh']);
+    await stack.compose('build');
+  });
+
+  after(async () => {
+    await stack.compose('down', '--volumes', '--remove-orphans', '--timeout', '5').catch((error: unknown) => console.error(String(error)));
+    if (startedDaemon !== undefined) process.kill(startedDaemon, 'SIGTERM');
+  });
+
+  test('three scaled cameras reach the recorder as three streams, saved on its volume', async () => {
+    await stack.compose('up', '--detach', '--scale', 'camera=3');
+    const record = await stack.waitForJson(
+      'recorder',
+      (r) => Object.values(streamsOf(r)).filter((s) => Number(s.saved) > 0).length === 3,
+      3 * MINUTE,
+      'three streams have saved frames',
+    );
+    const topics = Object.keys(streamsOf(record)).sort();
+    assert.equal(new Set(topics).size, 3);
+
+    // What is on the volume, read inside the recorder's own container.
+    const listing = JSON.parse(
+      await stack.exec(
+        'recorder',
+        'node',
+        '-e',
+        `const fs = require('fs');
+         const dirs = fs.readdirSync('/recordings', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+         const files = Object.fromEntries(dirs.map((d) => [d, fs.readdirSync('/recordings/' + d).filter((f) => f.endsWith('.jpg'))]));
+         const first = dirs.map((d) => fs.readFileSync('/recordings/' + d + '/' + files[d][0]).subarray(0, 3).toString('hex'));
+         console.log(JSON.stringify({ dirs, counts: dirs.map((d) => files[d].length), first, index: fs.readFileSync('/recordings/index.jsonl', 'utf8').split('\\n').filter(Boolean).length }));`,
+      ),
+    ) as { dirs: string[]; counts: number[]; first: string[]; index: number };
+    assert.deepEqual(listing.dirs.sort(), topics);
+    for (const count of listing.counts) assert.ok(count > 0);
+    for (const head of listing.first) assert.equal(head, 'ffd8ff', 'a saved file is a JPEG');
+    assert.ok(listing.index >= listing.counts.reduce((a, b) => a + b, 0));
+  });
+
+  test('the gateway lists the three streams and serves their snapshots; the viewer page loads', async () => {
+    const topics = await poll(async () => {
+      const live = await liveTopics();
+      return live.length === 3 ? live : undefined;
+    }, MINUTE, 'three live streams on the gateway');
+    const address = await stack.published('hub', 8081);
+    for (const topic of topics) {
+      const response = await fetch(`http://${address}/snapshot/${topic}.jpg?token=${TOKEN}`);
+      assert.equal(response.status, 200);
+      const jpeg = Buffer.from(await response.arrayBuffer());
+      assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8]);
+    }
+    const web = await stack.published('web', 8080);
+    const page = await fetch(`http://${web}/?token=${TOKEN}`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+  });
+
+  test('the programs run as a non-root user and report healthy', async () => {
+    for (const service of ['hub', 'camera', 'recorder', 'web']) {
+      assert.notEqual((await stack.exec(service, 'id', '-u')).trim(), '0', `${service} runs as root`);
+    }
+    const [hub] = await stack.containers('hub');
+    await poll(async () => ((await sh('docker', ['inspect', '--format', '{{.State.Health.Status}}', hub!])).trim() === 'healthy' ? true : undefined), 2 * MINUTE, 'the hub to report healthy');
+  });
+
+  test('scaled down to one camera, one stream stays live', async () => {
+    await stack.compose('up', '--detach', '--no-recreate', '--scale', 'camera=1');
+    assert.equal((await stack.containers('camera')).length, 1);
+    const live = await poll(async () => {
+      const topics = await liveTopics();
+      return topics.length === 1 ? topics : undefined;
+    }, MINUTE, 'exactly one live stream');
+    assert.equal(live.length, 1);
+  });
+
+  test('after the hub restarts, the camera and the recorder resume on their own', async () => {
+    const before = await stack.waitForJson('recorder', (r) => Number(r.frames) > 0, MINUTE, 'frames arrive');
+    await stack.compose('restart', '--timeout', '5', 'hub');
+    // Frames counted after the restart: the remaining camera reconnected to the new hub, and so did the recorder.
+    await stack.waitForJson('recorder', (r) => Number(r.frames) > Number(before.frames) && Number(r.fps) > 0, 2 * MINUTE, 'frames flow again after the hub restart');
+    await poll(async () => ((await liveTopics()).length === 1 ? true : undefined), MINUTE, 'the stream live on the restarted hub');
+  });
+
+  test('docker stop ends every program cleanly (exit code 0, not a kill after the grace period)', async () => {
+    const ids = await stack.containers();
+    await stack.compose('stop', '--timeout', '10');
+    for (const id of ids) {
+      const [name, code] = (await sh('docker', ['inspect', '--format', '{{.Name}} {{.State.ExitCode}}', id])).trim().split(' ');
+      assert.equal(code, '0', `${name} exited with ${code}`);
+    }
+  });
+
+  test('taking the stack down leaves no containers, networks or volumes behind', async () => {
+    await stack.compose('down', '--volumes', '--remove-orphans', '--timeout', '5');
+    const label = `label=com.docker.compose.project=${PROJECT}`;
+    assert.equal((await sh('docker', ['ps', '--all', '--quiet', '--filter', label])).trim(), '');
+    assert.equal((await sh('docker', ['network', 'ls', '--quiet', '--filter', label])).trim(), '');
+    assert.equal((await sh('docker', ['volume', 'ls', '--quiet', '--filter', label])).trim(), '');
+  });
+});
