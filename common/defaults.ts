@@ -95,6 +95,7 @@ export const DEFAULTS = {
    * socket. Linux's defaults hold several 720p frames, which a slow link drains for seconds; 16 KiB
    * (Linux doubles it) holds less than one. The price: TCP keeps at most about that much in flight,
    * so one connection carries at most ~32 KiB per round trip (260 Mbit/s at 1 ms, 6.5 Mbit/s at 40 ms).
+   * Sockets that only reach this host (ipc, loopback) keep the kernel's defaults (common/socket-options.ts).
    */
   socketBufferBytes: 16 * 1024,
   /** A zerocam SUB receiver reports what it got from each stream upstream this often (docs/protocol.md). */

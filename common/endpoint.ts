@@ -38,3 +38,18 @@ export function parseEndpoint(raw: string, role: EndpointRole): string {
       throw new UsageError(`invalid endpoint "${raw}": unsupported transport "${transport}" (use tcp, ipc or inproc)`);
   }
 }
+
+/**
+ * An endpoint whose traffic never leaves this host: ipc, inproc, or tcp on a loopback address.
+ * No slow link can sit behind one, so it needs none of the small kernel buffers that bound lag on
+ * a network (#11), and they would only cost it throughput and CPU.
+ */
+export function isLocalEndpoint(endpoint: string): boolean {
+  const match = /^([a-z]+):\/\/(.*)$/.exec(endpoint);
+  if (!match) return false;
+  const [, transport, address] = match as unknown as [string, string, string];
+  if (transport === 'ipc' || transport === 'inproc') return true;
+  if (transport !== 'tcp') return false;
+  const host = address.slice(0, address.lastIndexOf(':'));
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

@@ -1,4 +1,5 @@
 import { DEFAULTS } from './defaults';
+import { isLocalEndpoint } from './endpoint';
 import { describeError, UsageError } from './errors';
 
 /**
@@ -49,16 +50,20 @@ interface Attachable {
  * Small kernel buffers bound the lag on a slow link: frames wait in ZeroMQ's tiny queues, where
  * newer ones replace them, not in the kernel's, where they queue for seconds (#11). Set here, just
  * before the socket binds or connects, on whichever directions the socket type has (a PUSH has no
- * receive buffer option, a PULL no send one).
+ * receive buffer option, a PULL no send one). Sockets that only ever reach this host keep Linux's
+ * defaults: on loopback the small buffers cost a third of the receiver's CPU per frame and a fifth
+ * of the throughput (docs/benchmarks.md), and buy nothing.
  */
-function limitKernelBuffers(socket: object): void {
+function limitKernelBuffers(socket: object, attachment: Attachment): void {
+  const endpoints = 'bind' in attachment ? [attachment.bind] : attachment.connect;
+  if (endpoints.length > 0 && endpoints.every(isLocalEndpoint)) return;
   if ('sendBufferSize' in socket) (socket as { sendBufferSize: number }).sendBufferSize = DEFAULTS.socketBufferBytes;
   if ('receiveBufferSize' in socket) (socket as { receiveBufferSize: number }).receiveBufferSize = DEFAULTS.socketBufferBytes;
 }
 
 /** Binds or connects; returns the endpoint actually bound (a `*` port resolved), or the first connected one. */
 export async function attach(socket: Attachable, attachment: Attachment): Promise<string> {
-  limitKernelBuffers(socket);
+  limitKernelBuffers(socket, attachment);
   if ('bind' in attachment) {
     try {
       await socket.bind(attachment.bind);
