@@ -12,8 +12,22 @@ export const EXIT_USAGE = 2;
 /** A clean shutdown that overran this is reported as a failure rather than left hanging. */
 export const SHUTDOWN_DEADLINE_MS = 1000;
 
+/**
+ * A reader that goes away (`zerocam-receiver --help | head`, a log collector that died) must not
+ * kill the program with a stack trace: what it printed was for that reader alone, so the rest is
+ * dropped and the program carries on (a recorder keeps recording).
+ */
+function ignoreClosedOutput(stream: NodeJS.WriteStream): void {
+  if (stream.listenerCount('error') > 0) return;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 /** A commander program whose errors are one line on stderr and exit code 2. */
 export function createProgram(name: string, description: string): Command {
+  ignoreClosedOutput(process.stdout);
+  ignoreClosedOutput(process.stderr);
   return new Command(name)
     .description(description)
     .exitOverride()

@@ -91,7 +91,10 @@ export class JpegReceiver implements AsyncIterable<Received> {
     if (socket instanceof zmq.XSubscriber) {
       // SUB filters by prefix, so "cam1" also lets "cam10" through; the exact check is in the iterator.
       // XSUB keeps its subscriptions and sends them to every peer, including those it reaches later.
-      for (const topic of options.topics?.length ? options.topics : ['']) {
+      // imagezmq's first part is JSON metadata, not the topic, so no topic prefix can match it: take
+      // everything and let the iterator pick the topics out.
+      const prefixes = options.wire !== 'imagezmq' && options.topics?.length ? options.topics : [''];
+      for (const topic of prefixes) {
         await sendUpstream(socket, Buffer.concat([Buffer.of(1), Buffer.from(topic, 'ascii')]));
       }
     }

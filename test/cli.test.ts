@@ -219,6 +219,19 @@ describe('usage errors', () => {
       assert.match(help, /ZEROCAM_/);
     }
   });
+
+  test('--help into a pipe that was closed (`| head`) exits 0 without a stack trace', async () => {
+    for (const name of ['sender', 'receiver', 'hub'] as const) {
+      const child = spawn(process.execPath, [join(__dirname, '..', name, 'cli.js'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Closed before the program has loaded, so its first write meets a pipe with no reader (EPIPE).
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(stderr, '', `zerocam-${name}`);
+      assert.equal(code, 0, `zerocam-${name}`);
+    }
+  });
 });
 
 describe('npm run demo', () => {

@@ -68,6 +68,20 @@ describe('imagezmq-format sender (Python) -> zerocam-receiver --wire imagezmq', 
     });
   }
 
+  test('sub with --topic: only the frames whose msg names that topic are taken, from among two senders', { timeout: 60_000 }, async (t) => {
+    if (skipWithoutPython(t)) return;
+    const dir = await tempDir(t, TMP);
+    const out = join(dir, 'frames');
+    const endpoints = [ipcEndpoint(), ipcEndpoint()];
+    const senders = [start(t, 'python', ['imagezmq_sender.py', 'pub', endpoints[0] ?? '', 'jpg', 'pi-cam1 garage door', '0']), start(t, 'python', ['imagezmq_sender.py', 'pub', endpoints[1] ?? '', 'jpg', 'pi-cam2|porch', '0'])];
+    for (const sender of senders) await sender.waitForLine('stdout', (line) => line.startsWith('bound'));
+    const receiver = start(t, 'receiver', ['--wire', 'imagezmq', '--connect', endpoints.join(','), '--topic', 'pi-cam2', '--out', out, '--frames', '5', '--no-stats']);
+    assert.equal((await receiver.exited).code, 0, receiver.stderr.join('\n'));
+    const index = await readIndex(out);
+    assert.ok(index.length >= 1);
+    assert.deepEqual([...new Set(index.map((entry) => entry.topic))], ['pi-cam2']);
+  });
+
   test('rep with a greyscale send_image: saved as a grey JPEG', async (t) => {
     if (skipWithoutPython(t)) return;
     const dir = await tempDir(t, TMP);
