@@ -28,9 +28,9 @@ import { UsageError } from '../common/errors';
 import { GatewayRoutes } from '../common/http/gateway-routes';
 import { StreamCatalog } from '../common/stream-catalog';
 import { StreamWatcher } from '../common/stream-watcher';
-import { VIEWER_CURVE_KEY_ENV } from './message-validation';
+import { VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
 import { createLogger } from '../common/log';
-import type { ViewerPattern, ViewerSettings } from './viewer-messages';
+import type { ViewerPattern, ViewerSettings } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from './web-server';
 
 const NAME = 'zerocam-viewer';

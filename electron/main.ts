@@ -1,5 +1,5 @@
 /**
- * Electron's main process: one window, the StreamHub that owns the sockets, and the IPC that
+ * Electron's main process: one window, the ViewerEngine that owns the sockets, and the IPC that
  * joins them. Everything below this glue (the hub, validation, window settings) is plain Node and
  * tested without Electron.
  */
@@ -7,10 +7,10 @@ import { app, BrowserWindow, ipcMain, type IpcMainEvent, type IpcMainInvokeEvent
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError } from '../common/errors';
-import { parseConnectRequest, parseViewerCurveKey, parseViewerSettings, VIEWER_CURVE_KEY_ENV } from './message-validation';
-import { StreamHub } from './stream-hub';
+import { parseConnectRequest, parseViewerCurveKey, parseViewerSettings, VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
+import { ViewerEngine } from '../common/viewer/viewer-engine';
 import type { IpcReply } from './viewer-feed';
-import { IPC, type ViewerSettings } from './viewer-messages';
+import { IPC, type ViewerSettings } from '../common/viewer/viewer-messages';
 import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from './window-security';
 
 const indexFile = join(__dirname, 'renderer', 'index.html');
@@ -29,7 +29,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => ap
 
 void app.whenReady().then(() => {
   const window = new BrowserWindow(secureWindowOptions(join(__dirname, 'preload.bundle.js')));
-  const hub = new StreamHub({
+  const hub = new ViewerEngine({
     frame: (meta, jpeg) => {
       if (!window.isDestroyed()) window.webContents.send(IPC.frame, meta, jpeg);
     },

@@ -5,7 +5,7 @@
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import type { IpcReply, ViewerFeed } from './viewer-feed';
-import { IPC, type ConnectionStatus, type FrameMeta, type StatusUpdate, type ViewerSettings } from './viewer-messages';
+import { IPC, type ConnectionStatus, type FrameMeta, type StatusUpdate, type ViewerSettings } from '../common/viewer/viewer-messages';
 
 const bridge: ViewerFeed = {
   settings: () => ipcRenderer.invoke(IPC.settings) as Promise<ViewerSettings>,

@@ -1,4 +1,4 @@
-import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, ViewerSettings } from './viewer-messages';
+import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, ViewerSettings } from '../common/viewer/viewer-messages';
 
 /**
  * Everything the renderer needs from a backend. Two implementations: Electron's preload bridge

@@ -1,47 +1,18 @@
-import { readFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
-import type { CurveKeyPair } from '../common/curve-keys';
-import { DEFAULTS } from '../common/defaults';
-import { describeError, LimitError, RefusedEndpointError } from '../common/errors';
-import { BASE_HEADERS, HttpServer, isReadMethod, type HttpRoutes } from '../common/http/http-server';
 import type { Logger } from '../common/log';
-import { CONTENT_SECURITY_POLICY } from './content-security-policy';
-import { InvalidMessageError, parseClientMessage } from './message-validation';
-import { StreamHub } from './stream-hub';
-import type { ClientMessage, ServerMessage, ViewerSettings } from './viewer-messages';
+import { HttpServer, type HttpRoutes } from '../common/http/http-server';
+import { viewerUiRoutes, type ViewerUiOptions } from '../common/http/viewer-page-routes';
 
-export interface WebServerOptions {
+export interface WebServerOptions extends ViewerUiOptions {
   host: string;
   port: number;
-  /** Folder with the built renderer: index.html, bundle.js, style.css. */
-  rendererDir: string;
-  settings: ViewerSettings;
   log: Logger;
   /** More routes on the same server, after the viewer's own (the web gateway's, say). */
   routes?: readonly HttpRoutes[];
-  /** The viewer's own CURVE key (--curve-key); used by the sockets here, never sent to a page. */
-  curveKey?: CurveKeyPair | undefined;
-  /** --allow-ipc: a page may ask for ipc:// and inproc:// endpoints, not only tcp:// ones. */
-  allowIpc?: boolean | undefined;
   /** --token; random when not given. */
   token?: string | undefined;
   /** --allowed-host: Host header names allowed besides loopback and the bound address. */
   allowedHosts?: readonly string[] | undefined;
 }
-
-export type ViewerUiOptions = Omit<WebServerOptions, 'host' | 'port' | 'routes' | 'token' | 'allowedHosts'>;
-
-/** WebSocket close codes (RFC 6455 7.4.1; 1013 from the IANA registry). */
-const CLOSE_TRY_AGAIN_LATER = 1013;
-
-const FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/bundle.js': { file: 'bundle.js', type: 'text/javascript; charset=utf-8' },
-  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
-};
-const FEED_PATH = '/feed';
 
 /**
  * `zerocam-viewer --web`: serves the same renderer the desktop app shows, with frames over a
@@ -73,153 +44,4 @@ export class ViewerWebServer {
   close(): Promise<void> {
     return this.http.close();
   }
-}
-
-/**
- * The viewer page and its WebSocket feed. Each browser tab gets its own StreamHub, so its flow control is its own.
- * Pages are limited in all and per client address, and so are each page's connections: every one
- * costs ZeroMQ sockets and descriptors, and the process has a fixed number of those.
- */
-export async function viewerUiRoutes(options: ViewerUiOptions): Promise<HttpRoutes> {
-  const files = new Map<string, { body: Buffer; type: string }>();
-  for (const [path, { file, type }] of Object.entries(FILES)) files.set(path, { body: await readFile(join(options.rendererDir, file)), type });
-  // ws checks every frame (masking, RSV bits, opcodes, UTF-8, close codes, size) and closes a
-  // connection that breaks a rule with the code for it (1002, 1007, 1009), then reports an 'error'.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: DEFAULTS.webMaxMessageBytes });
-  const sockets = new Set<WebSocket>();
-  const pagesPerClient = new Map<string, number>();
-  return {
-    request: (req, res, path) => {
-      const file = isReadMethod(req) ? files.get(path) : undefined;
-      if (!file) return false;
-      res.writeHead(200, { ...BASE_HEADERS, 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'Content-Type': file.type, 'Content-Length': file.body.length });
-      res.end(req.method === 'HEAD' ? undefined : file.body);
-      return true;
-    },
-    upgrade: (req, socket, head, path) => {
-      if (path !== FEED_PATH) return false;
-      if (!isSameOrigin(req)) {
-        socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-        return true;
-      }
-      const client = req.socket.remoteAddress ?? '';
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        // Before anything else, so no error can go unhandled and end the process.
-        ws.on('error', () => undefined);
-        const overLimit =
-          sockets.size >= DEFAULTS.webMaxPages
-            ? `too many viewer pages are open (at most ${DEFAULTS.webMaxPages}); close one and reload`
-            : (pagesPerClient.get(client) ?? 0) >= DEFAULTS.webMaxPagesPerClient
-              ? `too many viewer pages are open from ${client} (at most ${DEFAULTS.webMaxPagesPerClient}); close one and reload`
-              : undefined;
-        if (overLimit) {
-          ws.close(CLOSE_TRY_AGAIN_LATER, overLimit);
-          return;
-        }
-        sockets.add(ws);
-        pagesPerClient.set(client, (pagesPerClient.get(client) ?? 0) + 1);
-        ws.on('close', () => {
-          sockets.delete(ws);
-          const left = (pagesPerClient.get(client) ?? 1) - 1;
-          if (left > 0) pagesPerClient.set(client, left);
-          else pagesPerClient.delete(client);
-        });
-        serveFeed(ws, options);
-      });
-      return true;
-    },
-    close: () => {
-      for (const ws of sockets) ws.terminate();
-      wss.close();
-    },
-  };
-}
-
-function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
-  let protocolErrors = 0;
-  ws.on('error', (error) => {
-    if (protocolErrors++ === 0) options.log.warn(`closed a browser connection that broke the WebSocket protocol: ${error.message} (further ones are not logged)`);
-  });
-  const offered = new Set(options.settings.connections.map((c) => c.endpoint));
-  let opening = 0;
-  const send = (message: ServerMessage): void => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
-  };
-  const hub = new StreamHub({
-    // The metadata and the JPEG travel as two WebSocket messages, so the JPEG is never copied into a combined buffer.
-    frame: (meta, jpeg) => {
-      if (ws.readyState !== ws.OPEN) return;
-      ws.send(JSON.stringify({ type: 'frame', meta }));
-      ws.send(jpeg, { binary: true });
-    },
-    status: (update) => send({ type: 'status', update }),
-  }, { curveKey: options.curveKey, log: options.log });
-  let invalidMessages = 0;
-  ws.on('message', (data, isBinary) => {
-    let message: ClientMessage;
-    try {
-      if (isBinary) throw new InvalidMessageError('binary messages are not accepted');
-      message = parseClientMessage(JSON.parse(rawToString(data)));
-    } catch (error) {
-      if (error instanceof InvalidMessageError && error.requestId !== undefined) {
-        send({ type: 'reply', requestId: error.requestId, ok: false, error: error.message });
-      } else if (invalidMessages++ === 0) {
-        options.log.warn(`ignored an invalid message from a browser: ${describeError(error)}`);
-      }
-      return;
-    }
-    void handle(message);
-  });
-  const handle = async (message: ClientMessage): Promise<void> => {
-    switch (message.type) {
-      case 'displayed':
-        hub.displayed(message.key, message.ticket);
-        return;
-      case 'connect':
-        try {
-          checkEndpoint(message.request.endpoint, offered, options.allowIpc ?? false);
-          if (hub.connectionCount + opening >= DEFAULTS.webMaxConnectionsPerPage) {
-            throw new LimitError(`this page already has ${DEFAULTS.webMaxConnectionsPerPage} connections, the most the server allows; disconnect one first`);
-          }
-          opening++;
-          try {
-            send({ type: 'reply', requestId: message.requestId, ok: true, connection: await hub.connect(message.request) });
-          } finally {
-            opening--;
-          }
-        } catch (error) {
-          send({ type: 'reply', requestId: message.requestId, ok: false, error: describeError(error) });
-        }
-        return;
-      case 'disconnect':
-        hub.disconnect(message.connectionId);
-        send({ type: 'reply', requestId: message.requestId, ok: true });
-        return;
-    }
-  };
-  ws.on('close', () => hub.close());
-  send({ type: 'settings', settings: options.settings });
-}
-
-/**
- * A page may make this process connect anywhere it can reach over tcp. Local sockets (ipc://, inproc://)
- * reach inside this machine and process, so only the server's own --connect endpoints, or --allow-ipc, permit them.
- */
-function checkEndpoint(endpoint: string, offered: ReadonlySet<string>, allowIpc: boolean): void {
-  if (endpoint.startsWith('tcp://') || allowIpc || offered.has(endpoint)) return;
-  throw new RefusedEndpointError(`${endpoint.split('://')[0]}:// endpoints are refused from a page unless the server runs with --allow-ipc`);
-}
-
-function rawToString(data: Buffer | ArrayBuffer | Buffer[]): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data as ArrayBuffer).toString('utf8');
-}
-
-/**
- * Any web page the user visits could open a WebSocket to 127.0.0.1; only our own page may.
- * Browsers always send Origin; a client that sends none is not a browser page.
- */
-function isSameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  return origin === undefined || origin === `http://${req.headers.host}`;
 }

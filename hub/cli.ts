@@ -34,8 +34,8 @@ import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
 import { StreamCatalog } from '../common/stream-catalog';
-import { viewerUiRoutes } from '../electron/web-server';
-import type { ViewerSettings } from '../electron/viewer-messages';
+import { viewerUiRoutes } from '../common/http/viewer-page-routes';
+import type { ViewerSettings } from '../common/viewer/viewer-messages';
 
 const NAME = 'zerocam-hub';
 

@@ -6,10 +6,10 @@ import { encodeImagezmqJpeg } from '../common/imagezmq-protocol';
 import { JpegSender } from '../common/jpeg-sender';
 import { structuredJpeg } from './helpers/media';
 import { createLogger } from '../common/log';
-import { InvalidMessageError, parseClientMessage, parseConnectRequest } from '../electron/message-validation';
-import { NewestFrameForwarder } from '../electron/newest-frame-forwarder';
-import { StreamHub } from '../electron/stream-hub';
-import type { FrameMeta, StatusUpdate } from '../electron/viewer-messages';
+import { InvalidMessageError, parseClientMessage, parseConnectRequest } from '../common/viewer/message-validation';
+import { NewestFrameForwarder } from '../common/viewer/newest-frame-forwarder';
+import { ViewerEngine } from '../common/viewer/viewer-engine';
+import type { FrameMeta, StatusUpdate } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from '../electron/web-server';
 import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from '../electron/window-security';
 import { join } from 'node:path';
@@ -54,13 +54,13 @@ describe('NewestFrameForwarder', () => {
   });
 });
 
-describe('StreamHub', () => {
+describe('ViewerEngine', () => {
   test('shows an imagezmq PUB sender (wire imagezmq): topic from msg, seq counted, no capture time', async (t) => {
     const publisher = new zmq.Publisher({ linger: 0 });
     t.after(() => publisher.close());
     await publisher.bind(bindEndpoint('inproc'));
     const sink = new RecordingSink();
-    const hub = new StreamHub(sink, { statusIntervalMs: 100 });
+    const hub = new ViewerEngine(sink, { statusIntervalMs: 100 });
     t.after(() => hub.close());
     await hub.connect(parseConnectRequest({ endpoint: publisher.lastEndpoint, pattern: 'sub', topics: [], wire: 'imagezmq' }));
     const arrived = sink.next((u) => (u.streams[0]?.frames ?? 0) >= 1);
@@ -80,7 +80,7 @@ describe('StreamHub', () => {
     const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint('inproc') }, topic: 'cam1', sendHighWaterMark: 64 }, 1);
     t.after(() => sender.close());
     const sink = new RecordingSink();
-    const hub = new StreamHub(sink, { statusIntervalMs: 100 });
+    const hub = new ViewerEngine(sink, { statusIntervalMs: 100 });
     t.after(() => hub.close());
     await hub.connect({ endpoint: sender.endpoint, pattern: 'pull', topics: [] });
 
@@ -101,7 +101,7 @@ describe('StreamHub', () => {
     const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint('inproc') }, topic: 'cam1' }, 1);
     t.after(() => sender.close());
     const sink = new RecordingSink();
-    const hub = new StreamHub(sink, { stallAfterMs: 300, statusIntervalMs: 100 });
+    const hub = new ViewerEngine(sink, { stallAfterMs: 300, statusIntervalMs: 100 });
     t.after(() => hub.close());
     const state = (u: StatusUpdate): string | undefined => u.streams.find((s) => s.topic === 'cam1')?.state;
 
@@ -120,7 +120,7 @@ describe('StreamHub', () => {
   });
 
   test('close() is idempotent and connect() afterwards is refused', async () => {
-    const hub = new StreamHub(new RecordingSink());
+    const hub = new ViewerEngine(new RecordingSink());
     hub.close();
     hub.close();
     await assert.rejects(hub.connect({ endpoint: 'inproc://nothing', pattern: 'sub', topics: [] }), /shutting down/);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
 import { readKeyFile } from '../common/curve-keys';
-import { InvalidMessageError, parseConnectRequest } from '../electron/message-validation';
+import { InvalidMessageError, parseConnectRequest } from '../common/viewer/message-validation';
 import { launchBrowser, screenshot } from './helpers/browser';
 import { CliProcess } from './helpers/cli-process';
 

@@ -1,4 +1,4 @@
-import type { ConnectRequest } from '../viewer-messages';
+import type { ConnectRequest } from '../../common/viewer/viewer-messages';
 
 const KEY = 'zerocam.viewer.v1';
 

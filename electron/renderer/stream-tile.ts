@@ -1,5 +1,5 @@
 import type { ViewerFeed } from '../viewer-feed';
-import type { FrameMeta, StreamState, StreamStatus } from '../viewer-messages';
+import type { FrameMeta, StreamState, StreamStatus } from '../../common/viewer/viewer-messages';
 import { DisplayStats } from './display-stats';
 import { drawSparkline } from './sparkline';
 

@@ -1,5 +1,5 @@
 import type { ViewerFeed } from '../viewer-feed';
-import type { ConnectionStatus, ConnectRequest, StatusUpdate, ViewerPattern } from '../viewer-messages';
+import type { ConnectionStatus, ConnectRequest, StatusUpdate, ViewerPattern } from '../../common/viewer/viewer-messages';
 import { settingsStore } from './settings-store';
 import { StreamTile } from './stream-tile';
 

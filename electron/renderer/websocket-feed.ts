@@ -1,5 +1,5 @@
 import type { ViewerFeed } from '../viewer-feed';
-import type { ClientMessage, ConnectionStatus, ConnectRequest, FrameMeta, ServerMessage, StatusUpdate, ViewerSettings } from '../viewer-messages';
+import type { ClientMessage, ConnectionStatus, ConnectRequest, FrameMeta, ServerMessage, StatusUpdate, ViewerSettings } from '../../common/viewer/viewer-messages';
 
 type FrameListener = (meta: FrameMeta, jpeg: Uint8Array) => void;
 type StatusListener = (update: StatusUpdate) => void;

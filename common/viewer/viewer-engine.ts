@@ -1,8 +1,8 @@
-import type { CurveKeyPair } from '../common/curve-keys';
-import { DEFAULTS } from '../common/defaults';
-import { JpegReceiver } from '../common/jpeg-receiver';
-import { createLogger, type Logger } from '../common/log';
-import { ReceiverStats } from '../common/stats/receiver-stats';
+import type { CurveKeyPair } from '../curve-keys';
+import { DEFAULTS } from '../defaults';
+import { JpegReceiver } from '../jpeg-receiver';
+import { createLogger, type Logger } from '../log';
+import { ReceiverStats } from '../stats/receiver-stats';
 import { NewestFrameForwarder } from './newest-frame-forwarder';
 import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
 
@@ -12,7 +12,7 @@ export interface FrameSink {
   status(update: StatusUpdate): void;
 }
 
-export interface StreamHubOptions {
+export interface ViewerEngineOptions {
   /** A stream with no frame for this long is shown as stalled. */
   stallAfterMs?: number;
   statusIntervalMs?: number;
@@ -53,7 +53,7 @@ const TICK_MS = 250;
  * stream's stats and state (waiting, live, stalled), and forwards frames to one renderer with
  * at most one undisplayed frame per stream in flight.
  */
-export class StreamHub {
+export class ViewerEngine {
   private readonly connections = new Map<string, Connection>();
   private readonly stallAfterMs: number;
   private readonly statusIntervalMs: number;
@@ -68,7 +68,7 @@ export class StreamHub {
 
   constructor(
     private readonly sink: FrameSink,
-    options: StreamHubOptions = {},
+    options: ViewerEngineOptions = {},
   ) {
     this.stallAfterMs = options.stallAfterMs ?? DEFAULTS.viewerStallMs;
     this.statusIntervalMs = options.statusIntervalMs ?? DEFAULTS.statsIntervalMs;

@@ -1,7 +1,7 @@
-import { isCurveKey, type CurveKeyPair } from '../common/curve-keys';
-import { parseEndpoint } from '../common/endpoint';
-import { describeError } from '../common/errors';
-import { isValidTopic } from '../common/protocol';
+import { isCurveKey, type CurveKeyPair } from '../curve-keys';
+import { parseEndpoint } from '../endpoint';
+import { describeError } from '../errors';
+import { isValidTopic } from '../protocol';
 import type { ClientMessage, ConnectRequest, ViewerSettings } from './viewer-messages';
 
 /** Thrown for anything a renderer sends that is not a well-formed request; the caller drops it. */
