@@ -56,9 +56,23 @@ interface Attachable {
  */
 function limitKernelBuffers(socket: object, attachment: Attachment): void {
   const endpoints = 'bind' in attachment ? [attachment.bind] : attachment.connect;
-  if (endpoints.length > 0 && endpoints.every(isLocalEndpoint)) return;
-  if ('sendBufferSize' in socket) (socket as { sendBufferSize: number }).sendBufferSize = DEFAULTS.socketBufferBytes;
-  if ('receiveBufferSize' in socket) (socket as { receiveBufferSize: number }).receiveBufferSize = DEFAULTS.socketBufferBytes;
+  if (networkSocketBufferBytes === KERNEL_SIZED || (endpoints.length > 0 && endpoints.every(isLocalEndpoint))) return;
+  if ('sendBufferSize' in socket) (socket as { sendBufferSize: number }).sendBufferSize = networkSocketBufferBytes;
+  if ('receiveBufferSize' in socket) (socket as { receiveBufferSize: number }).receiveBufferSize = networkSocketBufferBytes;
+}
+
+/** --socket-buffer 0: the kernel sizes the buffers itself (Linux's autotuning). */
+export const KERNEL_SIZED = 0;
+let networkSocketBufferBytes: number = DEFAULTS.socketBufferBytes;
+
+/**
+ * Sets the kernel buffer size of every network socket this process opens from now on (--socket-buffer).
+ * A process-wide choice, like the link it runs over: a fast link with a long round trip needs more
+ * than the default (which caps a connection at about twice this per round trip), and 0 gives the
+ * kernel's own sizing, which does not bound the lag on a slow link.
+ */
+export function setNetworkSocketBuffer(bytes: number): void {
+  networkSocketBufferBytes = bytes;
 }
 
 /** Binds or connects; returns the endpoint actually bound (a `*` port resolved), or the first connected one. */

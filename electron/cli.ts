@@ -16,6 +16,7 @@ import {
   DEFAULTS,
   envOption,
   healthFileOption,
+  socketBufferOption,
   parseCommandLine,
   parseIntIn,
   runCli,
@@ -30,12 +31,14 @@ import { StreamCatalog } from '../common/stream-catalog';
 import { StreamWatcher } from '../common/stream-watcher';
 import { VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
 import { createLogger } from '../common/log';
+import { setNetworkSocketBuffer } from '../common/socket-options';
 import type { ViewerPattern, ViewerSettings } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from './web-server';
 
 const NAME = 'zerocam-viewer';
 
 interface RawOptions extends WebAccessFlags {
+  socketBuffer: number;
   connect?: string[];
   topic?: string[];
   pattern: ViewerPattern;
@@ -58,6 +61,7 @@ function buildProgram() {
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
     .addOption(healthFileOption())
+    .addOption(socketBufferOption())
     .addOption(curveKeyOption())
     .addOption(curveServerOption())
     .addHelpText(
@@ -128,7 +132,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
   return 0;
 }
 
-async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, signal: AbortSignal): Promise<number> {
+async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, socketBuffer: number, signal: AbortSignal): Promise<number> {
   const binary = electronBinary();
   if (!binary) {
     throw new UsageError(
@@ -138,7 +142,7 @@ async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | und
   const child = spawn(binary, [join(__dirname, 'main.js')], {
     stdio: 'inherit',
     // The main process owns the sockets, so it gets the key; its renderer never does.
-    env: { ...process.env, ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings), ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}) },
+    env: { ...process.env, ZEROCAM_SOCKET_BUFFER: String(socketBuffer), ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings), ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}) },
   });
   const stop = (): boolean => child.kill('SIGTERM');
   signal.addEventListener('abort', stop, { once: true });
@@ -151,6 +155,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const program = buildProgram();
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
+  setNetworkSocketBuffer(raw.socketBuffer);
   const settings: ViewerSettings = {
     connections: (raw.connect ?? []).map((endpoint) => ({
       endpoint,
@@ -160,7 +165,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       ...(raw.curveServer ? { serverKey: raw.curveServer } : {}),
     })),
   };
-  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, signal);
+  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, signal);
 }
 
 if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

@@ -6,9 +6,11 @@
 import { app, BrowserWindow, ipcMain, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DEFAULTS } from '../common/defaults';
 import { describeError } from '../common/errors';
 import { parseConnectRequest, parseViewerCurveKey, parseViewerSettings, VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
 import { ViewerEngine } from '../common/viewer/viewer-engine';
+import { setNetworkSocketBuffer } from '../common/socket-options';
 import type { IpcReply } from './viewer-feed';
 import { IPC, type ViewerSettings } from '../common/viewer/viewer-messages';
 import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from './window-security';
@@ -17,6 +19,8 @@ const indexFile = join(__dirname, 'renderer', 'index.html');
 const indexUrl = pathToFileURL(indexFile).href;
 const settings: ViewerSettings = parseViewerSettings(JSON.parse(process.env.ZEROCAM_VIEWER_SETTINGS ?? '{"connections":[]}'));
 const curveKey = parseViewerCurveKey(process.env[VIEWER_CURVE_KEY_ENV]);
+// zerocam-viewer parsed and checked it (--socket-buffer) before it started this process.
+setNetworkSocketBuffer(Number(process.env.ZEROCAM_SOCKET_BUFFER ?? DEFAULTS.socketBufferBytes));
 
 app.enableSandbox();
 app.on('web-contents-created', (_event, contents) => {

@@ -13,6 +13,7 @@ import {
   DEFAULTS,
   envOption,
   healthFileOption,
+  socketBufferOption,
   parseCommandLine,
   parseEndpointFor,
   parseIntIn,
@@ -29,7 +30,7 @@ import { GatewayRoutes } from '../common/http/gateway-routes';
 import { HttpServer, type HttpRoutes } from '../common/http/http-server';
 import { createLogger, type Logger } from '../common/log';
 import { resolveSenderIntake, type HubSenderPattern, type SenderIntake } from '../common/sender-intake';
-import type { Attachment } from '../common/socket-options';
+import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
@@ -40,6 +41,7 @@ import type { ViewerSettings } from '../common/viewer/viewer-messages';
 const NAME = 'zerocam-hub';
 
 interface RawOptions extends WebAccessFlags {
+  socketBuffer: number;
   curveKey?: CurveKeyPair;
   curveAllowSenders?: ReadonlySet<string>;
   curveAllowReceivers?: ReadonlySet<string>;
@@ -84,6 +86,7 @@ function buildProgram() {
     .addOption(envOption('--http-host <address>', 'address the web gateway listens on (127.0.0.1 keeps it to this machine)', 'HTTP_HOST').default(DEFAULTS.httpHost))
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
     .addOption(healthFileOption())
+    .addOption(socketBufferOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
@@ -168,6 +171,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const program = buildProgram();
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
+  setNetworkSocketBuffer(raw.socketBuffer);
   const log = createLogger(NAME);
   const catalog = new StreamCatalog();
   const warned = new Set<string>();

@@ -11,6 +11,7 @@ import {
   DEFAULTS,
   envOption,
   healthFileOption,
+  socketBufferOption,
   parseCommandLine,
   parseEndpointFor,
   parseIntIn,
@@ -20,7 +21,7 @@ import {
 import { HealthFile } from '../common/health-file';
 import type { Wire } from '../common/defaults';
 import { createLogger } from '../common/log';
-import type { Attachment } from '../common/socket-options';
+import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
@@ -29,6 +30,7 @@ import { Receiver, type ReceiverOptions } from './receiver';
 const NAME = 'zerocam-receiver';
 
 interface RawOptions extends CurveFlags {
+  socketBuffer: number;
   pattern: 'sub' | 'pull' | 'rep';
   wire: Wire;
   quality: number;
@@ -64,6 +66,7 @@ function buildProgram() {
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
     .addOption(healthFileOption())
+    .addOption(socketBufferOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
@@ -125,6 +128,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const program = buildProgram();
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
+  setNetworkSocketBuffer(raw.socketBuffer);
   const options = receiverOptionsFrom(raw);
   const log = createLogger(NAME);
 

@@ -10,6 +10,7 @@ import {
   DEFAULTS,
   envOption,
   healthFileOption,
+  socketBufferOption,
   parseCommandLine,
   parseEndpointFor,
   parseIntIn,
@@ -21,7 +22,7 @@ import { HealthFile } from '../common/health-file';
 import type { Wire } from '../common/defaults';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
-import type { Attachment } from '../common/socket-options';
+import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
 import { StatsReporter, formatBytesPerSecond } from '../common/stats/stats-reporter';
 import type { SenderSummary } from '../common/stats/sender-stats';
 import { writeSummaryFile } from '../common/stats/write-summary';
@@ -34,6 +35,7 @@ import type { StripSetting } from './strip-plan';
 const NAME = 'zerocam-sender';
 
 interface RawOptions extends CurveFlags {
+  socketBuffer: number;
   source: string;
   pattern: 'pub' | 'push' | 'req';
   wire: Wire;
@@ -98,6 +100,7 @@ function buildProgram() {
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
     .addOption(healthFileOption())
+    .addOption(socketBufferOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
@@ -184,6 +187,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const program = buildProgram();
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
+  setNetworkSocketBuffer(raw.socketBuffer);
   // Nothing has used libuv's pool yet: parsing and logging are synchronous.
   sizeThreadPool(raw.encodeConcurrency);
   const log = createLogger(NAME);

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { describe, test, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import * as zmq from 'zeromq';
 import { DEFAULTS } from '../common/defaults';
 import { isLocalEndpoint } from '../common/endpoint';
 import { attach, type Attachment } from '../common/socket-options';
-import { ipcEndpoint } from './helpers/endpoints';
+import { CliProcess } from './helpers/cli-process';
+import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
+
+const run = promisify(execFile);
 
 /** zeromq.js reports -1 for a buffer size left to the kernel's default. */
 const KERNEL_DEFAULT = -1;
@@ -54,4 +59,39 @@ describe('kernel buffers: small where a slow link can be, the kernel default whe
     assert.equal(mixed.send, DEFAULTS.socketBufferBytes);
     assert.equal((await buffersAfter({ connect: ['tcp://127.0.0.1:5'] })).send, KERNEL_DEFAULT);
   });
+});
+
+describe('--socket-buffer', () => {
+  /** The kernel's send buffer (Linux doubles what is asked) of the sender's side of its one connection, from ss. */
+  async function senderSendBuffer(t: TestContext, senderArgs: readonly string[]): Promise<number> {
+    const port = await freeTcpPort();
+    const sender = new CliProcess('sender', ['--bind', `tcp://0.0.0.0:${port}`, '--width', '160', '--height', '120', '--no-stats', ...senderArgs]);
+    t.after(() => sender.stop());
+    await sender.ready();
+    const receiver = new CliProcess('receiver', ['--connect', `tcp://127.0.0.1:${port}`]);
+    t.after(() => receiver.stop());
+    await receiver.waitForJson('stdout', (record) => typeof record.frames === 'number' && record.frames > 0);
+    const { stdout } = await run('ss', ['-tmnH', 'state', 'established', `( sport = :${port} )`]);
+    const sizes = [...stdout.matchAll(/\btb(\d+)\b/g)].map((match) => Number(match[1]));
+    assert.equal(sizes.length, 1, stdout);
+    return sizes[0] ?? 0;
+  }
+
+  test('by default a socket bound to every interface has 16 KiB (doubled by Linux) whoever connects', async (t) => {
+    assert.equal(await senderSendBuffer(t, []), 2 * DEFAULTS.socketBufferBytes);
+  });
+
+  test('--socket-buffer 65536 gives that socket 64 KiB (doubled by Linux)', async (t) => {
+    assert.equal(await senderSendBuffer(t, ['--socket-buffer', '65536']), 2 * 65536);
+  });
+
+  for (const bad of ['-1', 'big', '1e9']) {
+    test(`--socket-buffer ${bad} is a usage error: one line, exit 2`, async () => {
+      const sender = new CliProcess('sender', ['--socket-buffer', bad]);
+      const { code } = await sender.exited;
+      assert.equal(code, 2);
+      assert.equal(sender.stderr.length, 1, sender.stderr.join('\n'));
+      assert.match(sender.stderr[0] ?? '', /^zerocam-sender: .*--socket-buffer/);
+    });
+  }
 });
