@@ -70,6 +70,15 @@ export const DEFAULTS = {
   hubSendHighWaterMark: 32,
   /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
   httpHost: '127.0.0.1',
+  /**
+   * The hub's gateway watches streams only on use (an MJPEG client, a snapshot), so cameras nobody
+   * watches idle (#10). To list streams it has not seen, it asks for every stream this often, for
+   * this long: each idle camera sends a frame or two (its first comes within two frame intervals).
+   */
+  hubDiscoveryIntervalMs: 10_000,
+  hubDiscoveryPulseMs: 1_000,
+  /** A snapshot of a stream with no fresh frame waits this long for one, then serves the newest it has. */
+  snapshotWaitMs: 2_000,
 
   /**
    * Denied CURVE clients are logged once per key and address; past this many, a flood of fresh

@@ -226,6 +226,14 @@ export class FrameForwarder {
     };
   }
 
+  /** Whether a receiver or this process wants `topic` now (pipeline: always, as frames go to whoever is there). */
+  isWatched(topic: string): boolean {
+    if (this.pattern === 'pipeline') return true;
+    for (const prefix of this.receiverPrefixes) if (topic.startsWith(prefix)) return true;
+    for (const prefix of this.localDemand.keys()) if (topic.startsWith(prefix)) return true;
+    return false;
+  }
+
   private isWanted(prefix: string): boolean {
     return this.receiverPrefixes.has(prefix) || this.localDemand.has(prefix);
   }

@@ -11,7 +11,8 @@ export interface CachedFrame {
   receiveUs: number;
 }
 
-export type StreamState = 'live' | 'stalled';
+/** idle: no frame lately, and nobody is asking for the stream (an on-demand camera sends nothing then). */
+export type StreamState = 'live' | 'stalled' | 'idle';
 
 /** One stream as /streams.json shows it. */
 export interface StreamInfo {
@@ -76,6 +77,12 @@ export class StreamCatalog {
     return this.newest.get(topic);
   }
 
+  /** The newest frame of `topic` if it came within the stall window. */
+  fresh(topic: string, nowUs: number): CachedFrame | undefined {
+    const cached = this.newest.get(topic);
+    return cached && nowUs - cached.receiveUs <= this.stallAfterMs * 1000 ? cached : undefined;
+  }
+
   /** Newest frames whose topic starts with `prefix` (SUB matching); '' matches all. */
   *matching(prefix: string): Iterable<CachedFrame> {
     for (const [topic, cached] of this.newest) if (topic.startsWith(prefix)) yield cached;
@@ -93,14 +100,14 @@ export class StreamCatalog {
   }
 
   /** Rates and counts read fresh; latency over the whole run (the live histograms belong to the stats reporter). */
-  describe(nowMs: number): StreamInfo[] {
+  describe(nowMs: number, isWatched: (topic: string) => boolean = () => true): StreamInfo[] {
     const summary = this.stats.final(nowMs);
     return Object.entries(summary.streams).map(([topic, s]) => {
       const windowed = this.stats.stream(topic).summary(nowMs);
       const age = s.lastFrameAgeMs ?? 0;
       return {
         topic,
-        state: age > this.stallAfterMs ? 'stalled' : 'live',
+        state: age <= this.stallAfterMs ? 'live' : isWatched(topic) ? 'stalled' : 'idle',
         width: s.width,
         height: s.height,
         fps: windowed.fps,

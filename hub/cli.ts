@@ -17,6 +17,7 @@ import {
   parseCommandLine,
   parseEndpointFor,
   parseIntIn,
+  parseNumberIn,
   runCli,
   WEB_ACCESS_HELP,
   type WebAccessFlags,
@@ -35,6 +36,7 @@ import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
 import { StreamCatalog } from '../common/stream-catalog';
+import { StreamDiscovery } from '../common/stream-discovery';
 import { viewerUiRoutes } from '../common/http/viewer-page-routes';
 import type { ViewerSettings } from '../common/viewer/viewer-messages';
 
@@ -53,6 +55,7 @@ interface RawOptions extends WebAccessFlags {
   receivers: string;
   pattern: ForwarderPattern;
   http?: number;
+  discoveryInterval: number;
   httpHost: string;
   statsJson?: string;
   healthFile?: string;
@@ -84,6 +87,11 @@ function buildProgram() {
     .addOption(envOption('-p, --pattern <pattern>', 'pubsub (every receiver gets the topics it subscribes to) or pipeline (frames shared out among receivers)', 'HUB_PATTERN').choices(['pubsub', 'pipeline']).default(DEFAULTS.hubPattern))
     .addOption(envOption('--http <port>', 'serve the web gateway (viewer page, MJPEG, snapshots, /streams.json, /metrics) on this port (0 picks one)', 'HTTP').argParser(parseIntIn(0, 65535)))
     .addOption(envOption('--http-host <address>', 'address the web gateway listens on (127.0.0.1 keeps it to this machine)', 'HTTP_HOST').default(DEFAULTS.httpHost))
+    .addOption(
+      envOption('--discovery-interval <seconds>', `with --http: how often the gateway asks every camera for a frame, to list new ones (default: ${DEFAULTS.hubDiscoveryIntervalMs / 1000})`, 'DISCOVERY_INTERVAL')
+        .argParser(parseNumberIn(0.2, 86_400))
+        .default(DEFAULTS.hubDiscoveryIntervalMs / 1000, String(DEFAULTS.hubDiscoveryIntervalMs / 1000)),
+    )
     .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
     .addOption(healthFileOption())
     .addOption(socketBufferOption())
@@ -111,8 +119,10 @@ Examples:
                                                   encrypted; a viewer's key can watch but not publish
 
 Subscriptions travel on to zerocam PUB senders, so a camera nobody watches idles. REQ, PUSH and
-imagezmq senders cannot be told, so they always send. With --http the hub subscribes to every
-stream itself (its gateway lists and serves them all), so cameras behind it never idle.
+imagezmq senders cannot be told, so they always send. With --http the gateway asks for a stream
+only while it serves it (an MJPEG client, a snapshot, the page), and for every stream for a moment
+each --discovery-interval, so it lists new cameras and keeps a recent frame of each; in between,
+cameras nobody watches idle.
 
 The hub is the CURVE server on both sides, each with its own allowlist; senders and receivers
 connect with --curve-server hub.pub.
@@ -200,6 +210,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     return { record, line: liveLine(record) };
   });
   let http: HttpServer | undefined;
+  let discovery: StreamDiscovery | undefined;
   const health = HealthFile.start(raw.healthFile, NAME);
   try {
     if (raw.http !== undefined) {
@@ -210,11 +221,14 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
             ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [], ...(raw.curveKey ? { serverKey: raw.curveKey.publicKey } : {}) }]
             : [],
       };
-      // The gateway lists and serves every stream, so it subscribes to all of them (senders behind a hub with --http never idle).
-      forwarder.demand('');
+      // The gateway asks for a stream only while someone uses it, so cameras nobody watches idle;
+      // a short pulse now and then lists the streams it has not seen yet.
+      const intervalMs = raw.discoveryInterval * 1000;
+      discovery = new StreamDiscovery((prefix) => forwarder.demand(prefix), { intervalMs, pulseMs: Math.min(DEFAULTS.hubDiscoveryPulseMs, intervalMs / 2) });
       // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
       const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log, curveKey: raw.curveKey, allowIpc: raw.allowIpc });
-      http = await startHttp({ ...raw, http: raw.http }, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers })], log);
+      const onDemand = { demand: (prefix: string) => forwarder.demand(prefix), isWatched: (topic: string) => forwarder.isWatched(topic) };
+      http = await startHttp({ ...raw, http: raw.http }, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers }, onDemand)], log);
       log.info(
         { event: 'serving', url: http.pageUrl },
         `web gateway at ${http.pageUrl} (${http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,
@@ -230,6 +244,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     await Promise.race([running, signal.aborted ? Promise.resolve() : stop]);
   } finally {
     health?.close();
+    discovery?.close();
     reporter.close();
     forwarder.close();
     await http?.close();

@@ -8,8 +8,8 @@ import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
 import { framesOf, startHub, type Hub } from './helpers/hub';
 import { colorDistance, decodeJpeg, pixelAt, structuredJpeg } from './helpers/media';
-import { readMjpegParts } from './helpers/mjpeg';
 import { webUrl } from './helpers/web-url';
+import { readMjpegParts } from './helpers/mjpeg';
 import { assertIdlesAgain } from './helpers/on-demand';
 import { skipWithoutPython } from './helpers/python';
 import { readIndex } from './helpers/recordings';
@@ -185,11 +185,40 @@ describe('an unwatched camera behind the hub idles', () => {
     await assertIdlesAgain(sender);
   });
 
-  test('behind a hub with --http (its gateway subscribes to every stream) a sender is watched with no receiver at all', async (t) => {
-    const hub = await startIntakeHub(t, ['--senders', ipcEndpoint(), '--http', '0']);
+  test('behind a hub with --http a camera nobody watches idles between discovery pulses; an MJPEG client keeps it streaming until it leaves', { timeout: 60_000 }, async (t) => {
+    const token = 'hub-on-demand-token';
+    const hub = await startIntakeHub(t, ['--senders', ipcEndpoint(), '--http', '0', '--discovery-interval', '2'], { ZEROCAM_TOKEN: token });
+    const { url } = await hub.process.waitForJson('stderr', (r) => r.event === 'serving');
     const sender = start(t, 'sender', ['--connect', hub.senders, '--topic', 'cam1', '--width', '160', '--height', '120', '--fps', '30']);
-    await sender.waitForJson('stderr', (r) => r.event === 'watched');
-    await hub.process.waitForJson('stdout', (r) => framesOf(r, 'cam1') > 0 && r.receivers === 0);
+    await hub.process.waitForJson('stdout', (r) => framesOf(r, 'cam1') > 0);
+    await sender.waitForJson('stdout', (r) => r.idle === true && Number(r.frames) > 0);
+
+    const client = new AbortController();
+    t.after(() => client.abort());
+    const response = await fetch(new URL('stream/cam1.mjpeg', String(url)), { headers: { authorization: `Bearer ${token}` }, signal: client.signal });
+    // Read on for as long as the client stays (a client that stops reading is still connected, but this one watches).
+    const reader = response.body!.getReader();
+    await new Promise<void>((resolve) => {
+      let parts = 0;
+      const readOn = async (): Promise<void> => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          parts += Buffer.from(value).toString('latin1').split('Content-Type: image/jpeg').length - 1;
+          if (parts >= 3) resolve();
+        }
+      };
+      readOn().catch(() => undefined);
+    });
+    const watchedFrom = sender.stdout.length;
+    const recordsSince = (mark: number): JsonRecord[] => sender.stdout.slice(mark).map((line) => JSON.parse(line) as JsonRecord);
+    // Four stats records span two discovery intervals: without the client's own request one would say idle.
+    await sender.waitForJson('stdout', () => recordsSince(watchedFrom).length >= 4);
+    assert.deepEqual(recordsSince(watchedFrom).map((r) => r.idle), [false, false, false, false]);
+
+    client.abort();
+    const leftAt = sender.stdout.length;
+    await sender.waitForJson('stdout', () => recordsSince(leftAt).some((r) => r.idle === true));
   });
 });
 
@@ -213,11 +242,12 @@ describe('zerocam-hub sender-side flags', () => {
     });
   }
 
-  test('--help explains the sender side and why cameras behind --http never idle', async (t) => {
+  test('--help explains the sender side and when cameras behind --http idle', async (t) => {
     const child = start(t, 'hub', ['--help']);
     assert.equal((await child.exited).code, 0);
     const help = child.stdout.join('\n');
     for (const flag of ['--sender-pattern', '--sender-wire', '--senders-connect', 'ZEROCAM_SENDER']) assert.ok(help.includes(flag), flag);
-    assert.match(help, /never idle/);
+    assert.match(help, /--discovery-interval/);
+    assert.match(help, /cameras nobody watches idle/);
   });
 });

@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { nowMicros } from '../clock';
+import { DEFAULTS } from '../defaults';
 import { describeError } from '../errors';
 import { isValidTopic } from '../protocol';
-import type { StreamCatalog } from '../stream-catalog';
+import type { CachedFrame, StreamCatalog } from '../stream-catalog';
+import type { DemandStreams } from '../stream-discovery';
 import { BASE_HEADERS, isReadMethod, notFound, sendText } from './http-server';
 import { createMetricsRegistry, type MetricsSource } from './metrics';
 import { MjpegClient } from './mjpeg-stream';
@@ -11,19 +14,33 @@ const SNAPSHOT = /^\/snapshot\/([^/]+)\.jpg$/;
 const STREAM = /^\/stream\/([^/]+)\.mjpeg$/;
 
 /**
+ * Where the gateway's frames come from when it asks for streams only on use (the hub): without it,
+ * the catalog is fed whatever happens (the viewer's --web watches its --connect streams throughout).
+ */
+export interface OnDemandSource {
+  demand: DemandStreams;
+  isWatched: (topic: string) => boolean;
+  snapshotWaitMs?: number;
+}
+
+/**
  * The web gateway: any HTTP client can watch what a StreamCatalog holds.
  *   /streams.json          every stream, its state and counters
  *   /snapshot/TOPIC.jpg    the newest JPEG exactly as sent (404 unknown topic, 503 before a frame)
  *   /stream/TOPIC.mjpeg    multipart/x-mixed-replace MJPEG, newest frame only per client
  *   /metrics               Prometheus text format
+ * With an OnDemandSource, an MJPEG client asks for its stream while it is connected, and a
+ * snapshot of a stream with no fresh frame asks for it until one comes (or snapshotWaitMs passes).
  */
 export class GatewayRoutes {
   private readonly registry: Registry;
   private readonly clients = new Set<MjpegClient>();
+  private readonly pendingSnapshots = new Set<() => void>();
 
   constructor(
     private readonly catalog: StreamCatalog,
     source: Omit<MetricsSource, 'catalog'> = {},
+    private readonly onDemand?: OnDemandSource,
   ) {
     this.registry = createMetricsRegistry({ ...source, catalog });
   }
@@ -45,7 +62,7 @@ export class GatewayRoutes {
   request(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     if (!isReadMethod(req)) return false;
     if (path === '/streams.json') {
-      const body = Buffer.from(`${JSON.stringify({ streams: this.catalog.describe(Date.now()) }, null, 2)}\n`);
+      const body = Buffer.from(`${JSON.stringify({ streams: this.catalog.describe(Date.now(), this.onDemand?.isWatched) }, null, 2)}\n`);
       res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'application/json', 'Content-Length': body.length }).end(body);
       return true;
     }
@@ -69,18 +86,33 @@ export class GatewayRoutes {
     return false;
   }
 
-  /** Ends every MJPEG response. Idempotent. */
+  /** Ends every MJPEG response and answers every waiting snapshot. Idempotent. */
   close(): void {
     for (const client of this.clients) client.close();
     this.clients.clear();
+    for (const answer of this.pendingSnapshots) answer();
   }
 
   private serveSnapshot(res: ServerResponse, topic: string | undefined): void {
     if (topic === undefined || !this.catalog.knows(topic)) return notFound(res, `no stream named ${JSON.stringify(topic ?? '')}`);
-    const cached = this.catalog.latest(topic);
-    if (!cached) return sendText(res, 503, `no frame from ${topic} yet`);
-    const { jpeg } = cached.frame;
-    res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'image/jpeg', 'Content-Length': jpeg.length }).end(jpeg);
+    const fresh = this.catalog.fresh(topic, nowMicros());
+    if (fresh || !this.onDemand) return sendSnapshot(res, topic, fresh ?? this.catalog.latest(topic));
+    const release = this.onDemand.demand(topic);
+    let answered = false;
+    const answer = (cached: CachedFrame | undefined): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      stopListening();
+      release();
+      this.pendingSnapshots.delete(whenClosing);
+      sendSnapshot(res, topic, cached);
+    };
+    const whenClosing = (): void => answer(this.catalog.latest(topic));
+    const stopListening = this.catalog.listen(topic, answer);
+    const timer = setTimeout(whenClosing, this.onDemand.snapshotWaitMs ?? DEFAULTS.snapshotWaitMs);
+    this.pendingSnapshots.add(whenClosing);
+    res.on('close', whenClosing);
   }
 
   private serveStream(req: IncomingMessage, res: ServerResponse, topic: string | undefined): void {
@@ -94,11 +126,20 @@ export class GatewayRoutes {
     const latest = this.catalog.latest(topic);
     if (latest) client.push(latest.frame.jpeg);
     const stopListening = this.catalog.listen(topic, (cached) => client.push(cached.frame.jpeg));
+    const release = this.onDemand?.demand(topic);
     res.on('close', () => {
       stopListening();
+      release?.();
       this.clients.delete(client);
     });
   }
+}
+
+function sendSnapshot(res: ServerResponse, topic: string, cached: CachedFrame | undefined): void {
+  if (res.writableEnded || res.destroyed) return;
+  if (!cached) return sendText(res, 503, `no frame from ${topic} yet`);
+  const { jpeg } = cached.frame;
+  res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'image/jpeg', 'Content-Length': jpeg.length }).end(jpeg);
 }
 
 function decodeTopic(raw: string): string | undefined {
