@@ -18,6 +18,7 @@ import {
   healthFileOption,
   socketBufferOption,
   parseCommandLine,
+  readWebTls,
   parseIntIn,
   runCli,
   WEB_ACCESS_HELP,
@@ -93,6 +94,7 @@ function electronBinary(): string | undefined {
 }
 
 async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: AbortSignal): Promise<number> {
+  const tls = await readWebTls(raw);
   const log = createLogger(NAME);
   // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
   const catalog = new StreamCatalog();
@@ -112,6 +114,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
       curveKey: raw.curveKey,
       token: raw.token,
       allowedHosts: raw.allowedHost,
+      tls,
       allowIpc: raw.allowIpc,
       routes: [new GatewayRoutes(catalog)],
     }).catch((error: unknown) => {

@@ -1,5 +1,5 @@
 import type { Logger } from '../common/log';
-import { HttpServer, type HttpRoutes } from '../common/http/http-server';
+import { HttpServer, type HttpRoutes, type HttpTls } from '../common/http/http-server';
 import { viewerUiRoutes, type ViewerUiOptions } from '../common/http/viewer-page-routes';
 
 export interface WebServerOptions extends ViewerUiOptions {
@@ -12,6 +12,8 @@ export interface WebServerOptions extends ViewerUiOptions {
   token?: string | undefined;
   /** --allowed-host: Host header names allowed besides loopback and the bound address. */
   allowedHosts?: readonly string[] | undefined;
+  /** --tls-cert / --tls-key: HTTPS; plain HTTP without. */
+  tls?: HttpTls | undefined;
 }
 
 /**
@@ -36,8 +38,8 @@ export class ViewerWebServer {
 
   static async start(options: WebServerOptions): Promise<ViewerWebServer> {
     const ui = await viewerUiRoutes(options);
-    const { host, port, log, token, allowedHosts } = options;
-    return new ViewerWebServer(await HttpServer.start({ host, port, log, token, allowedHosts, routes: [ui, ...(options.routes ?? [])] }));
+    const { host, port, log, token, allowedHosts, tls } = options;
+    return new ViewerWebServer(await HttpServer.start({ host, port, log, token, allowedHosts, tls, routes: [ui, ...(options.routes ?? [])] }));
   }
 
   /** Closes every feed (and its sockets) and the HTTP server. Idempotent. */

@@ -18,6 +18,7 @@ import {
   parseEndpointFor,
   parseIntIn,
   parseNumberIn,
+  readWebTls,
   runCli,
   WEB_ACCESS_HELP,
   type WebAccessFlags,
@@ -28,7 +29,7 @@ import { UsageError } from '../common/errors';
 import { HealthFile } from '../common/health-file';
 import { FrameForwarder, type ForwarderPattern } from '../common/frame-forwarder';
 import { GatewayRoutes } from '../common/http/gateway-routes';
-import { HttpServer, type HttpRoutes } from '../common/http/http-server';
+import { HttpServer, type HttpRoutes, type HttpTls } from '../common/http/http-server';
 import { createLogger, type Logger } from '../common/log';
 import { resolveSenderIntake, type HubSenderPattern, type SenderIntake } from '../common/sender-intake';
 import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
@@ -154,9 +155,9 @@ function liveLine(s: HubSummary): string {
   );
 }
 
-async function startHttp(raw: RawOptions & { http: number }, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {
+async function startHttp(raw: RawOptions & { http: number }, tls: HttpTls | undefined, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {
   try {
-    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log, token: raw.token, allowedHosts: raw.allowedHost });
+    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log, token: raw.token, allowedHosts: raw.allowedHost, tls });
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new UsageError(`cannot serve HTTP on ${raw.httpHost}:${raw.http}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
@@ -182,6 +183,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   setNetworkSocketBuffer(raw.socketBuffer);
+  const tls = raw.http === undefined ? undefined : await readWebTls(raw);
   const log = createLogger(NAME);
   const catalog = new StreamCatalog();
   const warned = new Set<string>();
@@ -228,7 +230,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
       const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log, curveKey: raw.curveKey, allowIpc: raw.allowIpc });
       const onDemand = { demand: (prefix: string) => forwarder.demand(prefix), isWatched: (topic: string) => forwarder.isWatched(topic) };
-      http = await startHttp({ ...raw, http: raw.http }, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers }, onDemand)], log);
+      http = await startHttp({ ...raw, http: raw.http }, tls, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers }, onDemand)], log);
       log.info(
         { event: 'serving', url: http.pageUrl },
         `web gateway at ${http.pageUrl} (${http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,

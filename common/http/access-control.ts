@@ -9,6 +9,8 @@ export interface AccessOptions {
   boundHost: string;
   /** More names the Host header may carry (--allowed-host), e.g. the machine's DNS name. */
   allowedHosts?: readonly string[] | undefined;
+  /** Served over TLS: the cookie is marked Secure, so a browser never sends it over plain HTTP. */
+  secure?: boolean;
 }
 
 export type AccessVerdict =
@@ -34,8 +36,10 @@ export class AccessControl {
   readonly cookieName: string;
   private readonly tokenDigest: Buffer;
   private readonly hosts: ReadonlySet<string>;
+  private readonly cookieAttributes: string;
 
   constructor(options: AccessOptions, port: number) {
+    this.cookieAttributes = `HttpOnly; SameSite=Strict; Path=/${options.secure ? '; Secure' : ''}`;
     this.token = options.token ?? randomBytes(DEFAULTS.webTokenBytes).toString('base64url');
     this.tokenDigest = digest(this.token);
     this.cookieName = `zerocam_token_${port}`;
@@ -55,7 +59,7 @@ export class AccessControl {
     if (bearer !== undefined && this.matches(bearer)) return { allowed: true, setCookie: undefined };
     const fromQuery = queryToken(req.url);
     if (fromQuery !== undefined && this.matches(fromQuery)) {
-      return { allowed: true, setCookie: `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=/` };
+      return { allowed: true, setCookie: `${this.cookieName}=${this.token}; ${this.cookieAttributes}` };
     }
     return { allowed: false, status: 401, reason: 'a token is needed: open the URL the server printed at start (it ends in ?token=...)' };
   }

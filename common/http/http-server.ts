@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log';
@@ -30,6 +31,13 @@ export interface HttpServerOptions {
   token?: string | undefined;
   /** Host header names allowed besides loopback and the bound address (--allowed-host). */
   allowedHosts?: readonly string[] | undefined;
+  /** Serve HTTPS with this certificate chain and key (PEM; --tls-cert, --tls-key); plain HTTP without. */
+  tls?: HttpTls | undefined;
+}
+
+export interface HttpTls {
+  cert: Buffer;
+  key: Buffer;
 }
 
 /**
@@ -58,7 +66,7 @@ export class HttpServer {
   }
 
   static async start(options: HttpServerOptions): Promise<HttpServer> {
-    const server = createServer();
+    const server: Server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }) : createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => {
@@ -68,11 +76,14 @@ export class HttpServer {
     });
     const { port } = server.address() as AddressInfo;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    const http = new HttpServer(server, options, new AccessControl({ token: options.token, boundHost: options.host, allowedHosts: options.allowedHosts }, port), `http://${host}:${port}/`);
+    const access = new AccessControl({ token: options.token, boundHost: options.host, allowedHosts: options.allowedHosts, secure: options.tls !== undefined }, port);
+    const http = new HttpServer(server, options, access, `${options.tls ? 'https' : 'http'}://${host}:${port}/`);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => http.onRequest(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => http.onUpgrade(req, socket, head));
     // A client that sends garbage or vanishes mid-request must never take the process down.
     server.on('clientError', (_error, socket: Duplex) => socket.destroy());
+    // A TLS handshake that fails (plain HTTP sent to an HTTPS port, a client that distrusts the certificate) ends that connection only.
+    server.on('tlsClientError', (_error, socket: Duplex) => socket.destroy());
     server.on('connection', (socket: Socket) => socket.on('error', () => socket.destroy()));
     server.on('error', (error) => options.log.error(`HTTP server: ${error.message}`));
     return http;

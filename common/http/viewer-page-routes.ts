@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CurveKeyPair } from '../curve-keys';
 import { DEFAULTS } from '../defaults';
@@ -180,5 +181,6 @@ function rawToString(data: Buffer | ArrayBuffer | Buffer[]): string {
  */
 function isSameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
-  return origin === undefined || origin === `http://${req.headers.host}`;
+  const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+  return origin === undefined || origin === `${scheme}://${req.headers.host}`;
 }

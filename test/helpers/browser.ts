@@ -17,9 +17,10 @@ export async function launchBrowser(t: TestContext): Promise<Browser> {
   return browser;
 }
 
-export async function openPage(t: TestContext, url: string): Promise<Page> {
+/** `ignoreHTTPSErrors`: for a server with a self-signed certificate the browser cannot know. */
+export async function openPage(t: TestContext, url: string, options: { ignoreHTTPSErrors?: boolean } = {}): Promise<Page> {
   const browser = await launchBrowser(t);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false });
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (message) => {
