@@ -34,6 +34,7 @@ import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
 import { StreamCatalog } from '../common/stream-catalog';
+import { ViewerLinks, type ViewerLinksSummary } from '../common/viewer-links';
 import { viewerUiRoutes } from '../electron/web-server';
 import type { ViewerSettings } from '../electron/viewer-messages';
 
@@ -56,10 +57,19 @@ interface RawOptions extends WebAccessFlags {
   healthFile?: string;
   stats: boolean;
   maxFrameBytes: number;
-  hwm: number;
+  hwm: number | 'auto';
 }
 
-export type HubSummary = ReceiverSummary & { receivers: number };
+/**
+ * The hub's stats: what it forwards, its receivers, the frames it queues per receiver now (`hwm`), and
+ * what its zerocam receivers report of their links (`links`, per stream; plain SUB receivers report nothing).
+ */
+export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; links: ViewerLinksSummary };
+
+/** --hwm: auto, or a whole number of frames. */
+function parseHighWaterMark(value: string): number | 'auto' {
+  return value.trim() === 'auto' ? 'auto' : parseIntIn(1, 10_000)(value);
+}
 
 function buildProgram() {
   return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
@@ -86,7 +96,11 @@ function buildProgram() {
     .addOption(healthFileOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
+    .addOption(
+      envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips; auto: 2 per live stream less 2, at least 1', 'HWM')
+        .argParser(parseHighWaterMark)
+        .default(DEFAULTS.hubSendHighWaterMark),
+    )
     .addOption(curveKeyOption())
     .addOption(curveAllowOption('--curve-allow-senders <path>', 'CURVE_ALLOW_SENDERS', 'senders (cameras)'))
     .addOption(curveAllowOption('--curve-allow-receivers <path>', 'CURVE_ALLOW_RECEIVERS', 'receivers and viewers'))
@@ -132,13 +146,22 @@ function describeSenders(intake: SenderIntake, wire: Wire, senders: Attachment, 
   return `${who} ${where}${intake.kind === 'rep' ? ' (each frame acknowledged)' : ''}`;
 }
 
-function liveLine(s: HubSummary): string {
+export function liveLine(s: HubSummary): string {
   const topics = Object.keys(s.streams);
   const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
   return (
     `${topics.length} streams → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
-    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s`
+    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s` +
+    limitedViewersPart(s.links)
   );
+}
+
+/** The slowest link-limited viewer of each stream, e.g. ` | link-limited viewers: cam1 8 of 30 fps (120 skipped)`. */
+function limitedViewersPart(links: ViewerLinksSummary): string {
+  const limited = Object.entries(links.streams).filter(([, link]) => link.limited);
+  if (limited.length === 0) return '';
+  const each = limited.map(([topic, link]) => `${topic} ${Math.round(link.deliveredFps)} of ${Math.round(link.offeredFps)} fps (${link.skipped} skipped)`);
+  return ` | link-limited viewers: ${each.join(', ')}`;
 }
 
 async function startHttp(raw: RawOptions & { http: number }, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {
@@ -170,6 +193,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const raw = program.opts<RawOptions>();
   const log = createLogger(NAME);
   const catalog = new StreamCatalog();
+  const links = new ViewerLinks(catalog);
   const warned = new Set<string>();
   const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
   const intake = resolveSenderIntake({ pattern: raw.pattern, senderPattern: raw.senderPattern, wire: raw.senderWire, senders });
@@ -183,6 +207,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     catalog,
     maxFrameBytes: raw.maxFrameBytes,
     sendHighWaterMark: raw.hwm,
+    onLinkReport: (message) => links.onMessage(message, Date.now()),
     onRejected: (error) => {
       if (warned.has(error.reason)) return;
       warned.add(error.reason);
@@ -190,7 +215,10 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     },
     onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
   });
-  const summary = (final: boolean): HubSummary => ({ ...(final ? catalog.stats.final(Date.now()) : catalog.stats.live(Date.now())), receivers: forwarder.receivers });
+  const summary = (final: boolean): HubSummary => {
+    const now = Date.now();
+    return { ...(final ? catalog.stats.final(now) : catalog.stats.live(now)), receivers: forwarder.receivers, hwm: forwarder.sendHighWaterMark, links: links.summary(now) };
+  };
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = summary(false);
     return { record, line: liveLine(record) };
