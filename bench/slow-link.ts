@@ -15,6 +15,8 @@ export interface LinkRate {
 export interface SlowLinkRun {
   rate: string;
   adapt: boolean;
+  /** Through a zerocam-hub (default settings): the viewer across the shaped link, or one beside the hub on loopback. */
+  hubViewer?: 'slow' | 'fast';
   fps: number;
   latencyMs: { p50: number; p95: number; p99: number };
   /** JPEG bytes per second received, against the link's rate. */
@@ -78,25 +80,72 @@ export async function measureSlowLink(clip: Clip, rate: LinkRate, adapt: boolean
     await sender.exited;
     const received = JSON.parse(await readFile(receiverStats, 'utf8')) as Summary;
     const sent = JSON.parse(await readFile(senderStats, 'utf8')) as Summary;
-    const frames = received.frames ?? 0;
-    const meanFrameBytes = frames ? (received.bytes ?? 0) / frames : 0;
-    const deliveredBitsPerSecond = (frames > 1 ? (received.bytes ?? 0) / seconds : 0) * 8;
-    const transmitMs = ((meanFrameBytes * 8) / rate.bitsPerSecond) * 1000;
-    const encodeMs = sent.encodeMs?.mean ?? 0;
-    return {
-      rate: rate.label,
-      adapt,
-      fps: received.fps ?? 0,
-      latencyMs: received.latencyMs ?? { p50: 0, p95: 0, p99: 0 },
-      deliveredBitsPerSecond: Math.round(deliveredBitsPerSecond),
-      linkShare: Math.round((deliveredBitsPerSecond / rate.bitsPerSecond) * 1000) / 1000,
-      meanFrameBytes: Math.round(meanFrameBytes),
-      physicalLimitMs: Math.round(transmitMs + encodeMs),
-      boundMs: Math.round(2 * transmitMs + encodeMs),
-      senderDeliveredFps: sent.link?.deliveredFps ?? 0,
-      quality: sent.adapt?.quality ?? 80,
-      scale: sent.adapt?.scale ?? 1,
-    };
+    return summariseRun(received, sent, rate, adapt, seconds);
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    link.remove();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** What one receiver got over `seconds`, beside the physical limit and the bound at `rate`. */
+function summariseRun(received: Summary, sent: Summary, rate: LinkRate, adapt: boolean, seconds: number): SlowLinkRun {
+  const frames = received.frames ?? 0;
+  const meanFrameBytes = frames ? (received.bytes ?? 0) / frames : 0;
+  const deliveredBitsPerSecond = (frames > 1 ? (received.bytes ?? 0) / seconds : 0) * 8;
+  const transmitMs = ((meanFrameBytes * 8) / rate.bitsPerSecond) * 1000;
+  const encodeMs = sent.encodeMs?.mean ?? 0;
+  return {
+    rate: rate.label,
+    adapt,
+    fps: received.fps ?? 0,
+    latencyMs: received.latencyMs ?? { p50: 0, p95: 0, p99: 0 },
+    deliveredBitsPerSecond: Math.round(deliveredBitsPerSecond),
+    linkShare: Math.round((deliveredBitsPerSecond / rate.bitsPerSecond) * 1000) / 1000,
+    meanFrameBytes: Math.round(meanFrameBytes),
+    physicalLimitMs: Math.round(transmitMs + encodeMs),
+    boundMs: Math.round(2 * transmitMs + encodeMs),
+    senderDeliveredFps: sent.link?.deliveredFps ?? 0,
+    quality: sent.adapt?.quality ?? 80,
+    scale: sent.adapt?.scale ?? 1,
+  };
+}
+
+/**
+ * The same clip and link with a zerocam-hub (default settings) in the sender's namespace: the camera
+ * connects to it on loopback, one viewer is across the shaped link and one beside the hub, unshaped.
+ * The slow viewer's lag should match the direct run's, and the fast viewer should get every frame.
+ */
+export async function measureSlowLinkThroughHub(clip: Clip, rate: LinkRate, seconds: number): Promise<SlowLinkRun[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'zc-bench-link-hub-'));
+  const link = ShapedLink.create(rate.label);
+  const processes: CliProcess[] = [];
+  const start = (name: 'sender' | 'receiver' | 'hub', args: readonly string[], end: 'sender' | 'receiver'): CliProcess => {
+    const child = new CliProcess(name, args, {}, undefined, link.launcher(end));
+    processes.push(child);
+    return child;
+  };
+  try {
+    const hub = start('hub', ['--senders', 'tcp://127.0.0.1:*', '--receivers', `tcp://${link.senderAddress}:*`, '--no-stats'], 'sender');
+    const forwarding = await hub.waitForJson('stderr', (r) => r.event === 'forwarding');
+    const senderStats = join(dir, 'sender.json');
+    const sender = start(
+      'sender',
+      ['--connect', String(forwarding.senders), '--source', `file:${clip.path}`, '--loop', '--fps', '30', '--topic', 'bench', '--no-stats', '--stats-json', senderStats],
+      'sender',
+    );
+    const viewers = (['slow', 'fast'] as const).map((viewer) => {
+      const stats = join(dir, `${viewer}.json`);
+      const child = start('receiver', ['--connect', String(forwarding.receivers), '--no-stats', '--duration', String(seconds), '--stats-json', stats], viewer === 'slow' ? 'receiver' : 'sender');
+      return { viewer, stats, child };
+    });
+    await Promise.all(viewers.map((v) => v.child.exited));
+    sender.kill('SIGINT');
+    await sender.exited;
+    const sent = JSON.parse(await readFile(senderStats, 'utf8')) as Summary;
+    return await Promise.all(
+      viewers.map(async ({ viewer, stats }) => ({ ...summariseRun(JSON.parse(await readFile(stats, 'utf8')) as Summary, sent, rate, false, seconds), hubViewer: viewer })),
+    );
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
     link.remove();
@@ -108,12 +157,12 @@ export function renderSlowLinkReport(runs: readonly SlowLinkRun[]): string {
   const rows = runs.map((r) =>
     [
       r.rate,
-      r.adapt ? '--adapt' : 'default',
+      r.hubViewer ? `hub, ${r.hubViewer} viewer` : r.adapt ? '--adapt' : 'default',
       r.fps.toFixed(1),
       `${r.latencyMs.p50.toFixed(0)} / ${r.latencyMs.p95.toFixed(0)} / ${r.latencyMs.p99.toFixed(0)}`,
-      `${(r.deliveredBitsPerSecond / 1e6).toFixed(2)} Mbit/s (${(r.linkShare * 100).toFixed(0)}%)`,
+      `${(r.deliveredBitsPerSecond / 1e6).toFixed(2)} Mbit/s (${r.hubViewer === 'fast' ? 'loopback' : `${(r.linkShare * 100).toFixed(0)}%`})`,
       `${(r.meanFrameBytes / 1024).toFixed(0)} KiB`,
-      `${r.physicalLimitMs} / ${r.boundMs}`,
+      r.hubViewer === 'fast' ? '-' : `${r.physicalLimitMs} / ${r.boundMs}`,
       `q${r.quality}${r.scale < 1 ? ` ×${r.scale}` : ''}`,
     ].join(' | '),
   );
@@ -122,6 +171,7 @@ export function renderSlowLinkReport(runs: readonly SlowLinkRun[]): string {
     'link | sender | fps | capture-to-receive p50 / p95 / p99 ms | delivered (of link) | frame | limit / bound ms | quality at end',
     ...rows,
     'limit: one frame\'s transmit time at the link rate + encode; bound: two frames\' + encode (veth round trip ~0).',
+    'hub: the camera connects to a zerocam-hub (default --hwm auto) beside it; the slow viewer is across the link, the fast one beside the hub.',
     '',
   ].join('\n');
 }

@@ -170,7 +170,7 @@ describe('a stream over a link slower than itself', { skip: unavailable }, () =>
 });
 
 describe('npm run bench -- --link', { skip: unavailable }, () => {
-  test('runs the slow-link scenario with and without --adapt and reports both side by side', { timeout: 180_000 }, async (t) => {
+  test('runs the slow-link scenario with and without --adapt and through the hub, and reports them side by side', { timeout: 180_000 }, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'zc-bench-link-test-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const json = join(dir, 'results.json');
@@ -180,8 +180,12 @@ describe('npm run bench -- --link', { skip: unavailable }, () => {
     assert.equal(code, 0, bench.stderr.join('\n'));
     assert.ok(bench.stdout.some((line) => line.startsWith('4mbit | default |')), bench.stdout.join('\n'));
     assert.ok(bench.stdout.some((line) => line.startsWith('4mbit | --adapt |')), bench.stdout.join('\n'));
-    const { slowLink } = JSON.parse(await readFile(json, 'utf8')) as { slowLink: Array<{ adapt: boolean; fps: number; deliveredBitsPerSecond: number; physicalLimitMs: number }> };
+    assert.ok(bench.stdout.some((line) => line.startsWith('4mbit | hub, slow viewer |')), bench.stdout.join('\n'));
+    assert.ok(bench.stdout.some((line) => line.startsWith('4mbit | hub, fast viewer |')), bench.stdout.join('\n'));
+    type Run = { adapt: boolean; hubViewer?: string; fps: number; deliveredBitsPerSecond: number; physicalLimitMs: number };
+    const { slowLink, slowLinkHub } = JSON.parse(await readFile(json, 'utf8')) as { slowLink: Run[]; slowLinkHub: Run[] };
     assert.deepEqual(slowLink.map((r) => r.adapt), [false, true]);
-    for (const run of slowLink) assert.ok(run.fps > 0 && run.deliveredBitsPerSecond > 0 && run.physicalLimitMs > 0, JSON.stringify(run));
+    assert.deepEqual(slowLinkHub.map((r) => r.hubViewer), ['slow', 'fast']);
+    for (const run of [...slowLink, ...slowLinkHub]) assert.ok(run.fps > 0 && run.deliveredBitsPerSecond > 0 && run.physicalLimitMs > 0, JSON.stringify(run));
   });
 });
