@@ -113,6 +113,7 @@ Examples:
   zerocam-receiver --connect tcp://HUB:5555 --topic cam1   as if the hub were the camera
   ${NAME} --http 8080                             then open the URL it prints (http://127.0.0.1:8080/?token=...)
   ${NAME} --pattern pipeline                      share frames out among PULL workers
+  ${NAME} --hwm 64                                a fixed queue of 64 frames per receiver (default auto)
   ${NAME} --sender-pattern req                    senders run --pattern req: each frame acknowledged by the hub
   ${NAME} --sender-pattern req --sender-wire imagezmq --senders tcp://*:5555 --receivers tcp://*:5556
                                                      in place of an imagezmq ImageHub (ImageSender connects to :5555)
@@ -120,6 +121,10 @@ Examples:
                                                      imagezmq PUB senders (REQ_REP=False), which bind
   ${NAME} --curve-key hub.key --curve-allow-senders cameras/ --curve-allow-receivers viewers/
                                                   encrypted; a viewer's key can watch but not publish
+
+Each receiver's queue (--hwm auto) holds a burst of one frame from every live camera and no more,
+so a viewer on a slow link misses frames rather than falling behind; the stats' "links" say which
+viewers are link-limited (zerocam receivers report it).
 
 Subscriptions travel on to zerocam PUB senders, so a camera nobody watches idles. REQ, PUSH and
 imagezmq senders cannot be told, so they always send. With --http the hub subscribes to every
