@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # chromium: the viewer's UI tests drive it with playwright-core.
 # python3-zmq: a test runs the Python receiver from docs/protocol.md against a real sender.
 # python3-opencv: the imagezmq-format peers in the tests and the Python reference loop in the bench.
-system_packages=(libopencv-dev ffmpeg chromium python3-zmq python3-opencv iproute2)
+system_packages=(libopencv-dev ffmpeg chromium python3-zmq python3-opencv iproute2 iputils-ping)
 missing=()
 for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
