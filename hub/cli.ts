@@ -33,8 +33,8 @@ import type { Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
-import { StreamCatalog } from '../common/stream-catalog';
 import { ViewerLinks, type ViewerLinksSummary } from '../common/viewer-links';
+import { StreamCatalog } from '../common/stream-catalog';
 import { viewerUiRoutes } from '../electron/web-server';
 import type { ViewerSettings } from '../electron/viewer-messages';
 
@@ -151,6 +151,14 @@ function describeSenders(intake: SenderIntake, wire: Wire, senders: Attachment, 
   return `${who} ${where}${intake.kind === 'rep' ? ' (each frame acknowledged)' : ''}`;
 }
 
+/** The slowest link-limited viewer of each stream, e.g. ` | link-limited viewers: cam1 8 of 30 fps (120 skipped)`. */
+function limitedViewersPart(links: ViewerLinksSummary): string {
+  const limited = Object.entries(links.streams).filter(([, link]) => link.limited);
+  if (limited.length === 0) return '';
+  const each = limited.map(([topic, link]) => `${topic} ${Math.round(link.deliveredFps)} of ${Math.round(link.offeredFps)} fps (${link.skipped} skipped)`);
+  return ` | link-limited viewers: ${each.join(', ')}`;
+}
+
 export function liveLine(s: HubSummary): string {
   const topics = Object.keys(s.streams);
   const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
@@ -159,14 +167,6 @@ export function liveLine(s: HubSummary): string {
     ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s` +
     limitedViewersPart(s.links)
   );
-}
-
-/** The slowest link-limited viewer of each stream, e.g. ` | link-limited viewers: cam1 8 of 30 fps (120 skipped)`. */
-function limitedViewersPart(links: ViewerLinksSummary): string {
-  const limited = Object.entries(links.streams).filter(([, link]) => link.limited);
-  if (limited.length === 0) return '';
-  const each = limited.map(([topic, link]) => `${topic} ${Math.round(link.deliveredFps)} of ${Math.round(link.offeredFps)} fps (${link.skipped} skipped)`);
-  return ` | link-limited viewers: ${each.join(', ')}`;
 }
 
 async function startHttp(raw: RawOptions & { http: number }, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {

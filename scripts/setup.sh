@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # chromium: the viewer's UI tests drive it with playwright-core.
 # python3-zmq: a test runs the Python receiver from docs/protocol.md against a real sender.
 # python3-opencv: the imagezmq-format peers in the tests and the Python reference loop in the bench.
-system_packages=(libopencv-dev ffmpeg chromium python3-zmq python3-opencv iproute2 iputils-ping)
+system_packages=(libopencv-dev ffmpeg chromium python3-zmq python3-opencv iproute2)
 missing=()
+# iputils-ping: `npm run bench -- --link` measures the round trip across the shaped link, idle and under load.
+system_packages+=(iputils-ping)
 for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
