@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Wire } from '../common/defaults';
 import {
   addWebAccessOptions,
@@ -68,7 +68,12 @@ export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; lin
 
 /** --hwm: auto, or a whole number of frames. */
 function parseHighWaterMark(value: string): number | 'auto' {
-  return value.trim() === 'auto' ? 'auto' : parseIntIn(1, 10_000)(value);
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return parseIntIn(1, 10_000)(value);
+  } catch {
+    throw new InvalidArgumentError('expected auto or a whole number from 1 to 10000');
+  }
 }
 
 function buildProgram() {

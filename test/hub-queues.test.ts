@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import * as zmq from 'zeromq';
 import { highWaterMarkFor } from '../common/burst-high-water-mark';
 import { decodeFrame, encodeFrame } from '../common/protocol';
+import { CliProcess } from './helpers/cli-process';
 import { startHub } from './helpers/hub';
 import { structuredJpeg } from './helpers/media';
 
@@ -21,6 +22,14 @@ test('highWaterMarkFor: 1 for one stream (or none), then room for a burst of one
 });
 
 describe('zerocam-hub --hwm auto', () => {
+  test('--hwm takes auto or a number of frames; anything else is one readable line and exit 2', async (t) => {
+    const hub = new CliProcess('hub', ['--hwm', '0', '--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*']);
+    t.after(() => hub.stop());
+    const { code } = await hub.exited;
+    assert.equal(code, 2);
+    assert.deepEqual(hub.stderr, ["zerocam-hub: option '--hwm <frames>' argument '0' is invalid. expected auto or a whole number from 1 to 10000"]);
+  });
+
   test(`a burst of one frame from each of ${CAMERAS} cameras waits whole for a receiver that is not reading, round after round, and the hub reports the queue it sized`, async (t) => {
     const hub = await startHub(t, ['--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*']);
     // One socket plays every camera; an XPUB, so the test sees the hub's subscription arrive.
