@@ -17,7 +17,7 @@ import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
 import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
 import { measureHub, renderHubReport, type HubBench } from './hub';
-import { measureSlowLink, parseLinkRates, renderSlowLinkReport, type LinkRate } from './slow-link';
+import { measureSlowLink, measureSlowLinkThroughHub, parseLinkRates, renderSlowLinkReport, type LinkRate } from './slow-link';
 import { describeMachine } from './machine';
 import type { PipelineRun, RunSettings } from './pipeline';
 import { summariseProfiles } from './profile';
@@ -198,23 +198,26 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   return 0;
 }
 
-/** --link: the slow-link scenario alone, each rate with and without --adapt, side by side. */
+/** --link: the slow-link scenario alone, each rate with and without --adapt and through the hub, side by side. */
 async function benchSlowLinks(rates: readonly LinkRate[], seconds: number, json: string | undefined): Promise<number> {
   const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
   try {
     progress('making a 720p clip');
     const clip = await makeClip(clipDir, SOAK_SIZE);
     const runs = [];
+    const hubRuns = [];
     for (const rate of rates) {
       for (const adapt of [false, true]) {
         progress(`slow link ${rate.label}${adapt ? ' --adapt' : ''} for ${seconds} s`);
         runs.push(await measureSlowLink(clip, rate, adapt, seconds));
       }
+      progress(`slow link ${rate.label} through the hub for ${seconds} s`);
+      hubRuns.push(...(await measureSlowLinkThroughHub(clip, rate, seconds)));
     }
-    process.stdout.write(renderSlowLinkReport(runs));
+    process.stdout.write(renderSlowLinkReport([...runs, ...hubRuns]));
     if (json) {
       await mkdir(dirname(resolve(json)), { recursive: true });
-      await writeSummaryFile(json, { startedAt: new Date().toISOString(), machine: describeMachine(), slowLink: runs });
+      await writeSummaryFile(json, { startedAt: new Date().toISOString(), machine: describeMachine(), slowLink: runs, slowLinkHub: hubRuns });
       progress(`wrote ${json}`);
     }
   } finally {

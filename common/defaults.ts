@@ -65,9 +65,18 @@ export const DEFAULTS = {
   hubPattern: 'pubsub',
   /**
    * Frames queued per receiver at the hub. One pipe carries every stream a receiver takes, so it must
-   * hold a burst of one frame from each camera (8-24 in a fleet), not just the newest of one.
+   * hold a burst of one frame from each camera (8-24 in a fleet), not just the newest of one. 'auto'
+   * sizes it to the streams live now (2N - 2, at least 1: common/burst-high-water-mark.ts): a fixed
+   * 32 let a viewer on a 2 Mbit/s link lag 2 s behind one camera (#11), auto holds one camera's
+   * viewer to the sender's 1 frame.
    */
-  hubSendHighWaterMark: 32,
+  hubSendHighWaterMark: 'auto' as number | 'auto',
+  /**
+   * --hwm auto with --pattern pipeline: PUSH pipes accepted after a change would keep the old HWM (no
+   * subscription comes to re-apply it), so a pipeline hub keeps a fixed queue per worker, sized for
+   * a burst from each camera of a fleet.
+   */
+  hubPipelineHighWaterMark: 32,
   /** The hub's web gateway (--http PORT) listens here unless --http-host says otherwise. */
   httpHost: '127.0.0.1',
   /**

@@ -1,8 +1,10 @@
 import * as zmq from 'zeromq';
+import { BurstHighWaterMark } from './burst-high-water-mark';
 import { nowMicros } from './clock';
 import { DEFAULTS } from './defaults';
 import { ProtocolError } from './errors';
 import { JpegReceiver } from './jpeg-receiver';
+import { isLinkReport } from './link-report';
 import { decodeFrame, encodeFrame, isValidTopic } from './protocol';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from './curve-security';
 import type { SenderIntake } from './sender-intake';
@@ -24,8 +26,11 @@ export interface FrameForwarderOptions {
   /** Counts every frame and holds the newest of each stream. */
   catalog: StreamCatalog;
   maxFrameBytes?: number;
-  sendHighWaterMark?: number;
+  /** Frames queued per receiver; 'auto' (the default) sizes it to the live streams (common/burst-high-water-mark.ts). */
+  sendHighWaterMark?: number | 'auto';
   receiveHighWaterMark?: number;
+  /** Called with each link report a receiver sends upstream (pubsub); for the hub's view of its viewers' links. */
+  onLinkReport?: (message: Buffer) => void;
   /** Called for each malformed message (after it is counted); for logging. */
   onRejected?: (error: ProtocolError) => void;
   /** CURVE on the senders' side, with its own allowlist (ZAP domain); plaintext without it. */
@@ -34,6 +39,16 @@ export interface FrameForwarderOptions {
   receiversSecurity?: SocketSecurityOptions | undefined;
   /** A connected sender that libzmq cut off for good (an oversized message) and that was redialled. */
   onPeerCutOff?: (endpoint: string) => void;
+}
+
+/**
+ * The HWM the receivers' socket binds with. auto: with pubsub, what no live stream needs (it grows
+ * with the first frames); with pipeline, a fixed DEFAULTS.hubPipelineHighWaterMark, because a PUSH
+ * pipe accepted after a change would keep the old value (pubsub re-applies it on each subscribe).
+ */
+function initialHighWaterMark(pattern: ForwarderPattern, configured: number | 'auto'): number {
+  if (configured !== 'auto') return configured;
+  return pattern === 'pubsub' ? new BurstHighWaterMark().frames : DEFAULTS.hubPipelineHighWaterMark;
 }
 
 /** The hub's sender side: a proxy socket whose messages are sent on as received, or a JpegReceiver (rep, sub). */
@@ -63,6 +78,9 @@ export class FrameForwarder {
   /** Prefixes this process itself wants (the web gateway), with how many holders. */
   private readonly localDemand = new Map<string, number>();
   private closed = false;
+  /** --hwm auto with pubsub: the receivers' HWM follows the live streams; undefined for a fixed HWM. */
+  private readonly burst: BurstHighWaterMark | undefined;
+  private highWaterMark: number;
 
   private readonly downstream: zmq.XPublisher | zmq.Push;
   readonly sendersEndpoint: string;
@@ -78,6 +96,13 @@ export class FrameForwarder {
     this.downstream = receiversSide.socket;
     this.sendersEndpoint = senders.endpoint;
     this.receiversEndpoint = receiversSide.endpoint;
+    this.highWaterMark = this.downstream.sendHighWaterMark;
+    this.burst = pattern === 'pubsub' && (options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark) === 'auto' ? new BurstHighWaterMark() : undefined;
+  }
+
+  /** Frames queued per receiver now (with --hwm auto, it follows the live streams); readable after close(). */
+  get sendHighWaterMark(): number {
+    return this.highWaterMark;
   }
 
   /** Receivers connected now (tcp and ipc; inproc peers are not reported by libzmq). */
@@ -94,7 +119,7 @@ export class FrameForwarder {
     };
     const downstreamOptions = {
       ...COMMON_SOCKET_OPTIONS,
-      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark,
+      sendHighWaterMark: initialHighWaterMark(options.pattern, options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark),
       sendTimeout: 0,
     };
     const receiverCount = { connected: 0 };
@@ -165,6 +190,7 @@ export class FrameForwarder {
         continue;
       }
       if (!catalog.add(frame, parts, receiveUs)) continue;
+      this.onLiveFrame(frame.topic);
       if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
     }
   }
@@ -185,14 +211,38 @@ export class FrameForwarder {
       }
       const { frame, receiveUs, reply } = received;
       const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
-      if (catalog.add(frame, parts, receiveUs) && !(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+      if (catalog.add(frame, parts, receiveUs)) {
+        this.onLiveFrame(frame.topic);
+        if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+      }
       await reply(true);
     }
   }
 
-  /** XPUB reports each subscribe (and each stream's last unsubscribe) as [1|0, prefix...]. */
+  /** A frame about to be sent: with --hwm auto, the receivers' queues grow before it goes if its stream is new. */
+  private onLiveFrame(topic: string): void {
+    const changed = this.burst?.onFrame(topic, Date.now());
+    if (changed !== undefined) this.applyHighWaterMark(changed);
+  }
+
+  /**
+   * libzmq applies a new SNDHWM to the pipes the socket has now (socket_base_t::update_pipe_options);
+   * a pipe accepted later starts with the value the socket had when it bound. So it is set again on
+   * every subscribe, which comes after the receiver's pipe is attached. Frames already queued stay.
+   */
+  private applyHighWaterMark(frames: number): void {
+    if (this.downstream.closed) return;
+    this.downstream.sendHighWaterMark = frames;
+    this.highWaterMark = frames;
+  }
+
+  /**
+   * XPUB reports each subscribe (and each stream's last unsubscribe) as [1|0, prefix...], and passes
+   * on anything else a receiver sends: zerocam receivers' link reports.
+   */
   private async handleSubscriptions(xpub: zmq.XPublisher): Promise<void> {
     for await (const [message] of xpub) {
+      if (message && isLinkReport(message)) this.options.onLinkReport?.(message);
       if (!message || message.length === 0 || (message[0] !== SUBSCRIBE && message[0] !== UNSUBSCRIBE)) continue;
       const prefix = message.toString('latin1', 1);
       if (message[0] === SUBSCRIBE) {
@@ -201,7 +251,13 @@ export class FrameForwarder {
         this.receiverPrefixes.add(prefix);
         // XPUB sends to every matching subscriber, so those already subscribed get these again:
         // receivers discard them as repeats (docs/protocol.md, "Repeats and duplicates").
-        for (const { parts } of this.options.catalog.matching(prefix)) if (parts) await this.send(parts);
+        const cached = [...this.options.catalog.matching(prefix)].flatMap(({ parts }) => (parts ? [parts] : []));
+        // With --hwm auto the queues make room for every cached frame (stalled streams' too) on top of
+        // what they hold for the replay, then go back to the live streams' size, which also reaches
+        // the new receiver's pipe.
+        if (this.burst) this.applyHighWaterMark(this.burst.frames + cached.length);
+        for (const parts of cached) await this.send(parts);
+        if (this.burst) this.applyHighWaterMark(this.burst.frames);
       } else if (this.receiverPrefixes.delete(prefix) && !this.isWanted(prefix)) {
         await this.sendUpstream(UNSUBSCRIBE, prefix);
       }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Wire } from '../common/defaults';
 import {
   addWebAccessOptions,
@@ -36,6 +36,7 @@ import { setNetworkSocketBuffer, type Attachment } from '../common/socket-option
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
+import { ViewerLinks, type ViewerLinksSummary } from '../common/viewer-links';
 import { StreamCatalog } from '../common/stream-catalog';
 import { StreamDiscovery } from '../common/stream-discovery';
 import { viewerUiRoutes } from '../common/http/viewer-page-routes';
@@ -62,10 +63,24 @@ interface RawOptions extends WebAccessFlags {
   healthFile?: string;
   stats: boolean;
   maxFrameBytes: number;
-  hwm: number;
+  hwm: number | 'auto';
 }
 
-export type HubSummary = ReceiverSummary & { receivers: number };
+/**
+ * The hub's stats: what it forwards, its receivers, the frames it queues per receiver now (`hwm`), and
+ * what its zerocam receivers report of their links (`links`, per stream; plain SUB receivers report nothing).
+ */
+export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; links: ViewerLinksSummary };
+
+/** --hwm: auto, or a whole number of frames. */
+function parseHighWaterMark(value: string): number | 'auto' {
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return parseIntIn(1, 10_000)(value);
+  } catch {
+    throw new InvalidArgumentError('expected auto or a whole number from 1 to 10000');
+  }
+}
 
 function buildProgram() {
   return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
@@ -98,7 +113,11 @@ function buildProgram() {
     .addOption(socketBufferOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips', 'HWM').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.hubSendHighWaterMark))
+    .addOption(
+      envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips; auto: 2 per live stream less 2, at least 1', 'HWM')
+        .argParser(parseHighWaterMark)
+        .default(DEFAULTS.hubSendHighWaterMark),
+    )
     .addOption(curveKeyOption())
     .addOption(curveAllowOption('--curve-allow-senders <path>', 'CURVE_ALLOW_SENDERS', 'senders (cameras)'))
     .addOption(curveAllowOption('--curve-allow-receivers <path>', 'CURVE_ALLOW_RECEIVERS', 'receivers and viewers'))
@@ -111,6 +130,7 @@ Examples:
   zerocam-receiver --connect tcp://HUB:5555 --topic cam1   as if the hub were the camera
   ${NAME} --http 8080                             then open the URL it prints (http://127.0.0.1:8080/?token=...)
   ${NAME} --pattern pipeline                      share frames out among PULL workers
+  ${NAME} --hwm 64                                a fixed queue of 64 frames per receiver (default auto)
   ${NAME} --sender-pattern req                    senders run --pattern req: each frame acknowledged by the hub
   ${NAME} --sender-pattern req --sender-wire imagezmq --senders tcp://*:5555 --receivers tcp://*:5556
                                                      in place of an imagezmq ImageHub (ImageSender connects to :5555)
@@ -118,6 +138,10 @@ Examples:
                                                      imagezmq PUB senders (REQ_REP=False), which bind
   ${NAME} --curve-key hub.key --curve-allow-senders cameras/ --curve-allow-receivers viewers/
                                                   encrypted; a viewer's key can watch but not publish
+
+Each receiver's queue (--hwm auto) holds a burst of one frame from every live camera and no more,
+so a viewer on a slow link misses frames rather than falling behind; the stats' "links" say which
+viewers are link-limited (zerocam receivers report it).
 
 Subscriptions travel on to zerocam PUB senders, so a camera nobody watches idles. REQ, PUSH and
 imagezmq senders cannot be told, so they always send. With --http the gateway asks for a stream
@@ -146,12 +170,21 @@ function describeSenders(intake: SenderIntake, wire: Wire, senders: Attachment, 
   return `${who} ${where}${intake.kind === 'rep' ? ' (each frame acknowledged)' : ''}`;
 }
 
-function liveLine(s: HubSummary): string {
+/** The slowest link-limited viewer of each stream, e.g. ` | link-limited viewers: cam1 8 of 30 fps (120 skipped)`. */
+function limitedViewersPart(links: ViewerLinksSummary): string {
+  const limited = Object.entries(links.streams).filter(([, link]) => link.limited);
+  if (limited.length === 0) return '';
+  const each = limited.map(([topic, link]) => `${topic} ${Math.round(link.deliveredFps)} of ${Math.round(link.offeredFps)} fps (${link.skipped} skipped)`);
+  return ` | link-limited viewers: ${each.join(', ')}`;
+}
+
+export function liveLine(s: HubSummary): string {
   const topics = Object.keys(s.streams);
   const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
   return (
     `${topics.length} streams → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
-    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s`
+    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s` +
+    limitedViewersPart(s.links)
   );
 }
 
@@ -186,6 +219,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const tls = raw.http === undefined ? undefined : await readWebTls(raw);
   const log = createLogger(NAME);
   const catalog = new StreamCatalog();
+  const links = new ViewerLinks(catalog);
   const warned = new Set<string>();
   const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
   const intake = resolveSenderIntake({ pattern: raw.pattern, senderPattern: raw.senderPattern, wire: raw.senderWire, senders });
@@ -199,6 +233,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     catalog,
     maxFrameBytes: raw.maxFrameBytes,
     sendHighWaterMark: raw.hwm,
+    onLinkReport: (message) => links.onMessage(message, Date.now()),
     onRejected: (error) => {
       if (warned.has(error.reason)) return;
       warned.add(error.reason);
@@ -206,7 +241,10 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     },
     onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
   });
-  const summary = (final: boolean): HubSummary => ({ ...(final ? catalog.stats.final(Date.now()) : catalog.stats.live(Date.now())), receivers: forwarder.receivers });
+  const summary = (final: boolean): HubSummary => {
+    const now = Date.now();
+    return { ...(final ? catalog.stats.final(now) : catalog.stats.live(now)), receivers: forwarder.receivers, hwm: forwarder.sendHighWaterMark, links: links.summary(now) };
+  };
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = summary(false);
     return { record, line: liveLine(record) };

@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 # openssl: the HTTPS tests make their certificates with it.
 system_packages=(libopencv-dev ffmpeg chromium python3-zmq python3-opencv iproute2 openssl)
 missing=()
+# iputils-ping: `npm run bench -- --link` measures the round trip across the shaped link, idle and under load.
+system_packages+=(iputils-ping)
 for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
