@@ -22,7 +22,7 @@ function noisyFrame(width: number, height: number, seed = 1): RawFrame {
     const x = Math.floor(i / 3) % width;
     pixels[i] = ((x * 255) / width + (state >> 16) % 48) & 0xff;
   }
-  return { pixels, width, height, captureUs: 0 };
+  return { pixels, order: 'rgb', width, height, captureUs: 0 };
 }
 
 function maxDifference(a: Buffer, b: Buffer): number {
