@@ -6,37 +6,12 @@ import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../common/j
 import { JpegEncoder } from '../sender/jpeg-encoder';
 import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, StripChooser } from '../sender/strip-plan';
 import { loadOpenCv } from '../sender/sources/opencv-loader';
-import type { RawFrame } from '../sender/sources/frame-source';
 import { launchBrowser } from './helpers/browser';
 import { chromiumMaxDifference } from './helpers/browser-decode';
 import { CliProcess } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { decodeJpeg } from './helpers/media';
-
-/** Camera-like content: a gradient with per-pixel noise, so every MCU's entropy-coded data differs. */
-function noisyFrame(width: number, height: number, seed = 1): RawFrame {
-  const pixels = Buffer.alloc(width * height * 3);
-  let state = seed;
-  for (let i = 0; i < pixels.length; i++) {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    const x = Math.floor(i / 3) % width;
-    pixels[i] = ((x * 255) / width + (state >> 16) % 48) & 0xff;
-  }
-  return { pixels, order: 'rgb', width, height, captureUs: 0 };
-}
-
-function maxDifference(a: Buffer, b: Buffer): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
-
-function countRestartMarkers(jpeg: Buffer): number {
-  let count = 0;
-  for (let i = 0; i + 1 < jpeg.length; i++) if (jpeg[i] === 0xff && jpeg[i + 1]! >= JPEG_MARKER.RST0 && jpeg[i + 1]! <= 0xd7) count++;
-  return count;
-}
+import { countRestartMarkers, maxDifference, noisyFrame } from './helpers/noisy-frame';
 
 const encoder = new JpegEncoder({ quality: 80, optimiseCoding: false });
 const CASES: Array<[width: number, height: number, strips: number]> = [
