@@ -27,8 +27,9 @@ export class OpenCvJpegEncoder implements FrameEncoder {
     const { cv } = this;
     const { quality } = this.settings;
     const flags = [cv.IMWRITE_JPEG_QUALITY, quality, cv.IMWRITE_JPEG_OPTIMIZE, this.settings.optimiseCoding ? 1 : 0];
-    // A Mat header over the frame's buffer (no copy); the frame stays unreleased until this encode is done.
-    const frameMat = new cv.Mat(frame.height, frame.width, cv.CV_8UC3, frame.pixels);
+    // The capture's own Mat, or a Mat header over the frame's buffer (no copy); either way the frame
+    // stays unreleased, and its memory alive, until this encode is done.
+    const frameMat = frame.mat ?? new cv.Mat(frame.height, frame.width, cv.CV_8UC3, frame.pixels);
     const owned: Mat[] = [];
     try {
       let image = frameMat;
@@ -43,7 +44,11 @@ export class OpenCvJpegEncoder implements FrameEncoder {
       const plan = planStrips(width, height, strips);
       const parts = await Promise.all(
         plan.map(({ top, height: rows }) => {
-          const region = plan.length === 1 ? image : image.getRegion(new cv.Rect(0, top, width, rows));
+          if (plan.length === 1) return cv.imencodeAsync('.jpg', image, flags);
+          // A region shares the frame's pixels and holds them until released: left to the garbage
+          // collector, every frame's pixels would outlive the frame (page faults, major collections).
+          const region = image.getRegion(new cv.Rect(0, top, width, rows));
+          owned.push(region);
           return cv.imencodeAsync('.jpg', region, flags);
         }),
       );

@@ -1,5 +1,6 @@
 import { nowMicros } from '../../common/clock';
 import { DEFAULTS } from '../../common/defaults';
+import type { Mat } from '@u4/opencv4nodejs';
 import type { ChannelOrder, FrameSource, RawFrame } from './frame-source';
 import { OpenCvCapture, type CameraRequest } from './opencv-capture';
 
@@ -45,16 +46,12 @@ export class OpenCvSource implements FrameSource {
     if (!mat) return null;
     const { cv } = this.capture;
     const { cols: width, rows: height } = mat;
+    if (this.order === 'bgr') return matFrame(mat, captureUs);
     const pixels = this.takeBuffer(width * height * 3);
-    // A Mat over the Buffer's own memory: one pass in, where getData() copies twice through a temporary.
-    const target = new cv.Mat(height, width, cv.CV_8UC3, pixels);
-    if (this.order === 'bgr') {
-      mat.copyTo(target);
-    } else {
-      const rgb = mat.cvtColor(cv.COLOR_BGR2RGB);
-      rgb.copyTo(target);
-      rgb.release();
-    }
+    // A Mat over the Buffer's own memory: one copy in, where getData() copies twice through a temporary.
+    const rgb = mat.cvtColor(cv.COLOR_BGR2RGB);
+    rgb.copyTo(new cv.Mat(height, width, cv.CV_8UC3, pixels));
+    rgb.release();
     // Mats hold their pixels until the garbage collector finds them; at 30-300 frames a second
     // that is hundreds of MB, and every major collection is paid for on the main thread.
     mat.release();
@@ -86,4 +83,28 @@ export class OpenCvSource implements FrameSource {
     this.spare.length = 0;
     this.capture.close();
   }
+}
+
+/**
+ * A frame that stays in the Mat the capture decoded it into (BGR): no conversion, no copy. Its
+ * release() frees the Mat at once; left to the garbage collector, Mats pile up by hundreds of MB.
+ */
+function matFrame(mat: Mat, captureUs: number): RawFrame {
+  let pixels: Buffer | undefined;
+  let released = false;
+  return {
+    get pixels(): Buffer {
+      return (pixels ??= mat.getData());
+    },
+    order: 'bgr',
+    mat,
+    width: mat.cols,
+    height: mat.rows,
+    captureUs,
+    release: () => {
+      if (released) return;
+      released = true;
+      mat.release();
+    },
+  };
 }
