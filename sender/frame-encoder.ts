@@ -25,8 +25,9 @@ export function createFrameEncoder(name: EncoderName | undefined, settings: Jpeg
   try {
     loadOpenCv();
   } catch (error) {
-    if (name === undefined && error instanceof UsageError) return new JpegEncoder(settings);
-    throw error;
+    if (!(error instanceof UsageError)) throw error;
+    if (name === undefined) return new JpegEncoder(settings);
+    throw new UsageError(`--encoder opencv: ${error.message}; or use --encoder sharp`);
   }
   return new OpenCvJpegEncoder(settings);
 }

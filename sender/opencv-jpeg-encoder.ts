@@ -17,6 +17,11 @@ import { planStrips } from './strip-plan';
 export class OpenCvJpegEncoder implements FrameEncoder {
   readonly order = 'bgr';
   private readonly cv: OpenCv;
+  /**
+   * The buffers of frames being encoded. A Mat over a Buffer does not keep the Buffer alive, and
+   * libjpeg reading memory the garbage collector has freed is a crash, not an error: this holds them.
+   */
+  private readonly reading = new Set<{ pixels: Buffer }>();
 
   constructor(private readonly settings: JpegSettings) {
     this.cv = loadOpenCv();
@@ -27,10 +32,11 @@ export class OpenCvJpegEncoder implements FrameEncoder {
     const { cv } = this;
     const { quality } = this.settings;
     const flags = [cv.IMWRITE_JPEG_QUALITY, quality, cv.IMWRITE_JPEG_OPTIMIZE, this.settings.optimiseCoding ? 1 : 0];
-    // The capture's own Mat, or a Mat header over the frame's buffer (no copy); either way the frame
-    // stays unreleased, and its memory alive, until this encode is done.
-    const frameMat = frame.mat ?? new cv.Mat(frame.height, frame.width, cv.CV_8UC3, frame.pixels);
-    const owned: Mat[] = [];
+    // A Mat header over the frame's buffer: no copy.
+    const frameMat = new cv.Mat(frame.height, frame.width, cv.CV_8UC3, frame.pixels);
+    const owned: Mat[] = [frameMat];
+    const hold = { pixels: frame.pixels };
+    this.reading.add(hold);
     try {
       let image = frameMat;
       if (frame.order === 'rgb') owned.push((image = await image.cvtColorAsync(cv.COLOR_RGB2BGR)));
@@ -45,8 +51,7 @@ export class OpenCvJpegEncoder implements FrameEncoder {
       const parts = await Promise.all(
         plan.map(({ top, height: rows }) => {
           if (plan.length === 1) return cv.imencodeAsync('.jpg', image, flags);
-          // A region shares the frame's pixels and holds them until released: left to the garbage
-          // collector, every frame's pixels would outlive the frame (page faults, major collections).
+          // A region is a header over the same pixels; released with the rest, not left to the collector.
           const region = image.getRegion(new cv.Rect(0, top, width, rows));
           owned.push(region);
           return cv.imencodeAsync('.jpg', region, flags);
@@ -55,6 +60,7 @@ export class OpenCvJpegEncoder implements FrameEncoder {
       return { jpeg: joinJpegStrips(parts), width, height, encodeUs: elapsedUs(started), strips: plan.length, quality };
     } finally {
       for (const mat of owned) mat.release();
+      this.reading.delete(hold);
     }
   }
 }

@@ -145,13 +145,12 @@ describe('--encoder opencv: cv.imencode on BGR frames', () => {
     }
   });
 
-  test('a file read in BGR order stays in the capture\'s Mat, its bytes BGR, and OpenCV encodes it to the right colour', async (t) => {
+  test('a file read in BGR order hands on the capture\'s own bytes, and OpenCV encodes them to the right colour', async (t) => {
     const clip = await makeClip(join(await tempDir(t), 'red.mp4'), 'color=c=0xdc1e1e', { width: 64, height: 48, fps: 10, seconds: 1 });
     const source = OpenCvSource.openFile(clip, false, 'bgr');
     t.after(() => source.close());
     const frame = (await source.read())!;
     assert.equal(frame.order, 'bgr');
-    assert.ok(frame.mat, 'the frame stays in the capture\'s Mat');
     assert.ok(colorDistance([...frame.pixels.subarray(0, 3)], [0x1e, 0x1e, 0xdc]) <= 6, `BGR bytes ${[...frame.pixels.subarray(0, 3)].join(',')}`);
     const decoded = await decodeJpeg((await opencv.encode(frame)).jpeg);
     assert.ok(colorDistance(pixelAt(decoded, 32, 24), [0xdc, 0x1e, 0x1e]) <= 8, `decoded ${pixelAt(decoded, 32, 24).join(',')}`);

@@ -1,5 +1,3 @@
-import type { Mat } from '@u4/opencv4nodejs';
-
 /**
  * The order of a pixel's 3 bytes. sharp takes RGB; OpenCV captures and encodes BGR, so a source
  * feeding the OpenCV encoder keeps BGR and skips a conversion.
@@ -8,14 +6,8 @@ export type ChannelOrder = 'rgb' | 'bgr';
 
 /** One captured frame: packed pixels, 3 bytes per pixel in `order`, rows without padding. */
 export interface RawFrame {
-  /** For a frame that carries `mat`, reading this copies the pixels out of it (once). */
-  readonly pixels: Buffer;
+  pixels: Buffer;
   order: ChannelOrder;
-  /**
-   * The capture's own BGR Mat (CV_8UC3, continuous), when the source kept the frame in it: the
-   * OpenCV encoder reads it where it is, and nothing copies 2.7 MB per 720p frame on the main thread.
-   */
-  readonly mat?: Mat;
   width: number;
   height: number;
   /** Epoch microseconds, stamped as the frame left the capture device or generator. */

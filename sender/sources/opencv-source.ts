@@ -1,6 +1,5 @@
 import { nowMicros } from '../../common/clock';
 import { DEFAULTS } from '../../common/defaults';
-import type { Mat } from '@u4/opencv4nodejs';
 import type { ChannelOrder, FrameSource, RawFrame } from './frame-source';
 import { OpenCvCapture, type CameraRequest } from './opencv-capture';
 
@@ -12,7 +11,10 @@ const MAX_SPARE_BUFFERS = DEFAULTS.encodeConcurrency + 1;
 /**
  * A camera or a video file read through OpenCV's VideoCapture. Frames arrive as BGR and leave in
  * the order asked for: BGR as they are for the OpenCV encoder, RGB for sharp (cvtColor costs
- * 0.2 ms at 720p, where swapping channels in sharp costs 8 ms).
+ * 0.2 ms at 720p, where swapping channels in sharp costs 8 ms). Either way they are copied into a
+ * reused buffer: handing the capture's own Mat on instead saves that copy (0.2 ms at 720p) but
+ * costs a fresh 2.7 MB allocation per frame, and unthrottled, with frames in flight at once, 8x the
+ * page faults and more CPU than the copy (docs/benchmarks.md, "Speed II").
  */
 export class OpenCvSource implements FrameSource {
   /** Pixel buffers the consumer gave back with RawFrame.release(), ready for the next frames. */
@@ -46,12 +48,16 @@ export class OpenCvSource implements FrameSource {
     if (!mat) return null;
     const { cv } = this.capture;
     const { cols: width, rows: height } = mat;
-    if (this.order === 'bgr') return matFrame(mat, captureUs);
     const pixels = this.takeBuffer(width * height * 3);
     // A Mat over the Buffer's own memory: one copy in, where getData() copies twice through a temporary.
-    const rgb = mat.cvtColor(cv.COLOR_BGR2RGB);
-    rgb.copyTo(new cv.Mat(height, width, cv.CV_8UC3, pixels));
-    rgb.release();
+    const target = new cv.Mat(height, width, cv.CV_8UC3, pixels);
+    if (this.order === 'bgr') {
+      mat.copyTo(target);
+    } else {
+      const rgb = mat.cvtColor(cv.COLOR_BGR2RGB);
+      rgb.copyTo(target);
+      rgb.release();
+    }
     // Mats hold their pixels until the garbage collector finds them; at 30-300 frames a second
     // that is hundreds of MB, and every major collection is paid for on the main thread.
     mat.release();
@@ -85,26 +91,3 @@ export class OpenCvSource implements FrameSource {
   }
 }
 
-/**
- * A frame that stays in the Mat the capture decoded it into (BGR): no conversion, no copy. Its
- * release() frees the Mat at once; left to the garbage collector, Mats pile up by hundreds of MB.
- */
-function matFrame(mat: Mat, captureUs: number): RawFrame {
-  let pixels: Buffer | undefined;
-  let released = false;
-  return {
-    get pixels(): Buffer {
-      return (pixels ??= mat.getData());
-    },
-    order: 'bgr',
-    mat,
-    width: mat.cols,
-    height: mat.rows,
-    captureUs,
-    release: () => {
-      if (released) return;
-      released = true;
-      mat.release();
-    },
-  };
-}
