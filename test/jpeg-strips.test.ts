@@ -11,22 +11,12 @@ import { chromiumMaxDifference } from './helpers/browser-decode';
 import { CliProcess } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { decodeJpeg } from './helpers/media';
-import { countRestartMarkers, maxDifference, noisyFrame } from './helpers/noisy-frame';
+import { countRestartMarkers, maxDifference, noisyFrame, STRIP_CASES } from './helpers/noisy-frame';
 
 const encoder = new JpegEncoder({ quality: 80, optimiseCoding: false });
-const CASES: Array<[width: number, height: number, strips: number]> = [
-  [1280, 720, 2],
-  [1280, 720, 4],
-  [1920, 1080, 2],
-  [1920, 1080, 3],
-  [641, 479, 4],
-  [333, 77, 2],
-  [64, 16, 4],
-  [320, 240, 1],
-];
 
 describe('parallel strips', () => {
-  for (const [width, height, strips] of CASES) {
+  for (const [width, height, strips] of STRIP_CASES) {
     test(`a ${width}x${height} frame encoded as ${strips} strip(s) decodes pixel-identical to a whole-frame encode in sharp and OpenCV`, async () => {
       const frame = noisyFrame(width, height);
       const whole = await encoder.encode(frame, 1);
@@ -61,7 +51,7 @@ describe('parallel strips', () => {
     assert.deepEqual(planStrips(1920, 1080, 2), [{ top: 0, height: 544 }, { top: 544, height: 536 }]);
     assert.deepEqual(planStrips(640, 480, 1), [{ top: 0, height: 480 }]);
     assert.deepEqual(planStrips(640, 16, 4), [{ top: 0, height: 16 }], 'one MCU row cannot be split');
-    for (const [width, height, strips] of CASES) {
+    for (const [width, height, strips] of STRIP_CASES) {
       const plan = planStrips(width, height, strips);
       assert.equal(plan.reduce((sum, s) => sum + s.height, 0), height);
       assert.ok(plan.slice(0, -1).every((s) => s.height % MCU_SIZE === 0));

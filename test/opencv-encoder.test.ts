@@ -21,19 +21,10 @@ import { chromiumMaxDifference } from './helpers/browser-decode';
 import { CliProcess } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { colorDistance, decodeJpeg, makeClip, pixelAt } from './helpers/media';
-import { countRestartMarkers, maxDifference, noisyFrame } from './helpers/noisy-frame';
+import { countRestartMarkers, maxDifference, noisyFrame, STRIP_CASES } from './helpers/noisy-frame';
 import { readIndex } from './helpers/recordings';
 
 const opencv = new OpenCvJpegEncoder({ quality: 80, optimiseCoding: false });
-const CASES: Array<[width: number, height: number, strips: number]> = [
-  [1280, 720, 2],
-  [1280, 720, 4],
-  [1920, 1080, 2],
-  [1920, 1080, 3],
-  [641, 479, 4],
-  [333, 77, 2],
-  [320, 240, 1],
-];
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'zc-opencv-encoder-'));
@@ -50,7 +41,7 @@ function solidFrame(width: number, height: number, rgb: readonly [number, number
 }
 
 describe('--encoder opencv: cv.imencode on BGR frames', () => {
-  for (const [width, height, strips] of CASES) {
+  for (const [width, height, strips] of STRIP_CASES) {
     test(`a ${width}x${height} BGR frame encoded as ${strips} strip(s) decodes pixel-identical to a whole-frame encode in OpenCV and sharp`, async () => {
       const frame = noisyFrame(width, height, 3, 'bgr');
       const whole = await opencv.encode(frame, 1);

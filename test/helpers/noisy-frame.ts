@@ -2,6 +2,18 @@ import assert from 'node:assert/strict';
 import { JPEG_MARKER } from '../../common/jpeg-structure';
 import type { ChannelOrder, RawFrame } from '../../sender/sources/frame-source';
 
+/** Frame sizes and strip counts every encoder's strips are checked at: 1080 is not a multiple of 16, odd widths, tiny frames, one strip. */
+export const STRIP_CASES: ReadonlyArray<readonly [width: number, height: number, strips: number]> = [
+  [1280, 720, 2],
+  [1280, 720, 4],
+  [1920, 1080, 2],
+  [1920, 1080, 3],
+  [641, 479, 4],
+  [333, 77, 2],
+  [64, 16, 4],
+  [320, 240, 1],
+];
+
 /** Camera-like content: a gradient with per-pixel noise, so every MCU's entropy-coded data differs. */
 export function noisyFrame(width: number, height: number, seed = 1, order: ChannelOrder = 'rgb'): RawFrame {
   const pixels = Buffer.alloc(width * height * 3);
