@@ -89,7 +89,7 @@ describe('--encoder opencv: cv.imencode on BGR frames', () => {
     assert.ok(tables(top!, JPEG_MARKER.DQT).equals(tables(bottom!, JPEG_MARKER.DQT)));
   });
 
-  test('the join refuses OpenCV strips it cannot join: optimised Huffman tables, another quality, another sampling, progressive', async () => {
+  test('the join refuses OpenCV strips it cannot join: optimised Huffman tables, another quality, another sampling, more than one scan, progressive', async () => {
     const cv = loadOpenCv();
     const frame = noisyFrame(64, 32, 2, 'bgr');
     const mat = new cv.Mat(frame.height, frame.width, cv.CV_8UC3, frame.pixels);
@@ -102,6 +102,11 @@ describe('--encoder opencv: cv.imencode on BGR frames', () => {
     // OpenCV 4.6 cannot choose its sampling; sharp's 4:4:4 at the same quality and tables stands in.
     const sampled444 = await sharp(frame.pixels.subarray(16 * 64 * 3), { raw: { width: 64, height: 16, channels: 3 } }).jpeg({ quality: 80, optimiseCoding: false, chromaSubsampling: '4:4:4' }).toBuffer();
     assert.throws(() => joinJpegStrips([strip(0, plain), sampled444]), JpegJoinError);
+    // A first scan that does not carry every component means more scans follow (allowed in baseline).
+    const partialScan = Buffer.from(strip(16, plain));
+    const sos = jpegHeaderSegments(partialScan).find((segment) => segment.marker === JPEG_MARKER.SOS)!;
+    partialScan[sos.offset + 4] = 1;
+    assert.throws(() => joinJpegStrips([strip(0, plain), partialScan]), (e: unknown) => e instanceof JpegJoinError && /single interleaved scan/.test(e.message));
     const progressive = [...plain, cv.IMWRITE_JPEG_PROGRESSIVE, 1];
     assert.throws(() => joinJpegStrips([strip(0, progressive), strip(16, progressive)]), (e: unknown) => e instanceof JpegJoinError && /baseline/.test(e.message));
   });
