@@ -26,8 +26,8 @@ export interface PipelineOptions extends RunSettings {
   warmupFrames: number;
   rssSampleEvery?: number | undefined;
   label: string;
-  /** Sender settings other than the defaults: --strips, --passthrough (with an MJPEG clip). */
-  senderSettings?: Pick<SenderWorkerConfig, 'strips' | 'passthrough'> | undefined;
+  /** Sender settings other than the defaults: --strips, --encoder, --passthrough (with an MJPEG clip). */
+  senderSettings?: Pick<SenderWorkerConfig, 'strips' | 'passthrough' | 'encoder'> | undefined;
   curve?: { sender: NonNullable<SenderWorkerConfig['curve']>; receiver: NonNullable<ReceiverWorkerConfig['curve']> } | undefined;
 }
 

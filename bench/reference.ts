@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as zmq from 'zeromq';
-import { DEFAULTS } from '../common/defaults';
+import { DEFAULTS, type EncoderName } from '../common/defaults';
 import { createLogger } from '../common/log';
 import { Sender } from '../sender/sender';
 import { CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
@@ -37,8 +37,8 @@ export const REFERENCE_TARGETS = {
 } as const;
 
 export interface ReferenceComparison {
-  latency: Array<{ size: string; python: PythonReferenceRun; zerocam: PipelineRun; wholeFrames: PipelineRun }>;
-  throughput: Array<{ size: string; python: PythonReferenceRun; zerocam: Throughput }>;
+  latency: Array<{ size: string; python: PythonReferenceRun; zerocam: PipelineRun; wholeFrames: PipelineRun; otherEncoder: PipelineRun }>;
+  throughput: Array<{ size: string; python: PythonReferenceRun; zerocam: Throughput; otherEncoder: PipelineRun }>;
   passthrough: { size: string; passthrough: PipelineRun; encoding: PipelineRun } | undefined;
   idle: { seconds: number; cpuMs: number; percentOfOneCore: number };
   /** An idle 30 fps sender: from a SUB socket connecting (and subscribing) to its first frame, ms. */
@@ -75,7 +75,10 @@ async function makeMjpegClip(dir: string, size: FrameSize): Promise<Clip> {
   return { ...size, path, fps: CLIP_FPS, frames: CLIP_FPS * CLIP_SECONDS };
 }
 
-function cameraPaced(clip: Clip, seconds: number, settings: RunSettings, label: string, senderSettings: Pick<SenderWorkerConfig, 'strips' | 'passthrough'>): Promise<PipelineRun> {
+/** The encoder the default is compared with, in the same run: sharp when OpenCV is the default, and the other way round. */
+const OTHER_ENCODER: EncoderName = DEFAULTS.encoder === 'opencv' ? 'sharp' : 'opencv';
+
+function cameraPaced(clip: Clip, seconds: number, settings: RunSettings, label: string, senderSettings: Pick<SenderWorkerConfig, 'strips' | 'passthrough' | 'encoder'>): Promise<PipelineRun> {
   return runPipeline({ ...settings, clip, transport: 'tcp', fps: CAMERA_FPS, warmupFrames: CAMERA_FPS, frames: Math.max(1, Math.round(seconds * CAMERA_FPS)), label, senderSettings });
 }
 
@@ -154,14 +157,19 @@ export async function measureAgainstReference(inputs: ReferenceInputs): Promise<
     const python = await runPythonReference(clip, CAMERA_FPS, CAMERA_FPS, paced);
     progress(`latency ${sizeName(clip)} at ${CAMERA_FPS} fps, whole frames (--strips 1)`);
     const wholeFrames = await cameraPaced(clip, latencySeconds, settings, `${sizeName(clip)}-${CAMERA_FPS}fps-strips1`, { strips: 1 });
-    latency.push({ size: zerocam.size, python, zerocam, wholeFrames });
+    progress(`latency ${sizeName(clip)} at ${CAMERA_FPS} fps, --encoder ${OTHER_ENCODER}`);
+    const otherEncoder = await cameraPaced(clip, latencySeconds, settings, `${sizeName(clip)}-${CAMERA_FPS}fps-${OTHER_ENCODER}`, { encoder: OTHER_ENCODER });
+    latency.push({ size: zerocam.size, python, zerocam, wholeFrames, otherEncoder });
   }
   const throughput: ReferenceComparison['throughput'] = [];
   for (const zerocam of inputs.throughput.filter((t) => t.transport === 'tcp')) {
     const clip = inputs.clip(sizeOf(zerocam.size));
     progress(`python reference loop ${sizeName(clip)} unthrottled`);
-    const python = await runPythonReference(clip, 0, Math.min(500, Math.max(20, Math.round(inputs.frames / 4))), inputs.frames);
-    throughput.push({ size: zerocam.size, python, zerocam });
+    const warmupFrames = Math.min(500, Math.max(20, Math.round(inputs.frames / 4)));
+    const python = await runPythonReference(clip, 0, warmupFrames, inputs.frames);
+    progress(`unthrottled ${sizeName(clip)} tcp, --encoder ${OTHER_ENCODER}`);
+    const otherEncoder = await runPipeline({ ...settings, clip, transport: 'tcp', fps: 0, warmupFrames, frames: inputs.frames, label: `${sizeName(clip)}-tcp-${OTHER_ENCODER}`, senderSettings: { encoder: OTHER_ENCODER } });
+    throughput.push({ size: zerocam.size, python, zerocam, otherEncoder });
   }
   let passthrough: ReferenceComparison['passthrough'];
   const encoding = inputs.latency.find((r) => r.size === REFERENCE_TARGETS.size) ?? inputs.latency[0];
@@ -211,8 +219,8 @@ export function checkReferenceTargets(ref: ReferenceComparison): TargetCheck[] {
 
 export function renderReference(ref: ReferenceComparison): string {
   const latency = table(
-    ['size', 'Python loop p50 / p99 ms', 'zerocam p50 / p99 ms', 'ratio p50', 'zerocam --strips 1 p50 / p99 ms', 'ratio p50', 'sender CPU ms/frame Python / zerocam / --strips 1'],
-    ref.latency.map(({ size, python, zerocam, wholeFrames }) => [
+    ['size', 'Python loop p50 / p99 ms', 'zerocam p50 / p99 ms', 'ratio p50', 'zerocam --strips 1 p50 / p99 ms', 'ratio p50', 'sender CPU ms/frame Python / zerocam / --strips 1', `--encoder ${OTHER_ENCODER} p50 / p99 ms`, 'ratio p50', 'CPU ms/frame'],
+    ref.latency.map(({ size, python, zerocam, wholeFrames, otherEncoder }) => [
       sizeName(size),
       `${f2(python.receiver.latencyMs.p50)} / ${f2(python.receiver.latencyMs.p99)}`,
       `${f2(zerocam.receiver.latencyMs.p50)} / ${f2(zerocam.receiver.latencyMs.p99)}`,
@@ -220,19 +228,26 @@ export function renderReference(ref: ReferenceComparison): string {
       `${f2(wholeFrames.receiver.latencyMs.p50)} / ${f2(wholeFrames.receiver.latencyMs.p99)}`,
       f2(wholeFrames.receiver.latencyMs.p50 / Math.max(0.001, python.receiver.latencyMs.p50)),
       `${f2(python.senderCpuMsPerFrame)} / ${f2(zerocam.sender.usage.cpuMsPerFrame)} / ${f2(wholeFrames.sender.usage.cpuMsPerFrame)}`,
+      `${f2(otherEncoder.receiver.latencyMs.p50)} / ${f2(otherEncoder.receiver.latencyMs.p99)}`,
+      f2(otherEncoder.receiver.latencyMs.p50 / Math.max(0.001, python.receiver.latencyMs.p50)),
+      f2(otherEncoder.sender.usage.cpuMsPerFrame),
     ]),
   );
   const throughput = table(
-    ['size', 'Python loop fps', 'zerocam fps', 'ratio', 'sender CPU ms/frame Python / zerocam'],
-    ref.throughput.map(({ size, python, zerocam }) => [
+    ['size', 'Python loop fps', 'zerocam fps', 'ratio', 'sender CPU ms/frame Python / zerocam', `--encoder ${OTHER_ENCODER} fps`, 'ratio', 'CPU ms/frame'],
+    ref.throughput.map(({ size, python, zerocam, otherEncoder }) => [
       sizeName(size),
       python.receiver.fps.toFixed(1),
       zerocam.fps.toFixed(1),
       f2(zerocam.fps / Math.max(0.001, python.receiver.fps)),
       `${f2(python.senderCpuMsPerFrame)} / ${f2(zerocam.run.sender.usage.cpuMsPerFrame)}`,
+      otherEncoder.receiver.fps.toFixed(1),
+      f2(otherEncoder.receiver.fps / Math.max(0.001, python.receiver.fps)),
+      f2(otherEncoder.sender.usage.cpuMsPerFrame),
     ]),
   );
   const lines = [
+    `zerocam: --encoder ${DEFAULTS.encoder} (the default), beside --encoder ${OTHER_ENCODER}`,
     `At a camera's pace (${CAMERA_FPS} fps), capture to receive, tcp loopback\n${latency}`,
     `Unthrottled, tcp loopback\n${throughput}`,
   ];

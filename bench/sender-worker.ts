@@ -26,6 +26,7 @@ async function main(config: SenderWorkerConfig): Promise<void> {
     frames: config.warmupFrames + config.frames,
     encodeConcurrency: config.encodeConcurrency,
     ...(config.strips === undefined ? {} : { strips: config.strips }),
+    ...(config.encoder === undefined ? {} : { encoder: config.encoder }),
     passthrough: config.passthrough ?? false,
     curve: config.curve && { key: config.curve.key, allow: new Set(config.curve.allow) },
   }, createLogger('bench-sender', 'warn'));

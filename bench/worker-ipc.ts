@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { CurveKeyPair } from '../common/curve-keys';
+import type { EncoderName } from '../common/defaults';
 import type { Percentiles } from '../common/stats/latency-histogram';
 import { describeError } from '../common/errors';
 
@@ -41,6 +42,8 @@ export interface SenderWorkerConfig {
   frames: number;
   encodeConcurrency: number;
   rssSampleEvery?: number | undefined;
+  /** --encoder (default: the sender's own default). */
+  encoder?: EncoderName | undefined;
   /** --strips (default: the sender's own default). */
   strips?: number | 'auto' | undefined;
   /** --passthrough: the clip is MJPEG and its frames are sent as they are. */

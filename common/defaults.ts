@@ -30,6 +30,12 @@ export const DEFAULTS = {
    * and whole frames too while they measure faster (other work on the cores; sender/strip-plan.ts).
    */
   strips: 'auto',
+  /**
+   * --encoder: cv.imencode on the capture's own BGR pixels. Measured (docs/benchmarks.md, "Speed II"
+   * and "Choices"): at 720p it encodes in less time than sharp's colour conversion, copy and encode
+   * together, since libjpeg-turbo converts BGR itself and strips are Mat regions (no copy).
+   */
+  encoder: 'opencv' as EncoderName,
 
   /**
    * Queues hold frames, and a frame older than the newest is worth nothing to a viewer,
@@ -140,6 +146,8 @@ export const DEFAULTS = {
   webMaxConnectionsPerPage: 8,
 } as const;
 
+/** --encoder: which library turns frames into JPEG (sender/frame-encoder.ts). */
+export type EncoderName = 'opencv' | 'sharp';
 export type SenderPattern = 'pub' | 'push';
 export type ReceiverPattern = 'sub' | 'pull';
 /** Acknowledged delivery: a REQ sender waits for each frame's reply from a REP receiver. */

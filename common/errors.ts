@@ -80,3 +80,8 @@ export class LinkReportError extends ZerocamError {
 export class KeyFileError extends UsageError {
   override name = 'KeyFileError';
 }
+
+/** A frame handed to an encoder in a form it does not take (e.g. BGR bytes to sharp, which reads RGB). */
+export class EncoderInputError extends ZerocamError {
+  override name = 'EncoderInputError';
+}

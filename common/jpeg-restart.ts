@@ -57,6 +57,10 @@ function describeStrip(jpeg: Buffer): JpegStrip {
   if (info.sofMarker !== JPEG_MARKER.SOF0) throw new JpegJoinError(`strips must be baseline JPEG (SOF0), not SOF marker FF ${info.sofMarker.toString(16).toUpperCase()}`);
   if (segments.some((s) => s.marker === JPEG_MARKER.DRI)) throw new JpegJoinError('strips must not carry restart markers of their own');
   if (jpeg[jpeg.length - 2] !== 0xff || jpeg[jpeg.length - 1] !== JPEG_MARKER.EOI) throw new JpegJoinError('strip does not end with EOI');
+  // Baseline allows one scan per component; a first scan without every component means more scans follow, which the join would garble.
+  const sos = segments[segments.length - 1]!;
+  const sof = segments.find((s) => isStartOfFrame(s.marker))!;
+  if (jpeg[sos.offset + 4] !== jpeg[sof.offset + 9]) throw new JpegJoinError('strips must be a single interleaved scan of every component');
   return { jpeg, segments, width: info.width, height: info.height };
 }
 

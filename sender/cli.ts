@@ -19,7 +19,7 @@ import {
   runCli,
 } from '../common/cli';
 import { HealthFile } from '../common/health-file';
-import type { Wire } from '../common/defaults';
+import type { EncoderName, Wire } from '../common/defaults';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
@@ -57,6 +57,7 @@ interface RawOptions extends CurveFlags {
   hwm: number;
   encodeConcurrency: number;
   strips: StripSetting;
+  encoder?: EncoderName;
   passthrough: boolean;
   adapt: boolean;
   minQuality: number;
@@ -106,9 +107,13 @@ function buildProgram() {
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseStrips).default(DEFAULTS.strips))
     .addOption(
+      envOption('--encoder <name>', `JPEG encoder: opencv (cv.imencode, straight from the camera's BGR) or sharp (default: ${DEFAULTS.encoder}, or sharp where the OpenCV addon is not built)`, 'ENCODER')
+        .choices(['opencv', 'sharp']),
+    )
+    .addOption(
       envOption('--passthrough', "send a camera's MJPEG (or an MJPEG file's frames) as they are: no decode, no encode", 'PASSTHROUGH')
         .default(false)
-        .conflicts(['quality', 'resize', 'jpegOptimise', 'strips']),
+        .conflicts(['quality', 'resize', 'jpegOptimise', 'strips', 'encoder']),
     )
     .addOption(envOption('--adapt', "on a slow link, lower JPEG quality, then size, to keep the frame rate (pub; fits the slowest zerocam receiver's link)", 'ADAPT').default(false).conflicts('passthrough'))
     .addOption(envOption('--min-quality <1-100>', '--adapt lowers quality no further than this, then shrinks frames instead', 'MIN_QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.minQuality))
@@ -125,6 +130,7 @@ Examples:
   ${NAME} --wire imagezmq --pattern req --connect tcp://hub:5555   to an imagezmq ImageHub (recv_jpg)
   ${NAME} --source /dev/video0 --width 1920 --height 1080 --passthrough
   ${NAME} --source camera:0 --width 1280 --height 720 --strips 4
+  ${NAME} --source camera:0 --encoder sharp                 encode with sharp (libvips) instead of OpenCV
   ${NAME} --source camera:0 --width 1280 --height 720 --adapt --min-quality 40   over a slow or changing link
   ${NAME} --source camera:0 --curve-key cam1.key --curve-allow viewers/     encrypted; only keys in viewers/*.pub
 
@@ -161,6 +167,7 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
     sendHighWaterMark: raw.hwm,
     encodeConcurrency: raw.encodeConcurrency,
     strips: raw.strips,
+    ...(raw.encoder === undefined ? {} : { encoder: raw.encoder }),
     passthrough: raw.passthrough,
     adapt: raw.adapt ? { minQuality: Math.min(raw.minQuality, raw.quality) } : undefined,
     curve: curveSettingsFrom(raw),

@@ -1,4 +1,5 @@
-import type { EncodedFrame, JpegEncoder } from './jpeg-encoder';
+import type { FrameEncoder } from './frame-encoder';
+import type { EncodedFrame } from './jpeg-encoder';
 import type { RawFrame } from './sources/frame-source';
 
 export type DeliverEncoded = (seq: number, frame: RawFrame, encoded: EncodedFrame) => Promise<void>;
@@ -22,7 +23,7 @@ export class OrderedEncodePipeline {
   private failure: { error: unknown } | undefined;
 
   constructor(
-    private readonly encoder: JpegEncoder,
+    private readonly encoder: FrameEncoder,
     private readonly deliver: DeliverEncoded,
     private readonly maxInFlight: number,
     private readonly strips: StripPolicy = WHOLE_FRAMES,

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { nowMicros } from '../common/clock';
-import { DEFAULTS, type RequestPattern, type SenderPattern, type Wire } from '../common/defaults';
+import { DEFAULTS, type EncoderName, type RequestPattern, type SenderPattern, type Wire } from '../common/defaults';
 import type { CurveSettings } from '../common/curve-security';
 import { UsageError } from '../common/errors';
 import { estimateJpegQuality } from '../common/jpeg-quality';
@@ -11,7 +11,8 @@ import type { Logger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { SenderStats } from '../common/stats/sender-stats';
 import { OrderedEncodePipeline } from './encode-pipeline';
-import { JpegEncoder, type EncodedFrame, type JpegSettings } from './jpeg-encoder';
+import { createFrameEncoder, type FrameEncoder } from './frame-encoder';
+import type { EncodedFrame, JpegSettings } from './jpeg-encoder';
 import { LinkAdapter } from './link-adapter';
 import { Pacer } from './pacer';
 import type { CapturedJpeg, FrameSource, JpegFrameSource, RawFrame } from './sources/frame-source';
@@ -40,6 +41,8 @@ export interface SenderOptions {
   durationS?: number | undefined;
   sendHighWaterMark?: number;
   encodeConcurrency?: number;
+  /** Which library encodes JPEG (sender/frame-encoder.ts); default DEFAULTS.encoder. */
+  encoder?: EncoderName;
   /** Strips per frame (1..64) or 'auto' (sender/strip-plan.ts). */
   strips?: StripSetting;
   /** Send the camera's or file's own JPEG frames as they are: no decode, no encode. */
@@ -57,7 +60,7 @@ export interface SenderOptions {
 /** --adapt decides on two link reports per receiver: recent enough to follow the link, enough to be a rate. */
 const ADAPT_WINDOW_MS = 2 * DEFAULTS.linkReportIntervalMs;
 
-type Source = { kind: 'pixels'; source: FrameSource } | { kind: 'jpeg'; source: JpegFrameSource };
+type Source = { kind: 'pixels'; source: FrameSource; encoder: FrameEncoder } | { kind: 'jpeg'; source: JpegFrameSource };
 
 interface EncodedImage {
   jpeg: Buffer;
@@ -73,17 +76,16 @@ interface EncodedImage {
 export class Sender {
   readonly stats: SenderStats;
   private closed = false;
-  /** The encoder's settings: --adapt changes quality and scale here as the link demands. */
-  private readonly jpeg: JpegSettings;
   private readonly adapter: LinkAdapter | undefined;
 
   private constructor(
     private readonly options: SenderOptions,
     private readonly input: Source,
     private readonly socket: JpegSender | JpegRequester,
+    /** The encoder's settings: --adapt changes quality and scale here as the link demands. */
+    private readonly jpeg: JpegSettings,
   ) {
     this.stats = new SenderStats(options.topic, socket.endpoint, DEFAULTS.rateWindowMs);
-    this.jpeg = { ...options.jpeg };
     const links = socket instanceof JpegSender ? socket.links : undefined;
     if (links) this.stats.linkSource = (nowMs) => links.summary(nowMs);
     if (options.adapt && links && input.kind === 'pixels') {
@@ -96,9 +98,15 @@ export class Sender {
   /** Opens the source first (the usual failure), then binds or connects. */
   static async open(options: SenderOptions, log: Logger): Promise<Sender> {
     const settings = { width: options.width, height: options.height, fps: options.fps ?? DEFAULTS.fps, loop: options.loop };
-    const input: Source = options.passthrough
-      ? { kind: 'jpeg', source: openJpegSource(options.source, settings) }
-      : { kind: 'pixels', source: openSource(options.source, settings) };
+    // The encoder reads these afresh for every frame: --adapt changes quality and scale here.
+    const jpeg: JpegSettings = { ...options.jpeg };
+    let input: Source;
+    if (options.passthrough) {
+      input = { kind: 'jpeg', source: openJpegSource(options.source, settings) };
+    } else {
+      const encoder = createFrameEncoder(options.encoder, jpeg);
+      input = { kind: 'pixels', source: openSource(options.source, { ...settings, order: encoder.order }), encoder };
+    }
     // Denials are counted in the stats, which exist once the socket is attached.
     let sender: Sender | undefined;
     const onDenied = (): void => {
@@ -129,7 +137,7 @@ export class Sender {
       } else {
         socket = await JpegSender.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark, security }, nowMicros());
       }
-      sender = new Sender(options, input, socket);
+      sender = new Sender(options, input, socket, jpeg);
       return sender;
     } catch (error) {
       input.source.close();
@@ -156,7 +164,7 @@ export class Sender {
   async run(signal: AbortSignal): Promise<void> {
     const { frames, durationS } = this.options;
     const stop = durationS === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(durationS * 1000)]);
-    const pipeline = this.input.kind === 'pixels' ? this.encodePipeline() : undefined;
+    const pipeline = this.input.kind === 'pixels' ? this.encodePipeline(this.input.encoder) : undefined;
     const pacer = new Pacer(this.paceFps);
     const requester = this.socket instanceof JpegRequester ? this.socket : undefined;
     // With req, --frames counts acknowledged frames: skipped ones never left, so they do not count.
@@ -221,8 +229,7 @@ export class Sender {
     this.options.onIdleChange?.(idle);
   }
 
-  private encodePipeline(): OrderedEncodePipeline {
-    const encoder = new JpegEncoder(this.jpeg);
+  private encodePipeline(encoder: FrameEncoder): OrderedEncodePipeline {
     return new OrderedEncodePipeline(
       encoder,
       (seq, frame, encoded) => this.deliver(seq, frame, encoded),

@@ -92,7 +92,7 @@ describe('pixel buffers handed back with RawFrame.release()', () => {
       },
     } as unknown as JpegEncoder;
     const pipeline = new OrderedEncodePipeline(encoder, () => Promise.resolve(), 4);
-    const frame = (seq: number): RawFrame => ({ pixels: Buffer.alloc(3), width: 1, height: 1, captureUs: seq, release: () => released.push(seq) });
+    const frame = (seq: number): RawFrame => ({ pixels: Buffer.alloc(3), order: 'rgb', width: 1, height: 1, captureUs: seq, release: () => released.push(seq) });
     await pipeline.submit(0, frame(0));
     await pipeline.submit(1, frame(1));
     await new Promise((resolve) => setImmediate(resolve));

@@ -6,52 +6,17 @@ import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../common/j
 import { JpegEncoder } from '../sender/jpeg-encoder';
 import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, StripChooser } from '../sender/strip-plan';
 import { loadOpenCv } from '../sender/sources/opencv-loader';
-import type { RawFrame } from '../sender/sources/frame-source';
 import { launchBrowser } from './helpers/browser';
 import { chromiumMaxDifference } from './helpers/browser-decode';
 import { CliProcess } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { decodeJpeg } from './helpers/media';
-
-/** Camera-like content: a gradient with per-pixel noise, so every MCU's entropy-coded data differs. */
-function noisyFrame(width: number, height: number, seed = 1): RawFrame {
-  const pixels = Buffer.alloc(width * height * 3);
-  let state = seed;
-  for (let i = 0; i < pixels.length; i++) {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    const x = Math.floor(i / 3) % width;
-    pixels[i] = ((x * 255) / width + (state >> 16) % 48) & 0xff;
-  }
-  return { pixels, width, height, captureUs: 0 };
-}
-
-function maxDifference(a: Buffer, b: Buffer): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
-
-function countRestartMarkers(jpeg: Buffer): number {
-  let count = 0;
-  for (let i = 0; i + 1 < jpeg.length; i++) if (jpeg[i] === 0xff && jpeg[i + 1]! >= JPEG_MARKER.RST0 && jpeg[i + 1]! <= 0xd7) count++;
-  return count;
-}
+import { countRestartMarkers, maxDifference, noisyFrame, STRIP_CASES } from './helpers/noisy-frame';
 
 const encoder = new JpegEncoder({ quality: 80, optimiseCoding: false });
-const CASES: Array<[width: number, height: number, strips: number]> = [
-  [1280, 720, 2],
-  [1280, 720, 4],
-  [1920, 1080, 2],
-  [1920, 1080, 3],
-  [641, 479, 4],
-  [333, 77, 2],
-  [64, 16, 4],
-  [320, 240, 1],
-];
 
 describe('parallel strips', () => {
-  for (const [width, height, strips] of CASES) {
+  for (const [width, height, strips] of STRIP_CASES) {
     test(`a ${width}x${height} frame encoded as ${strips} strip(s) decodes pixel-identical to a whole-frame encode in sharp and OpenCV`, async () => {
       const frame = noisyFrame(width, height);
       const whole = await encoder.encode(frame, 1);
@@ -86,7 +51,7 @@ describe('parallel strips', () => {
     assert.deepEqual(planStrips(1920, 1080, 2), [{ top: 0, height: 544 }, { top: 544, height: 536 }]);
     assert.deepEqual(planStrips(640, 480, 1), [{ top: 0, height: 480 }]);
     assert.deepEqual(planStrips(640, 16, 4), [{ top: 0, height: 16 }], 'one MCU row cannot be split');
-    for (const [width, height, strips] of CASES) {
+    for (const [width, height, strips] of STRIP_CASES) {
       const plan = planStrips(width, height, strips);
       assert.equal(plan.reduce((sum, s) => sum + s.height, 0), height);
       assert.ok(plan.slice(0, -1).every((s) => s.height % MCU_SIZE === 0));

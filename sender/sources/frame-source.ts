@@ -1,6 +1,13 @@
-/** One captured frame: packed RGB, 3 bytes per pixel, rows without padding. */
+/**
+ * The order of a pixel's 3 bytes. sharp takes RGB; OpenCV captures and encodes BGR, so a source
+ * feeding the OpenCV encoder keeps BGR and skips a conversion.
+ */
+export type ChannelOrder = 'rgb' | 'bgr';
+
+/** One captured frame: packed pixels, 3 bytes per pixel in `order`, rows without padding. */
 export interface RawFrame {
   pixels: Buffer;
+  order: ChannelOrder;
   width: number;
   height: number;
   /** Epoch microseconds, stamped as the frame left the capture device or generator. */

@@ -1,6 +1,6 @@
 import { nowMicros } from '../../common/clock';
 import { DEFAULTS } from '../../common/defaults';
-import type { FrameSource, RawFrame } from './frame-source';
+import type { ChannelOrder, FrameSource, RawFrame } from './frame-source';
 import { OpenCvCapture, type CameraRequest } from './opencv-capture';
 
 export type { CameraRequest } from './opencv-capture';
@@ -9,22 +9,29 @@ export type { CameraRequest } from './opencv-capture';
 const MAX_SPARE_BUFFERS = DEFAULTS.encodeConcurrency + 1;
 
 /**
- * A camera or a video file read through OpenCV's VideoCapture. Frames arrive as BGR and leave as
- * RGB: cvtColor costs 0.2 ms at 720p, where swapping channels in sharp costs 8 ms.
+ * A camera or a video file read through OpenCV's VideoCapture. Frames arrive as BGR and leave in
+ * the order asked for: BGR as they are for the OpenCV encoder, RGB for sharp (cvtColor costs
+ * 0.2 ms at 720p, where swapping channels in sharp costs 8 ms). Either way they are copied into a
+ * reused buffer: handing the capture's own Mat on instead saves that copy (0.2 ms at 720p) but
+ * costs a fresh 2.7 MB allocation per frame, and unthrottled, with frames in flight at once, 8x the
+ * page faults and more CPU than the copy (docs/benchmarks.md, "Speed II").
  */
 export class OpenCvSource implements FrameSource {
   /** Pixel buffers the consumer gave back with RawFrame.release(), ready for the next frames. */
   private readonly spare: Buffer[] = [];
 
-  private constructor(private readonly capture: OpenCvCapture) {}
+  private constructor(
+    private readonly capture: OpenCvCapture,
+    private readonly order: ChannelOrder,
+  ) {}
 
   /** `device` is a camera index or a device path such as /dev/video2. */
-  static openCamera(device: number | string, request: CameraRequest): OpenCvSource {
-    return new OpenCvSource(OpenCvCapture.openCamera(device, request));
+  static openCamera(device: number | string, request: CameraRequest, order: ChannelOrder = 'rgb'): OpenCvSource {
+    return new OpenCvSource(OpenCvCapture.openCamera(device, request), order);
   }
 
-  static openFile(path: string, loop: boolean): OpenCvSource {
-    return new OpenCvSource(OpenCvCapture.openFile(path, loop));
+  static openFile(path: string, loop: boolean, order: ChannelOrder = 'rgb'): OpenCvSource {
+    return new OpenCvSource(OpenCvCapture.openFile(path, loop), order);
   }
 
   get description(): string {
@@ -41,21 +48,26 @@ export class OpenCvSource implements FrameSource {
     if (!mat) return null;
     const { cv } = this.capture;
     const { cols: width, rows: height } = mat;
-    const rgb = mat.cvtColor(cv.COLOR_BGR2RGB);
+    const pixels = this.takeBuffer(width * height * 3);
+    // A Mat over the Buffer's own memory: one copy in, where getData() copies twice through a temporary.
+    const target = new cv.Mat(height, width, cv.CV_8UC3, pixels);
+    if (this.order === 'bgr') {
+      mat.copyTo(target);
+    } else {
+      const rgb = mat.cvtColor(cv.COLOR_BGR2RGB);
+      rgb.copyTo(target);
+      rgb.release();
+    }
     // Mats hold their pixels until the garbage collector finds them; at 30-300 frames a second
     // that is hundreds of MB, and every major collection is paid for on the main thread.
     mat.release();
-    const pixels = this.takeBuffer(width * height * 3);
-    // A Mat over the Buffer's own memory: one copy in, where getData() copies twice through a temporary.
-    rgb.copyTo(new cv.Mat(height, width, cv.CV_8UC3, pixels));
-    rgb.release();
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
       this.giveBack(pixels);
     };
-    return { pixels, width, height, captureUs, release };
+    return { pixels, order: this.order, width, height, captureUs, release };
   }
 
   /** A released buffer of this size if there is one: a fresh one costs page faults over all of it. */
@@ -78,3 +90,4 @@ export class OpenCvSource implements FrameSource {
     this.capture.close();
   }
 }
+

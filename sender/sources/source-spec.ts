@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import { UsageError } from '../../common/errors';
-import type { FrameSource, JpegFrameSource } from './frame-source';
+import type { ChannelOrder, FrameSource, JpegFrameSource } from './frame-source';
 import { MjpegSource } from './mjpeg-source';
 import { OpenCvSource } from './opencv-source';
 import { TestPatternSource } from './test-pattern';
@@ -40,16 +40,18 @@ export interface SourceSettings {
   height: number;
   fps: number;
   loop: boolean;
+  /** The pixel byte order the encoder takes (default RGB); passthrough sources ignore it. */
+  order?: ChannelOrder;
 }
 
 export function openSource(spec: SourceSpec, settings: SourceSettings): FrameSource {
   switch (spec.kind) {
     case 'testsrc':
-      return new TestPatternSource(settings.width, settings.height);
+      return new TestPatternSource(settings.width, settings.height, settings.order);
     case 'camera':
-      return OpenCvSource.openCamera(spec.device, settings);
+      return OpenCvSource.openCamera(spec.device, settings, settings.order);
     case 'file':
-      return OpenCvSource.openFile(spec.path, settings.loop);
+      return OpenCvSource.openFile(spec.path, settings.loop, settings.order);
   }
 }
 

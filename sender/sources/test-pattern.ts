@@ -1,6 +1,6 @@
 import { nowMicros } from '../../common/clock';
 import { drawText, textSize } from './bitmap-font';
-import type { FrameSource, RawFrame } from './frame-source';
+import type { ChannelOrder, FrameSource, RawFrame } from './frame-source';
 
 type Rgb = readonly [number, number, number];
 
@@ -39,6 +39,11 @@ export function testPatternLayout(width: number, height: number) {
   };
 }
 
+/** A colour's bytes in the order the frame's consumer wants them. */
+function inOrder(rgb: Rgb, order: ChannelOrder): Rgb {
+  return order === 'rgb' ? rgb : [rgb[2], rgb[1], rgb[0]];
+}
+
 function timeOfDay(epochUs: number): string {
   return new Date(epochUs / 1000).toISOString().slice(11, 23);
 }
@@ -58,33 +63,35 @@ export class TestPatternSource implements FrameSource {
   constructor(
     readonly width: number,
     readonly height: number,
+    /** The byte order of the frames' pixels: what the encoder takes without converting. */
+    readonly order: ChannelOrder = 'rgb',
   ) {
     this.layout = testPatternLayout(width, height);
     this.base = Buffer.alloc(width * height * 3);
     const row = Buffer.alloc(width * 3);
-    for (let x = 0; x < width; x++) row.set(this.layout.barColor(x), x * 3);
+    for (let x = 0; x < width; x++) row.set(inOrder(this.layout.barColor(x), order), x * 3);
     for (let y = 0; y < this.layout.barsHeight; y++) row.copy(this.base, y * width * 3);
-    const band = Buffer.from(Array.from({ length: width }, () => BAND_RGB).flat());
+    const band = Buffer.from(Array.from({ length: width }, () => inOrder(BAND_RGB, order)).flat());
     for (let y = this.layout.barsHeight; y < height; y++) band.copy(this.base, y * width * 3);
   }
 
   read(): Promise<RawFrame | null> {
     if (this.closed) return Promise.resolve(null);
-    const { width, height, layout } = this;
+    const { width, height, layout, order } = this;
     const captureUs = nowMicros();
     // A fresh buffer per frame: several encodes may hold earlier frames at once.
     const pixels = Buffer.allocUnsafe(this.base.length);
     this.base.copy(pixels);
-    const boxRow = Buffer.from(Array.from({ length: layout.box }, () => BOX_RGB).flat());
+    const boxRow = Buffer.from(Array.from({ length: layout.box }, () => inOrder(BOX_RGB, order)).flat());
     const boxX = layout.boxX(this.index);
     for (let y = layout.boxY; y < layout.boxY + layout.box && y < height; y++) {
       boxRow.copy(pixels, (y * width + boxX) * 3);
     }
     const label = `#${String(this.index).padStart(6, '0')} ${timeOfDay(captureUs)}`;
     const fits = textSize(label, layout.textScale).width <= width;
-    drawText(pixels, width, height, fits ? label : String(this.index), 4 * layout.textScale, layout.textY, layout.textScale, TEXT_RGB);
+    drawText(pixels, width, height, fits ? label : String(this.index), 4 * layout.textScale, layout.textY, layout.textScale, inOrder(TEXT_RGB, order));
     this.index++;
-    return Promise.resolve({ pixels, width, height, captureUs });
+    return Promise.resolve({ pixels, order, width, height, captureUs });
   }
 
   close(): void {
