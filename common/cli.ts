@@ -72,6 +72,19 @@ export function parseIntIn(min: number, max: number): (value: string) => number 
   };
 }
 
+/** `auto`, or a whole number from min to max (--strips, the hub's --hwm). */
+export function parseAutoOrIntIn(min: number, max: number): (value: string) => number | 'auto' {
+  const parseInt = parseIntIn(min, max);
+  return (value) => {
+    if (value.trim() === 'auto') return 'auto';
+    try {
+      return parseInt(value);
+    } catch {
+      throw new InvalidArgumentError(`expected auto or a whole number from ${min} to ${max}`);
+    }
+  };
+}
+
 export function parseNumberIn(min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import type { Wire } from '../common/defaults';
 import {
   addWebAccessOptions,
@@ -16,6 +16,7 @@ import {
   socketBufferOption,
   parseCommandLine,
   parseEndpointFor,
+  parseAutoOrIntIn,
   parseIntIn,
   parseNumberIn,
   readWebTls,
@@ -72,16 +73,6 @@ interface RawOptions extends WebAccessFlags {
  */
 export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; links: ViewerLinksSummary };
 
-/** --hwm: auto, or a whole number of frames. */
-function parseHighWaterMark(value: string): number | 'auto' {
-  if (value.trim() === 'auto') return 'auto';
-  try {
-    return parseIntIn(1, 10_000)(value);
-  } catch {
-    throw new InvalidArgumentError('expected auto or a whole number from 1 to 10000');
-  }
-}
-
 function buildProgram() {
   return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
     .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
@@ -115,7 +106,7 @@ function buildProgram() {
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(
       envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips; auto: 2 per live stream less 2, at least 1', 'HWM')
-        .argParser(parseHighWaterMark)
+        .argParser(parseAutoOrIntIn(1, 10_000))
         .default(DEFAULTS.hubSendHighWaterMark),
     )
     .addOption(curveKeyOption())

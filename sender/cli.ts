@@ -13,6 +13,7 @@ import {
   socketBufferOption,
   parseCommandLine,
   parseEndpointFor,
+  parseAutoOrIntIn,
   parseIntIn,
   parseNumberIn,
   parseTopic,
@@ -72,15 +73,6 @@ function parseSize(value: string): { width: number; height: number } {
   return { width, height };
 }
 
-function parseStrips(value: string): StripSetting {
-  if (value.trim() === 'auto') return 'auto';
-  try {
-    return parseIntIn(1, 64)(value);
-  } catch {
-    throw new InvalidArgumentError('expected auto or a whole number from 1 to 64');
-  }
-}
-
 function buildProgram() {
   return addCurveOptions(createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
     .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
@@ -105,7 +97,7 @@ function buildProgram() {
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
-    .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseStrips).default(DEFAULTS.strips))
+    .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseAutoOrIntIn(1, 64)).default(DEFAULTS.strips))
     .addOption(
       envOption('--encoder <name>', `JPEG encoder: opencv (cv.imencode, straight from the camera's BGR) or sharp (default: ${DEFAULTS.encoder}, or sharp where the OpenCV addon is not built)`, 'ENCODER')
         .choices(['opencv', 'sharp']),
