@@ -1,9 +1,9 @@
-import { generateKeyPair } from '../common/curve-keys';
+import { generateKeyPair } from '../common/sockets/curve-keys';
 import { sizeName, type Clip } from './clip';
 import { CAMERA_FPS } from './latency';
 import { measureCurveTransport, type TransportCost } from './curve-transport';
 import { runPipeline, type PipelineRun, type RunSettings } from './pipeline';
-import { table } from './report';
+import { table } from './markdown-table';
 
 /**
  * The same 30 fps run in plaintext and with CURVE (the receiver's key on the sender's allowlist),

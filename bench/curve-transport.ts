@@ -1,6 +1,6 @@
-import { generateKeyPair } from '../common/curve-keys';
-import { JpegReceiver, type Received } from '../common/jpeg-receiver';
-import { JpegSender } from '../common/jpeg-sender';
+import { generateKeyPair } from '../common/sockets/curve-keys';
+import { JpegReceiver, type Received } from '../common/sockets/jpeg-receiver';
+import { FramePublisher } from '../sender/send/frame-publisher';
 import { createLogger } from '../common/log';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
 import { cameraLikeJpeg } from './hub';
@@ -17,7 +17,7 @@ export interface TransportCost {
 }
 
 interface Link {
-  sender: JpegSender;
+  sender: FramePublisher;
   receiver: JpegReceiver;
   frames: AsyncIterator<Received>;
 }
@@ -31,7 +31,7 @@ async function openLink(curve: boolean): Promise<Link> {
     attachment: { bind: 'tcp://127.0.0.1:*' },
     security: curve ? { curve: { key: server, allow: new Set([client.publicKey]) }, log } : undefined,
   });
-  const sender = await JpegSender.open(
+  const sender = await FramePublisher.open(
     { pattern: 'push', attachment: { connect: [receiver.endpoint] }, topic: 'bench', security: curve ? { curve: { key: client, serverKey: server.publicKey }, log } : undefined },
     1,
   );
@@ -56,7 +56,7 @@ function median(values: number[]): number {
 
 /**
  * CURVE's cost on the socket path alone: the same camera-like 720p JPEG (the hub section's; receivers
- * check JPEG structure, so it must be a real one) through JpegSender and
+ * check JPEG structure, so it must be a real one) through FramePublisher and
  * JpegReceiver over tcp loopback, plaintext and CURVE in alternating rounds so both see the same
  * machine. Unlike the pipeline runs, no encode CPU hides the difference.
  */

@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import type { Mat } from '@u4/opencv4nodejs';
 import sharpLibrary from 'sharp';
 import { DEFAULTS } from '../common/defaults';
-import { JpegEncoder, type JpegSettings } from '../sender/jpeg-encoder';
+import type { JpegSettings } from '../sender/encode/frame-encoder';
+import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
 import type { RawFrame } from '../sender/sources/frame-source';
 import { loadOpenCv, type OpenCv } from '../sender/sources/opencv-loader';
 import { OpenCvSource } from '../sender/sources/opencv-source';
@@ -179,8 +180,8 @@ export async function measureEncodeCeiling(clip: Clip, count: number): Promise<E
   const mats: Mat[] = frames.map((f) => new cv.Mat(f.pixels, f.height, f.width, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
   const mat = (i: number): Mat => mats[i % mats.length]!;
   const settings: JpegSettings = { quality: DEFAULTS.quality, optimiseCoding: DEFAULTS.jpegOptimiseCoding };
-  const zerocam = new JpegEncoder(settings);
-  const other = new JpegEncoder({ ...settings, optimiseCoding: !settings.optimiseCoding });
+  const zerocam = new SharpJpegEncoder(settings);
+  const other = new SharpJpegEncoder({ ...settings, optimiseCoding: !settings.optimiseCoding });
   const flags = [cv.IMWRITE_JPEG_QUALITY, settings.quality];
   const steps = {
     sharp: async (i: number) => (await zerocam.encode(frame(i))).jpeg.length,

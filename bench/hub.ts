@@ -6,9 +6,9 @@ import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import * as zmq from 'zeromq';
 import { nowMicros } from '../common/clock';
-import { encodeFrame, encodeTopic } from '../common/protocol';
+import { encodeFrame, encodeTopic } from '../common/wire/protocol';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
-import { table } from './report';
+import { table } from './markdown-table';
 
 /** The setting: 720p30, four cameras, four receivers. */
 const WIDTH = 1280;

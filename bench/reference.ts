@@ -8,12 +8,12 @@ import { promisify } from 'node:util';
 import * as zmq from 'zeromq';
 import { DEFAULTS, type EncoderName } from '../common/defaults';
 import { createLogger } from '../common/log';
-import { Sender } from '../sender/sender';
+import { FrameStreamer } from '../sender/frame-streamer';
 import { CLIP_FPS, CLIP_NOISE, CLIP_SECONDS, sizeLabel, sizeName, type Clip, type FrameSize } from './clip';
 import { CAMERA_FPS } from './latency';
 import { runPipeline, type PipelineRun, type RunSettings } from './pipeline';
 import { runPythonReference, type PythonReferenceRun } from './python-reference';
-import { table } from './report';
+import { table } from './markdown-table';
 import type { TargetCheck } from './targets';
 import type { Throughput } from './throughput';
 import { Worker, type SenderWorkerConfig, type SenderWorkerResult } from './worker-ipc';
@@ -106,7 +106,7 @@ async function measureWake(clip: Clip, times: number): Promise<number[]> {
   let whenIdle: (() => void) | undefined;
   const nextIdle = (): Promise<void> => new Promise((resolve) => (whenIdle = resolve));
   let becameIdle = nextIdle();
-  const sender = await Sender.open({
+  const sender = await FrameStreamer.open({
     source: { kind: 'file', path: clip.path },
     pattern: 'pub',
     attachment: { bind: 'tcp://127.0.0.1:*' },

@@ -1,4 +1,5 @@
 import { sizeName } from './clip';
+import { table } from './markdown-table';
 import { curveSection, type CurveCost } from './curve-cost';
 import type { EncodeCeiling } from './encode-ceiling';
 import type { Machine } from './machine';
@@ -31,16 +32,6 @@ export interface BenchResults {
   curve?: CurveCost | undefined;
   targets: TargetCheck[];
   profiles?: ProfileSummary[] | undefined;
-}
-
-type Cell = string | number;
-
-/** A Markdown table: readable in a terminal, and pasted as is into docs/benchmarks.md. */
-export function table(header: string[], rows: Cell[][]): string {
-  const text = [header, ...rows.map((row) => row.map(String))];
-  const widths = header.map((_, i) => Math.max(...text.map((row) => (row[i] ?? '').length)));
-  const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...text.slice(1).map(line)].join('\n');
 }
 
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(0);

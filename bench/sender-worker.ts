@@ -1,11 +1,11 @@
 /**
- * A zerocam sender in a process of its own, for the bench: the Sender class as the CLI runs it,
+ * A zerocam sender in a process of its own, for the bench: the FrameStreamer as the CLI runs it,
  * streaming a looping clip, plus the CPU and RSS it used per frame. Driven by bench/pipeline.ts.
  */
 import { DEFAULTS } from '../common/defaults';
 import { createLogger } from '../common/log';
-import { Sender } from '../sender/sender';
-import { sizeThreadPool } from '../sender/thread-pool';
+import { FrameStreamer } from '../sender/frame-streamer';
+import { sizeThreadPool } from '../sender/encode/thread-pool';
 import { UsageMeter } from './usage-meter';
 import { BENCH_TOPIC, type FromWorker, type SenderWorkerConfig, type SenderWorkerResult, postToBench, runWorker, whenTold } from './worker-ipc';
 
@@ -13,7 +13,7 @@ const post = (message: FromWorker<SenderWorkerResult>): Promise<void> => postToB
 
 async function main(config: SenderWorkerConfig): Promise<void> {
   const threadPoolSize = sizeThreadPool(config.encodeConcurrency);
-  const sender = await Sender.open({
+  const sender = await FrameStreamer.open({
     source: { kind: 'file', path: config.clip },
     pattern: 'pub',
     attachment: { bind: config.bind },

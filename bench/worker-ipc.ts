@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { CurveKeyPair } from '../common/curve-keys';
+import type { CurveKeyPair } from '../common/sockets/curve-keys';
 import type { EncoderName } from '../common/defaults';
 import type { Percentiles } from '../common/stats/latency-histogram';
 import { describeError } from '../common/errors';

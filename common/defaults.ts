@@ -27,7 +27,7 @@ export const DEFAULTS = {
   /**
    * --strips auto: a frame is cut into one strip per core when nothing else is encoding (a
    * camera's pace: latency falls to about one strip's encode), whole frames in parallel otherwise,
-   * and whole frames too while they measure faster (other work on the cores; sender/strip-plan.ts).
+   * and whole frames too while they measure faster (other work on the cores; sender/encode/strip-plan.ts).
    */
   strips: 'auto',
   /**
@@ -72,7 +72,7 @@ export const DEFAULTS = {
   /**
    * Frames queued per receiver at the hub. One pipe carries every stream a receiver takes, so it must
    * hold a burst of one frame from each camera (8-24 in a fleet), not just the newest of one. 'auto'
-   * sizes it to the streams live now (2N - 2, at least 1: common/burst-high-water-mark.ts): a fixed
+   * sizes it to the streams live now (2N - 2, at least 1: hub/burst-high-water-mark.ts): a fixed
    * 32 let a viewer on a 2 Mbit/s link lag 2 s behind one camera (#11), auto holds one camera's
    * viewer to the sender's 1 frame.
    */
@@ -119,7 +119,7 @@ export const DEFAULTS = {
    * socket. Linux's defaults hold several 720p frames, which a slow link drains for seconds; 16 KiB
    * (Linux doubles it) holds less than one. The price: TCP keeps at most about that much in flight,
    * so one connection carries at most ~32 KiB per round trip (260 Mbit/s at 1 ms, 6.5 Mbit/s at 40 ms).
-   * Sockets that only reach this host (ipc, loopback) keep the kernel's defaults (common/socket-options.ts).
+   * Sockets that only reach this host (ipc, loopback) keep the kernel's defaults (common/sockets/socket-options.ts).
    */
   socketBufferBytes: 16 * 1024,
   /** A zerocam SUB receiver reports what it got from each stream upstream this often (docs/protocol.md). */
@@ -146,7 +146,7 @@ export const DEFAULTS = {
   webMaxConnectionsPerPage: 8,
 } as const;
 
-/** --encoder: which library turns frames into JPEG (sender/frame-encoder.ts). */
+/** --encoder: which library turns frames into JPEG (sender/encode/frame-encoder.ts). */
 export type EncoderName = 'opencv' | 'sharp';
 export type SenderPattern = 'pub' | 'push';
 export type ReceiverPattern = 'sub' | 'pull';

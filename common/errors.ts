@@ -31,6 +31,18 @@ export class LimitError extends ZerocamError {
   override name = 'LimitError';
 }
 
+/** The program is stopping: a request that came in meanwhile is refused rather than started. */
+export class ShuttingDownError extends ZerocamError {
+  override name = 'ShuttingDownError';
+}
+
+/** Thrown for anything a renderer sends that is not a well-formed request; the caller drops it. */
+export class InvalidMessageError extends ZerocamError {
+  override name = 'InvalidMessageError';
+  /** Set when the message was a request: the renderer is owed a reply carrying this error. */
+  requestId: number | undefined;
+}
+
 /** A page asked the server to connect to a local endpoint (ipc://, inproc://) without --allow-ipc. */
 export class RefusedEndpointError extends ZerocamError {
   override name = 'RefusedEndpointError';

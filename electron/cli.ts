@@ -5,34 +5,21 @@ import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import {
-  addWebAccessOptions,
-  collectEndpoints,
-  collectTopics,
-  createProgram,
-  CURVE_HELP,
-  curveKeyOption,
-  curveServerOption,
-  DEFAULTS,
-  envOption,
-  healthFileOption,
-  socketBufferOption,
-  parseCommandLine,
-  readWebTls,
-  parseIntIn,
-  runCli,
-  WEB_ACCESS_HELP,
-  type WebAccessFlags,
-} from '../common/cli';
-import type { CurveKeyPair } from '../common/curve-keys';
-import { HealthFile } from '../common/health-file';
+import { addWebAccessOptions, readWebTls, WEB_ACCESS_HELP, type WebAccessFlags } from '../common/cli/web-options';
+import { collectEndpoints, collectTopics, parseIntIn } from '../common/cli/values';
+import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { CURVE_HELP, curveKeyOption, curveServerOption } from '../common/cli/curve-options';
+import { DEFAULTS } from '../common/defaults';
+import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import type { CurveKeyPair } from '../common/sockets/curve-keys';
+import { HealthFile } from '../common/cli/health-file';
 import { UsageError } from '../common/errors';
-import { GatewayRoutes } from '../common/http/gateway-routes';
-import { StreamCatalog } from '../common/stream-catalog';
-import { StreamWatcher } from '../common/stream-watcher';
+import { GatewayRoutes } from '../common/web/gateway-routes';
+import { StreamCatalog } from '../common/web/stream-catalog';
+import { StreamWatcher } from './stream-watcher';
 import { VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
 import { createLogger } from '../common/log';
-import { setNetworkSocketBuffer } from '../common/socket-options';
+import { setNetworkSocketBuffer } from '../common/sockets/socket-options';
 import type { ViewerPattern, ViewerSettings } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from './web-server';
 
@@ -108,7 +95,6 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
     const server = await ViewerWebServer.start({
       host: raw.host,
       port: raw.port,
-      rendererDir: join(__dirname, 'renderer'),
       settings,
       log,
       curveKey: raw.curveKey,
@@ -117,9 +103,6 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
       tls,
       allowIpc: raw.allowIpc,
       routes: [new GatewayRoutes(catalog)],
-    }).catch((error: unknown) => {
-      const code = (error as { code?: string }).code;
-      throw new UsageError(`cannot serve on ${raw.host}:${raw.port}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
     });
     try {
       log.info({ event: 'serving', url: server.pageUrl }, `viewer at ${server.pageUrl}: open it in a browser (${server.tokenHint})`);

@@ -1,6 +1,6 @@
 /**
  * Electron's main process: one window, the ViewerEngine that owns the sockets, and the IPC that
- * joins them. Everything below this glue (the hub, validation, window settings) is plain Node and
+ * joins them. Everything below this glue (the viewer engine, validation, window settings) is plain Node and
  * tested without Electron.
  */
 import { app, BrowserWindow, ipcMain, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
@@ -10,12 +10,13 @@ import { DEFAULTS } from '../common/defaults';
 import { describeError } from '../common/errors';
 import { parseConnectRequest, parseViewerCurveKey, parseViewerSettings, VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
 import { ViewerEngine } from '../common/viewer/viewer-engine';
-import { setNetworkSocketBuffer } from '../common/socket-options';
+import { VIEWER_PAGE_DIR } from '../common/web/viewer-page-routes';
+import { setNetworkSocketBuffer } from '../common/sockets/socket-options';
 import type { IpcReply } from './viewer-feed';
 import { IPC, type ViewerSettings } from '../common/viewer/viewer-messages';
 import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from './window-security';
 
-const indexFile = join(__dirname, 'renderer', 'index.html');
+const indexFile = join(VIEWER_PAGE_DIR, 'index.html');
 const indexUrl = pathToFileURL(indexFile).href;
 const settings: ViewerSettings = parseViewerSettings(JSON.parse(process.env.ZEROCAM_VIEWER_SETTINGS ?? '{"connections":[]}'));
 const curveKey = parseViewerCurveKey(process.env[VIEWER_CURVE_KEY_ENV]);
@@ -33,7 +34,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => ap
 
 void app.whenReady().then(() => {
   const window = new BrowserWindow(secureWindowOptions(join(__dirname, 'preload.bundle.js')));
-  const hub = new ViewerEngine({
+  const engine = new ViewerEngine({
     frame: (meta, jpeg) => {
       if (!window.isDestroyed()) window.webContents.send(IPC.frame, meta, jpeg);
     },
@@ -48,21 +49,21 @@ void app.whenReady().then(() => {
   ipcMain.handle(IPC.connect, async (event, request: unknown): Promise<IpcReply> => {
     if (!trusted(event)) return { ok: false, error: 'not allowed' };
     try {
-      return { ok: true, connection: await hub.connect(parseConnectRequest(request)) };
+      return { ok: true, connection: await engine.connect(parseConnectRequest(request)) };
     } catch (error) {
       return { ok: false, error: describeError(error) };
     }
   });
   ipcMain.handle(IPC.disconnect, (event, connectionId: unknown): IpcReply => {
     if (!trusted(event) || typeof connectionId !== 'string') return { ok: false, error: 'not allowed' };
-    hub.disconnect(connectionId);
+    engine.disconnect(connectionId);
     return { ok: true };
   });
   ipcMain.on(IPC.displayed, (event, key: unknown, ticket: unknown) => {
     const ack = trusted(event) ? parseDisplayedArgs(key, ticket) : undefined;
-    if (ack) hub.displayed(ack.key, ack.ticket);
+    if (ack) engine.displayed(ack.key, ack.ticket);
   });
-  window.on('closed', () => hub.close());
-  app.on('will-quit', () => hub.close());
+  window.on('closed', () => engine.close());
+  app.on('will-quit', () => engine.close());
   void window.loadFile(indexFile);
 });

@@ -1,6 +1,6 @@
 import type { Logger } from '../common/log';
-import { HttpServer, type HttpRoutes, type HttpTls } from '../common/http/http-server';
-import { viewerUiRoutes, type ViewerUiOptions } from '../common/http/viewer-page-routes';
+import { HttpServer, type HttpRoutes, type HttpTls } from '../common/web/http-server';
+import { viewerUiRoutes, type ViewerUiOptions } from '../common/web/viewer-page-routes';
 
 export interface WebServerOptions extends ViewerUiOptions {
   host: string;
@@ -18,7 +18,7 @@ export interface WebServerOptions extends ViewerUiOptions {
 
 /**
  * `zerocam-viewer --web`: serves the same renderer the desktop app shows, with frames over a
- * WebSocket, on zerocam's one HTTP server (common/http).
+ * WebSocket, on zerocam's one HTTP server (common/web).
  */
 export class ViewerWebServer {
   private constructor(private readonly http: HttpServer) {}

@@ -1,47 +1,18 @@
 #!/usr/bin/env node
-import { once } from 'node:events';
-import { join } from 'node:path';
 import { Option } from 'commander';
-import type { Wire } from '../common/defaults';
-import {
-  addWebAccessOptions,
-  collectEndpoints,
-  createProgram,
-  CURVE_HELP,
-  curveAllowOption,
-  curveKeyOption,
-  DEFAULTS,
-  envOption,
-  healthFileOption,
-  socketBufferOption,
-  parseCommandLine,
-  parseEndpointFor,
-  parseAutoOrIntIn,
-  parseIntIn,
-  parseNumberIn,
-  readWebTls,
-  runCli,
-  WEB_ACCESS_HELP,
-  type WebAccessFlags,
-} from '../common/cli';
-import type { CurveKeyPair } from '../common/curve-keys';
-import type { SocketSecurityOptions } from '../common/curve-security';
-import { UsageError } from '../common/errors';
-import { HealthFile } from '../common/health-file';
-import { FrameForwarder, type ForwarderPattern } from '../common/frame-forwarder';
-import { GatewayRoutes } from '../common/http/gateway-routes';
-import { HttpServer, type HttpRoutes, type HttpTls } from '../common/http/http-server';
-import { createLogger, type Logger } from '../common/log';
-import { resolveSenderIntake, type HubSenderPattern, type SenderIntake } from '../common/sender-intake';
-import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
-import type { ReceiverSummary } from '../common/stats/receiver-stats';
-import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
-import { writeSummaryFile } from '../common/stats/write-summary';
-import { ViewerLinks, type ViewerLinksSummary } from '../common/viewer-links';
-import { StreamCatalog } from '../common/stream-catalog';
-import { StreamDiscovery } from '../common/stream-discovery';
-import { viewerUiRoutes } from '../common/http/viewer-page-routes';
-import type { ViewerSettings } from '../common/viewer/viewer-messages';
+import { addWebAccessOptions, readWebTls, WEB_ACCESS_HELP, type WebAccessFlags } from '../common/cli/web-options';
+import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn } from '../common/cli/values';
+import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { CURVE_HELP, curveAllowOption, curveKeyOption } from '../common/cli/curve-options';
+import { DEFAULTS, type Wire } from '../common/defaults';
+import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { runService } from '../common/cli/run-service';
+import { createLogger } from '../common/log';
+import type { CurveKeyPair } from '../common/sockets/curve-keys';
+import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
+import { Hub, type HubHttpOptions } from './hub';
+import { liveLine } from './hub-stats';
+import type { ForwarderPattern, HubSenderPattern, SenderIntake } from './hub-types';
 
 const NAME = 'zerocam-hub';
 
@@ -66,12 +37,6 @@ interface RawOptions extends WebAccessFlags {
   maxFrameBytes: number;
   hwm: number | 'auto';
 }
-
-/**
- * The hub's stats: what it forwards, its receivers, the frames it queues per receiver now (`hwm`), and
- * what its zerocam receivers report of their links (`links`, per stream; plain SUB receivers report nothing).
- */
-export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; links: ViewerLinksSummary };
 
 function buildProgram() {
   return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
@@ -150,56 +115,10 @@ Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_HTTP=8080 ZEROCAM_R
     );
 }
 
-/** Where a local client reaches a bound endpoint: tcp://*:P and tcp://0.0.0.0:P become loopback. */
-function localEndpoint(bound: string): string {
-  return bound.replace(/^tcp:\/\/(\*|0\.0\.0\.0):/, 'tcp://127.0.0.1:').replace(/^tcp:\/\/\[(::|\*)\]:/, 'tcp://[::1]:');
-}
-
 function describeSenders(intake: SenderIntake, wire: Wire, senders: Attachment, bound: string): string {
   const who = `${intake.kind === 'rep' ? 'REQ ' : ''}${wire === 'imagezmq' ? 'imagezmq ' : ''}senders`;
   const where = 'connect' in senders ? `at ${senders.connect.join(', ')}` : `on ${bound}`;
   return `${who} ${where}${intake.kind === 'rep' ? ' (each frame acknowledged)' : ''}`;
-}
-
-/** The slowest link-limited viewer of each stream, e.g. ` | link-limited viewers: cam1 8 of 30 fps (120 skipped)`. */
-function limitedViewersPart(links: ViewerLinksSummary): string {
-  const limited = Object.entries(links.streams).filter(([, link]) => link.limited);
-  if (limited.length === 0) return '';
-  const each = limited.map(([topic, link]) => `${topic} ${Math.round(link.deliveredFps)} of ${Math.round(link.offeredFps)} fps (${link.skipped} skipped)`);
-  return ` | link-limited viewers: ${each.join(', ')}`;
-}
-
-export function liveLine(s: HubSummary): string {
-  const topics = Object.keys(s.streams);
-  const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
-  return (
-    `${topics.length} streams → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
-    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s` +
-    limitedViewersPart(s.links)
-  );
-}
-
-async function startHttp(raw: RawOptions & { http: number }, tls: HttpTls | undefined, routes: HttpRoutes[], log: Logger): Promise<HttpServer> {
-  try {
-    return await HttpServer.start({ host: raw.httpHost, port: raw.http, routes, log, token: raw.token, allowedHosts: raw.allowedHost, tls });
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new UsageError(`cannot serve HTTP on ${raw.httpHost}:${raw.http}: ${code === 'EADDRINUSE' ? 'address already in use' : String(error)}`);
-  }
-}
-
-/**
- * CURVE on both of the hub's sockets, each with its own ZAP domain and allowlist, so a camera's key
- * can publish and a viewer's key can only watch. The hub's own page watches through the receivers'
- * socket with the hub's key, so that key is on the receivers' list too.
- */
-function hubSecurity(raw: RawOptions, log: Logger, onDenied: () => void): { sendersSecurity?: SocketSecurityOptions; receiversSecurity?: SocketSecurityOptions } {
-  if (raw.curveKey === undefined && raw.curveAllowSenders === undefined && raw.curveAllowReceivers === undefined) return {};
-  const receiversAllowed = raw.curveAllowReceivers && raw.curveKey ? new Set([...raw.curveAllowReceivers, raw.curveKey.publicKey]) : raw.curveAllowReceivers;
-  return {
-    sendersSecurity: { curve: { key: raw.curveKey, allow: raw.curveAllowSenders }, log, zapDomain: 'senders', onDenied },
-    receiversSecurity: { curve: { key: raw.curveKey, allow: receiversAllowed }, log, zapDomain: 'receivers', onDenied },
-  };
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -207,81 +126,32 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   setNetworkSocketBuffer(raw.socketBuffer);
-  const tls = raw.http === undefined ? undefined : await readWebTls(raw);
   const log = createLogger(NAME);
-  const catalog = new StreamCatalog();
-  const links = new ViewerLinks(catalog);
-  const warned = new Set<string>();
   const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
-  const intake = resolveSenderIntake({ pattern: raw.pattern, senderPattern: raw.senderPattern, wire: raw.senderWire, senders });
-  const forwarder = await FrameForwarder.open({
-    ...hubSecurity(raw, log, () => catalog.stats.denied++),
-    pattern: raw.pattern,
-    senders,
-    intake,
-    quality: raw.quality,
-    receivers: raw.receivers,
-    catalog,
-    maxFrameBytes: raw.maxFrameBytes,
-    sendHighWaterMark: raw.hwm,
-    onLinkReport: (message) => links.onMessage(message, Date.now()),
-    onRejected: (error) => {
-      if (warned.has(error.reason)) return;
-      warned.add(error.reason);
-      log.warn(`dropped a malformed message (${error.reason}): ${error.message}; further ones are only counted`);
-    },
-    onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
-  });
-  const summary = (final: boolean): HubSummary => {
-    const now = Date.now();
-    return { ...(final ? catalog.stats.final(now) : catalog.stats.live(now)), receivers: forwarder.receivers, hwm: forwarder.sendHighWaterMark, links: links.summary(now) };
-  };
-  const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
-    const record = summary(false);
-    return { record, line: liveLine(record) };
-  });
-  let http: HttpServer | undefined;
-  let discovery: StreamDiscovery | undefined;
-  const health = HealthFile.start(raw.healthFile, NAME);
-  try {
-    if (raw.http !== undefined) {
-      // The page watches the hub as any viewer would: through its receivers' socket (pubsub only; a PULL would take frames from the workers).
-      const settings: ViewerSettings = {
-        connections:
-          raw.pattern === 'pubsub'
-            ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [], ...(raw.curveKey ? { serverKey: raw.curveKey.publicKey } : {}) }]
-            : [],
-      };
-      // The gateway asks for a stream only while someone uses it, so cameras nobody watches idle;
-      // a short pulse now and then lists the streams it has not seen yet.
-      const intervalMs = raw.discoveryInterval * 1000;
-      discovery = new StreamDiscovery((prefix) => forwarder.demand(prefix), { intervalMs, pulseMs: Math.min(DEFAULTS.hubDiscoveryPulseMs, intervalMs / 2) });
-      // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
-      const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log, curveKey: raw.curveKey, allowIpc: raw.allowIpc });
-      const onDemand = { demand: (prefix: string) => forwarder.demand(prefix), isWatched: (topic: string) => forwarder.isWatched(topic) };
-      http = await startHttp({ ...raw, http: raw.http }, tls, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers }, onDemand)], log);
-      log.info(
-        { event: 'serving', url: http.pageUrl },
-        `web gateway at ${http.pageUrl} (${http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,
-      );
-    }
+  const http: HubHttpOptions | undefined =
+    raw.http === undefined
+      ? undefined
+      : {
+          host: raw.httpHost,
+          port: raw.http,
+          token: raw.token,
+          allowedHosts: raw.allowedHost,
+          tls: await readWebTls(raw),
+          allowIpc: raw.allowIpc,
+          discoveryIntervalMs: raw.discoveryInterval * 1000,
+        };
+  const hub = await Hub.open({ ...raw, senders, http }, log);
+  if (hub.http) {
     log.info(
-      { event: 'forwarding', senders: forwarder.sendersEndpoint, receivers: forwarder.receiversEndpoint, pattern: raw.pattern, intake: intake.kind, senderWire: raw.senderWire },
-      `forwarding (${raw.pattern}) from ${describeSenders(intake, raw.senderWire, senders, forwarder.sendersEndpoint)} to receivers on ${forwarder.receiversEndpoint}`,
+      { event: 'serving', url: hub.http.pageUrl },
+      `web gateway at ${hub.http.pageUrl} (${hub.http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,
     );
-    if (raw.stats) reporter.start();
-    const running = forwarder.run();
-    const stop = once(signal, 'abort');
-    await Promise.race([running, signal.aborted ? Promise.resolve() : stop]);
-  } finally {
-    health?.close();
-    discovery?.close();
-    reporter.close();
-    forwarder.close();
-    await http?.close();
   }
-  const final = summary(true);
-  if (raw.statsJson) await writeSummaryFile(raw.statsJson, final);
+  log.info(
+    { event: 'forwarding', senders: hub.sendersEndpoint, receivers: hub.receiversEndpoint, pattern: raw.pattern, intake: hub.intake.kind, senderWire: raw.senderWire },
+    `forwarding (${raw.pattern}) from ${describeSenders(hub.intake, raw.senderWire, senders, hub.sendersEndpoint)} to receivers on ${hub.receiversEndpoint}`,
+  );
+  const final = await runService(NAME, raw, { summary: (last) => hub.summary(last), liveLine, run: () => hub.run(signal), close: () => hub.close() });
   log.info(`stopped after forwarding ${final.frames} frames from ${Object.keys(final.streams).length} streams (${final.rejected} rejected)`);
   return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Argument } from 'commander';
-import { createProgram, EXIT_OK, EXIT_USAGE, parseCommandLine, runCli } from '../common/cli';
-import { generateKeyPair, readKeyFile, writeKeyFiles } from '../common/curve-keys';
+import { createProgram, EXIT_OK, EXIT_USAGE, parseCommandLine, runCli } from '../common/cli/program';
+import { generateKeyPair, readKeyFile, writeKeyFiles } from '../common/sockets/curve-keys';
 
 const NAME = 'zerocam-keys';
 

@@ -1,30 +1,15 @@
 #!/usr/bin/env node
 import { Option } from 'commander';
-import {
-  addCurveOptions,
-  collectEndpoints,
-  CURVE_HELP,
-  curveSettingsFrom,
-  type CurveFlags,
-  collectTopics,
-  createProgram,
-  DEFAULTS,
-  envOption,
-  healthFileOption,
-  socketBufferOption,
-  parseCommandLine,
-  parseEndpointFor,
-  parseIntIn,
-  parseNumberIn,
-  runCli,
-} from '../common/cli';
-import { HealthFile } from '../common/health-file';
-import type { Wire } from '../common/defaults';
+import { addCurveOptions, CURVE_HELP, curveSettingsFrom, type CurveFlags } from '../common/cli/curve-options';
+import { collectEndpoints, collectTopics, parseEndpointFor, parseIntIn, parseNumberIn } from '../common/cli/values';
+import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { DEFAULTS, type Wire } from '../common/defaults';
+import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { runService } from '../common/cli/run-service';
 import { createLogger } from '../common/log';
-import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
+import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
-import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
-import { writeSummaryFile } from '../common/stats/write-summary';
+import { formatBytesPerSecond } from '../common/stats/stats-reporter';
 import { Receiver, type ReceiverOptions } from './receiver';
 
 const NAME = 'zerocam-receiver';
@@ -133,23 +118,14 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const log = createLogger(NAME);
 
   const receiver = await Receiver.open(options, log);
-  const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
-    const record = receiver.stats.live(Date.now());
-    return { record, line: liveLine(record) };
+  const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
+  log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
+  const summary = await runService(NAME, raw, {
+    summary: (final) => (final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())),
+    liveLine,
+    run: () => receiver.run(signal),
+    close: () => receiver.close(),
   });
-  const health = HealthFile.start(raw.healthFile, NAME);
-  try {
-    const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
-    log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
-    if (raw.stats) reporter.start();
-    await receiver.run(signal);
-  } finally {
-    health?.close();
-    reporter.close();
-    await receiver.close();
-  }
-  const summary = receiver.stats.final(Date.now());
-  if (raw.statsJson) await writeSummaryFile(raw.statsJson, summary);
   log.info(`stopped after ${summary.frames} frames: ${summary.saved} saved, ${summary.dropped} dropped, ${summary.skipped} skipped, ${summary.rejected} rejected`);
   return 0;
 }

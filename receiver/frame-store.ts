@@ -1,8 +1,8 @@
 import { access, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, OutputDirError, SaveError } from '../common/errors';
-import { makeDirectory } from '../common/make-directory';
-import type { Frame } from '../common/protocol';
+import { makeDirectory } from './make-directory';
+import type { Frame } from '../common/wire/protocol';
 
 export interface FrameStoreOptions {
   dir: string;

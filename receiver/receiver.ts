@@ -1,9 +1,9 @@
 import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from '../common/defaults';
 import { describeError, type RejectReason } from '../common/errors';
-import type { CurveSettings } from '../common/curve-security';
-import { JpegReceiver, type Received } from '../common/jpeg-receiver';
-import type { Logger } from '../common/log';
-import type { Attachment } from '../common/socket-options';
+import type { CurveSettings } from '../common/sockets/curve-security';
+import { JpegReceiver, type Received } from '../common/sockets/jpeg-receiver';
+import { warnOncePerReason, type Logger } from '../common/log';
+import type { Attachment } from '../common/sockets/socket-options';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { FrameStore } from './frame-store';
 import { LatestFrameMailbox } from './latest-frame-mailbox';
@@ -42,7 +42,7 @@ type FrameReceived = Extract<Received, { kind: 'frame' }>;
 export class Receiver {
   readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
   private readonly mailbox = new LatestFrameMailbox<FrameReceived>();
-  private readonly warnedReasons = new Set<RejectReason>();
+  private readonly warnFirst: (reason: string, message: string) => void;
   private closed = false;
   private saveFailing = false;
 
@@ -51,7 +51,9 @@ export class Receiver {
     private readonly socket: JpegReceiver,
     private readonly store: FrameStore | undefined,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.warnFirst = warnOncePerReason(log);
+  }
 
   /** Opens the output directory first, so a bad --out fails before any socket exists. */
   static async open(options: ReceiverOptions, log: Logger): Promise<Receiver> {
@@ -158,9 +160,7 @@ export class Receiver {
 
   private onRejected(reason: RejectReason, message: string): void {
     this.stats.onRejected(reason);
-    if (this.warnedReasons.has(reason)) return;
-    this.warnedReasons.add(reason);
-    this.log.warn(`dropped a malformed message (${reason}): ${message}; further ones are only counted`);
+    this.warnFirst(reason, `dropped a malformed message (${reason}): ${message}`);
   }
 
   /** Idempotent. */

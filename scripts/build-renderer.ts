@@ -7,13 +7,16 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..', '..');
-const out = join(root, 'dist', 'electron');
+// The page goes where common/web/viewer-page-routes.ts (VIEWER_PAGE_DIR) reads it; the preload beside Electron's main.
+const page = join(root, 'dist', 'viewer-page');
+const electronOut = join(root, 'dist', 'electron');
 
 async function main(): Promise<void> {
-  await mkdir(join(out, 'renderer'), { recursive: true });
+  await mkdir(page, { recursive: true });
+  await mkdir(electronOut, { recursive: true });
   await build({
     entryPoints: [join(root, 'electron', 'renderer', 'main.ts')],
-    outfile: join(out, 'renderer', 'bundle.js'),
+    outfile: join(page, 'bundle.js'),
     bundle: true,
     format: 'iife',
     platform: 'browser',
@@ -23,14 +26,14 @@ async function main(): Promise<void> {
   });
   await build({
     entryPoints: [join(root, 'electron', 'preload.ts')],
-    outfile: join(out, 'preload.bundle.js'),
+    outfile: join(electronOut, 'preload.bundle.js'),
     bundle: true,
     format: 'cjs',
     platform: 'node',
     external: ['electron'],
     logLevel: 'warning',
   });
-  for (const file of ['index.html', 'style.css']) await copyFile(join(root, 'electron', 'renderer', file), join(out, 'renderer', file));
+  for (const file of ['index.html', 'style.css']) await copyFile(join(root, 'electron', 'renderer', file), join(page, file));
 }
 
 void main().catch((error: unknown) => {

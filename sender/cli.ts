@@ -1,37 +1,21 @@
 #!/usr/bin/env node
 import { InvalidArgumentError, Option } from 'commander';
-import {
-  addCurveOptions,
-  collectEndpoints,
-  CURVE_HELP,
-  curveSettingsFrom,
-  type CurveFlags,
-  createProgram,
-  DEFAULTS,
-  envOption,
-  healthFileOption,
-  socketBufferOption,
-  parseCommandLine,
-  parseEndpointFor,
-  parseAutoOrIntIn,
-  parseIntIn,
-  parseNumberIn,
-  parseTopic,
-  runCli,
-} from '../common/cli';
-import { HealthFile } from '../common/health-file';
-import type { EncoderName, Wire } from '../common/defaults';
+import { addCurveOptions, CURVE_HELP, curveSettingsFrom, type CurveFlags } from '../common/cli/curve-options';
+import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn, parseTopic } from '../common/cli/values';
+import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { DEFAULTS, type EncoderName, type Wire } from '../common/defaults';
+import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { runService } from '../common/cli/run-service';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
-import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
-import { StatsReporter, formatBytesPerSecond } from '../common/stats/stats-reporter';
-import type { SenderSummary } from '../common/stats/sender-stats';
-import { writeSummaryFile } from '../common/stats/write-summary';
-import { defaultTopic } from '../common/topic';
-import { Sender, type SenderOptions } from './sender';
+import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
+import { formatBytesPerSecond } from '../common/stats/stats-reporter';
+import type { SenderSummary } from './sender-stats';
+import { defaultTopic } from './topic';
+import { FrameStreamer, type SenderOptions } from './frame-streamer';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
-import { sizeThreadPool } from './thread-pool';
-import type { StripSetting } from './strip-plan';
+import { sizeThreadPool } from './encode/thread-pool';
+import type { StripSetting } from './encode/strip-plan';
 
 const NAME = 'zerocam-sender';
 
@@ -197,26 +181,17 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     onAdapt: ({ quality, scale }) => log.info({ event: 'adapt', quality, scale }, `adapt: quality ${quality}, scale ${scale.toFixed(3)}`),
   };
 
-  const sender = await Sender.open(options, log);
-  const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
-    const record = sender.stats.live(performance.now());
-    return { record, line: liveLine(record) };
+  const sender = await FrameStreamer.open(options, log);
+  log.info(
+    { event: 'streaming', endpoint: sender.endpoint, topic: options.topic, pattern: options.pattern, fps: sender.paceFps },
+    `streaming ${sender.sourceDescription} as "${options.topic}" (${options.pattern}) on ${sender.endpoint}`,
+  );
+  const summary = await runService(NAME, raw, {
+    summary: (final) => (final ? sender.stats.final() : sender.stats.live(performance.now())),
+    liveLine,
+    run: () => sender.run(signal),
+    close: () => sender.close(),
   });
-  const health = HealthFile.start(raw.healthFile, NAME);
-  try {
-    log.info(
-      { event: 'streaming', endpoint: sender.endpoint, topic: options.topic, pattern: options.pattern, fps: sender.paceFps },
-      `streaming ${sender.sourceDescription} as "${options.topic}" (${options.pattern}) on ${sender.endpoint}`,
-    );
-    if (raw.stats) reporter.start();
-    await sender.run(signal);
-  } finally {
-    health?.close();
-    reporter.close();
-    sender.close();
-  }
-  const summary = sender.stats.final();
-  if (raw.statsJson) await writeSummaryFile(raw.statsJson, summary);
   log.info({ event: 'stopped' }, `stopped after ${summary.frames} frames (${summary.skipped} skipped)`);
   return 0;
 }

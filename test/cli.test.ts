@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import * as zmq from 'zeromq';
-import { encodeFrame } from '../common/protocol';
+import { encodeFrame } from '../common/wire/protocol';
 import { structuredJpeg } from './helpers/media';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';

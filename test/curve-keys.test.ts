@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import { readAllowlist, readKeyFile, readServerKey } from '../common/curve-keys';
+import { readAllowlist, readKeyFile, readServerKey } from '../common/sockets/curve-keys';
 import { KeyFileError } from '../common/errors';
-import { z85Decode, z85Encode } from '../common/z85';
+import { z85Decode, z85Encode } from '../common/sockets/z85';
 import { CliProcess } from './helpers/cli-process';
 
 async function tempDir(t: TestContext): Promise<string> {

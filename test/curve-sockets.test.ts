@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import type { CurveKeyPair } from '../common/curve-keys';
-import type { SocketSecurityOptions } from '../common/curve-security';
+import type { CurveKeyPair } from '../common/sockets/curve-keys';
+import type { SocketSecurityOptions } from '../common/sockets/curve-security';
 import { UsageError } from '../common/errors';
-import { JpegReceiver } from '../common/jpeg-receiver';
-import { JpegSender } from '../common/jpeg-sender';
+import { JpegReceiver } from '../common/sockets/jpeg-receiver';
+import { FramePublisher } from '../sender/send/frame-publisher';
 import { createLogger } from '../common/log';
 import { bindEndpoint } from './helpers/endpoints';
 import { structuredJpeg } from './helpers/media';
@@ -29,14 +29,14 @@ async function pullServer(t: TestContext, serverKeys: CurveKeyPair, allowed: str
   return { receiver, denied, firstDenial };
 }
 
-async function pushClient(t: TestContext, endpoint: string, serverKey: string, key: CurveKeyPair, topic: string): Promise<JpegSender> {
-  const sender = await JpegSender.open({ pattern: 'push', attachment: { connect: [endpoint] }, topic, security: { curve: { key, serverKey }, log: quiet } }, 1);
+async function pushClient(t: TestContext, endpoint: string, serverKey: string, key: CurveKeyPair, topic: string): Promise<FramePublisher> {
+  const sender = await FramePublisher.open({ pattern: 'push', attachment: { connect: [endpoint] }, topic, security: { curve: { key, serverKey }, log: quiet } }, 1);
   t.after(() => sender.close());
   return sender;
 }
 
 /** Sends until `until` settles; PUSH skips frames while no peer has completed its handshake. */
-async function sendUntil(sender: JpegSender, until: Promise<unknown>): Promise<void> {
+async function sendUntil(sender: FramePublisher, until: Promise<unknown>): Promise<void> {
   let settled = false;
   void until.finally(() => (settled = true));
   for (let seq = 0; !settled; seq++) {
@@ -111,7 +111,7 @@ describe('CURVE in the socket layer', () => {
       (error: unknown) => error instanceof UsageError && /--curve-allow is for a side that binds/.test(error.message),
     );
     await assert.rejects(
-      JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint('tcp') }, topic: 'x', security: { curve: { serverKey: keys.publicKey }, log: quiet } }, 1),
+      FramePublisher.open({ pattern: 'pub', attachment: { bind: bindEndpoint('tcp') }, topic: 'x', security: { curve: { serverKey: keys.publicKey }, log: quiet } }, 1),
       (error: unknown) => error instanceof UsageError && /--curve-server is for a side that connects/.test(error.message),
     );
   });

@@ -4,7 +4,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { MAGIC } from '../common/protocol';
+import { MAGIC } from '../common/wire/protocol';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 

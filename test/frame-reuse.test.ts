@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { OrderedEncodePipeline } from '../sender/encode-pipeline';
-import { JpegEncoder, type EncodedFrame } from '../sender/jpeg-encoder';
+import { OrderedEncodePipeline } from '../sender/encode/encode-pipeline';
+import type { EncodedFrame } from '../sender/encode/frame-encoder';
+import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
 import type { RawFrame } from '../sender/sources/frame-source';
 import { OpenCvSource } from '../sender/sources/opencv-source';
 import { TestPatternSource } from '../sender/sources/test-pattern';
@@ -58,7 +59,7 @@ describe('pixel buffers handed back with RawFrame.release()', () => {
 
   test('the encode pipeline releases every frame once, after it is delivered', async () => {
     const events: string[] = [];
-    const encoder = new JpegEncoder({ quality: 80, optimiseCoding: false });
+    const encoder = new SharpJpegEncoder({ quality: 80, optimiseCoding: false });
     const pipeline = new OrderedEncodePipeline(
       encoder,
       (seq) => Promise.resolve(void events.push(`deliver ${seq}`)),
@@ -90,7 +91,7 @@ describe('pixel buffers handed back with RawFrame.release()', () => {
         finished.push(seq);
         return { jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]), width: 1, height: 1, encodeUs: 1, strips: 1, quality: 80 };
       },
-    } as unknown as JpegEncoder;
+    } as unknown as SharpJpegEncoder;
     const pipeline = new OrderedEncodePipeline(encoder, () => Promise.resolve(), 4);
     const frame = (seq: number): RawFrame => ({ pixels: Buffer.alloc(3), order: 'rgb', width: 1, height: 1, captureUs: seq, release: () => released.push(seq) });
     await pipeline.submit(0, frame(0));

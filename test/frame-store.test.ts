@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { OutputDirError, SaveError } from '../common/errors';
-import type { Frame } from '../common/protocol';
+import type { Frame } from '../common/wire/protocol';
 import { FrameStore } from '../receiver/frame-store';
 import { listSavedFiles, readIndex } from './helpers/recordings';
 

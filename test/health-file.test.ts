@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 
 const run = promisify(execFile);
-const HEALTH_CHECK = join(__dirname, '..', 'common', 'health-check.js');
+const HEALTH_CHECK = join(__dirname, '..', 'deploy', 'docker', 'health-check.js');
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'zc-health-'));

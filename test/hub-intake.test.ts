@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import { encodeImagezmqJpeg } from '../common/imagezmq-protocol';
+import { encodeImagezmqJpeg } from '../common/wire/imagezmq-protocol';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
 import { framesOf, startHub, type Hub } from './helpers/hub';

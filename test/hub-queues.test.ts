@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as zmq from 'zeromq';
-import { highWaterMarkFor } from '../common/burst-high-water-mark';
-import { decodeFrame, encodeFrame } from '../common/protocol';
+import { highWaterMarkFor } from '../hub/burst-high-water-mark';
+import { decodeFrame, encodeFrame } from '../common/wire/protocol';
 import { CliProcess } from './helpers/cli-process';
 import { startHub } from './helpers/hub';
 import { structuredJpeg } from './helpers/media';

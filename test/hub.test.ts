@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import { encodeFrame } from '../common/protocol';
+import { encodeFrame } from '../common/wire/protocol';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
 import { framesOf, startHub, streamsOf, type Hub } from './helpers/hub';

@@ -8,8 +8,8 @@ import {
   IMAGEZMQ_FALLBACK_TOPIC,
   ImagezmqFramer,
   topicFromImagezmqMsg,
-} from '../common/imagezmq-protocol';
-import { isValidTopic } from '../common/protocol';
+} from '../common/wire/imagezmq-protocol';
+import { isValidTopic } from '../common/wire/protocol';
 import { decodeJpeg, pixelAt, colorDistance, structuredJpeg } from './helpers/media';
 
 const limits = { maxFrameBytes: 64 * 1024 };

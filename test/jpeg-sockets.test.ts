@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as zmq from 'zeromq';
-import { JpegReceiver, type Received } from '../common/jpeg-receiver';
-import { JpegSender, type OutgoingFrame } from '../common/jpeg-sender';
-import { encodeFrame, type FrameHeader } from '../common/protocol';
+import { JpegReceiver, type Received } from '../common/sockets/jpeg-receiver';
+import { FramePublisher, type OutgoingFrame } from '../sender/send/frame-publisher';
+import { encodeFrame, type FrameHeader } from '../common/wire/protocol';
 import { bindEndpoint, TRANSPORTS } from './helpers/endpoints';
 import { structuredJpeg } from './helpers/media';
 
@@ -38,10 +38,10 @@ async function collect(receiver: JpegReceiver, stop: (items: Received[]) => bool
 }
 
 for (const transport of TRANSPORTS) {
-  describe(`JpegSender -> JpegReceiver over ${transport}`, () => {
+  describe(`FramePublisher -> JpegReceiver over ${transport}`, () => {
     for (const [senderPattern, receiverPattern] of [['pub', 'sub'], ['push', 'pull']] as const) {
       test(`${senderPattern}/${receiverPattern}: frames arrive intact and in order`, async (t) => {
-        const sender = await JpegSender.open({ pattern: senderPattern, attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 42);
+        const sender = await FramePublisher.open({ pattern: senderPattern, attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 42);
         t.after(() => sender.close());
         const receiver = await JpegReceiver.open({ pattern: receiverPattern, attachment: { connect: [sender.endpoint] } });
         t.after(() => receiver.close());
@@ -63,9 +63,9 @@ for (const transport of TRANSPORTS) {
     }
 
     test('a subscriber filters on exact topics: "cam1" does not let "cam10" through', async (t) => {
-      const cam10 = await JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam10' }, 1);
+      const cam10 = await FramePublisher.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam10' }, 1);
       t.after(() => cam10.close());
-      const probe = await JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'probe' }, 2);
+      const probe = await FramePublisher.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'probe' }, 2);
       t.after(() => probe.close());
       const receiver = await JpegReceiver.open({ pattern: 'sub', attachment: { connect: [cam10.endpoint, probe.endpoint] }, topics: ['cam1', 'probe'] });
       t.after(() => receiver.close());
@@ -95,7 +95,7 @@ for (const transport of TRANSPORTS) {
     });
 
     test('push with no receiver connected skips the frame instead of queueing it', async (t) => {
-      const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
+      const sender = await FramePublisher.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
       t.after(() => sender.close());
       assert.equal(await sender.sendJpg(frameFields(0), jpeg(0), 1), false);
     });
@@ -103,7 +103,7 @@ for (const transport of TRANSPORTS) {
     test('malformed and oversized messages beside a real sender are rejected, counted and passed over', async (t) => {
       const receiver = await JpegReceiver.open({ pattern: 'pull', attachment: { bind: bindEndpoint(transport) }, maxFrameBytes: 4096 });
       t.after(() => receiver.close());
-      const sender = await JpegSender.open({ pattern: 'push', attachment: { connect: [receiver.endpoint] }, topic: 'cam1' }, 1);
+      const sender = await FramePublisher.open({ pattern: 'push', attachment: { connect: [receiver.endpoint] }, topic: 'cam1' }, 1);
       t.after(() => sender.close());
       const rogue = new zmq.Push();
       t.after(() => rogue.close());
@@ -135,7 +135,7 @@ for (const transport of TRANSPORTS) {
       test('a message past the transport cap (2x maxFrameBytes) cuts off only that peer; the stream goes on', async (t) => {
         const receiver = await JpegReceiver.open({ pattern: 'pull', attachment: { bind: bindEndpoint(transport) }, maxFrameBytes: 4096 });
         t.after(() => receiver.close());
-        const sender = await JpegSender.open({ pattern: 'push', attachment: { connect: [receiver.endpoint] }, topic: 'cam1' }, 1);
+        const sender = await FramePublisher.open({ pattern: 'push', attachment: { connect: [receiver.endpoint] }, topic: 'cam1' }, 1);
         t.after(() => sender.close());
         const rogue = new zmq.Push({ reconnectInterval: -1 });
         t.after(() => rogue.close());
@@ -155,7 +155,7 @@ for (const transport of TRANSPORTS) {
 
       test('a SUB that connected comes back by itself after its sender sent a message past the transport cap, and counts the cut-off', { timeout: 60_000 }, async (t) => {
         // A deep queue, so PUB cannot drop the oversized frame itself for a full queue.
-        const sender = await JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1', sendHighWaterMark: 10_000 }, 1);
+        const sender = await FramePublisher.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1', sendHighWaterMark: 10_000 }, 1);
         t.after(() => sender.close());
         const cutOffs: string[] = [];
         const receiver = await JpegReceiver.open({ pattern: 'sub', attachment: { connect: [sender.endpoint] }, maxFrameBytes: 4096, onPeerCutOff: (endpoint) => cutOffs.push(endpoint) });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
-import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/jpeg-structure';
-import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../common/jpeg-restart';
-import { JpegEncoder } from '../sender/jpeg-encoder';
-import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, StripChooser } from '../sender/strip-plan';
+import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/wire/jpeg-structure';
+import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../sender/encode/jpeg-restart';
+import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
+import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, StripChooser } from '../sender/encode/strip-plan';
 import { loadOpenCv } from '../sender/sources/opencv-loader';
 import { launchBrowser } from './helpers/browser';
 import { chromiumMaxDifference } from './helpers/browser-decode';
@@ -13,7 +13,7 @@ import { ipcEndpoint } from './helpers/endpoints';
 import { decodeJpeg } from './helpers/media';
 import { countRestartMarkers, maxDifference, noisyFrame, STRIP_CASES } from './helpers/noisy-frame';
 
-const encoder = new JpegEncoder({ quality: 80, optimiseCoding: false });
+const encoder = new SharpJpegEncoder({ quality: 80, optimiseCoding: false });
 
 describe('parallel strips', () => {
   for (const [width, height, strips] of STRIP_CASES) {

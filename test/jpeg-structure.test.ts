@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
-import { JPEG_MARKER, JpegStructureError, jpegHeaderSegments, readJpegFrameInfo } from '../common/jpeg-structure';
+import { JPEG_MARKER, JpegStructureError, jpegHeaderSegments, readJpegFrameInfo } from '../common/wire/jpeg-structure';
 
 function rgb(width: number, height: number): Buffer {
   const pixels = Buffer.alloc(width * height * 3);

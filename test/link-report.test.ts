@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULTS } from '../common/defaults';
 import { LinkReportError } from '../common/errors';
-import { LinkMonitor } from '../common/link-monitor';
-import { decodeLinkReport, encodeLinkReport, isLinkReport, type LinkReport } from '../common/link-report';
-import { LinkAdapter } from '../sender/link-adapter';
-import type { JpegSettings } from '../sender/jpeg-encoder';
+import { LinkMonitor } from '../common/sockets/link-monitor';
+import { decodeLinkReport, encodeLinkReport, isLinkReport, type LinkReport } from '../common/wire/link-report';
+import { LinkAdapter } from '../sender/send/link-adapter';
+import type { JpegSettings } from '../sender/encode/frame-encoder';
 
 const REPORT: LinkReport = { receiver: 0xfedcba98, topic: 'cam-1.a_b', session: 1_795_000_000_000_000, frames: 1234, bytes: 98_765_432, dropped: 77 };
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import { Audience } from '../common/audience';
-import { JpegSender } from '../common/jpeg-sender';
+import { Audience } from '../sender/send/audience';
+import { FramePublisher } from '../sender/send/frame-publisher';
 import { CliProcess } from './helpers/cli-process';
 import { bindEndpoint, ipcEndpoint } from './helpers/endpoints';
 import { assertIdlesAgain } from './helpers/on-demand';
@@ -45,9 +45,9 @@ describe('Audience: who watches a stream', () => {
 });
 
 for (const transport of ['tcp', 'ipc', 'inproc'] as const) {
-  describe(`on-demand JpegSender over ${transport}`, () => {
+  describe(`on-demand FramePublisher over ${transport}`, () => {
     test('a PUB sender is watched while a receiver subscribes to its topic, and not once it leaves', async (t) => {
-      const sender = await JpegSender.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
+      const sender = await FramePublisher.open({ pattern: 'pub', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
       t.after(() => sender.close());
       assert.equal(sender.watched, false);
       const other = new zmq.Subscriber();
@@ -66,7 +66,7 @@ for (const transport of ['tcp', 'ipc', 'inproc'] as const) {
 
     if (transport !== 'inproc') {
       test('a PUSH sender is watched while a receiver is connected, and not once it leaves', async (t) => {
-        const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
+        const sender = await FramePublisher.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
         t.after(() => sender.close());
         assert.equal(sender.watched, false);
         const pull = new zmq.Pull();
@@ -80,7 +80,7 @@ for (const transport of ['tcp', 'ipc', 'inproc'] as const) {
         const pull = new zmq.Pull({ linger: 0 });
         t.after(() => pull.close());
         await pull.bind(bindEndpoint(transport));
-        const sender = await JpegSender.open({ pattern: 'push', attachment: { connect: [pull.lastEndpoint!] }, topic: 'cam1' }, 1);
+        const sender = await FramePublisher.open({ pattern: 'push', attachment: { connect: [pull.lastEndpoint!] }, topic: 'cam1' }, 1);
         t.after(() => sender.close());
         assert.equal(await sender.whenWatched(signal(t)), true);
         pull.close();
@@ -88,7 +88,7 @@ for (const transport of ['tcp', 'ipc', 'inproc'] as const) {
       });
     } else {
       test('an inproc PUSH sender counts as always watched (inproc has no connection events)', async (t) => {
-        const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
+        const sender = await FramePublisher.open({ pattern: 'push', attachment: { bind: bindEndpoint(transport) }, topic: 'cam1' }, 1);
         t.after(() => sender.close());
         assert.equal(sender.watched, true);
       });

@@ -5,16 +5,16 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { EncoderInputError } from '../common/errors';
-import { STANDARD_DHT_SEGMENT } from '../common/jpeg-huffman';
-import { JpegJoinError, joinJpegStrips, mcuSize } from '../common/jpeg-restart';
-import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/jpeg-structure';
-import { createFrameEncoder } from '../sender/frame-encoder';
-import { JpegEncoder } from '../sender/jpeg-encoder';
-import { OpenCvJpegEncoder } from '../sender/opencv-jpeg-encoder';
+import { STANDARD_DHT_SEGMENT } from '../sender/sources/jpeg-huffman';
+import { JpegJoinError, joinJpegStrips, mcuSize } from '../sender/encode/jpeg-restart';
+import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/wire/jpeg-structure';
+import { createFrameEncoder } from '../sender/encode/choose-encoder';
+import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
+import { OpenCvJpegEncoder } from '../sender/encode/opencv-jpeg-encoder';
 import type { RawFrame } from '../sender/sources/frame-source';
 import { OpenCvSource } from '../sender/sources/opencv-source';
 import { loadOpenCv } from '../sender/sources/opencv-loader';
-import { planStrips } from '../sender/strip-plan';
+import { planStrips } from '../sender/encode/strip-plan';
 import { TestPatternSource, testPatternLayout } from '../sender/sources/test-pattern';
 import { launchBrowser } from './helpers/browser';
 import { chromiumMaxDifference } from './helpers/browser-decode';
@@ -117,7 +117,7 @@ describe('--encoder opencv: cv.imencode on BGR frames', () => {
       await opencv.encode(solidFrame(64, 48, orange, 'bgr')),
       await opencv.encode(solidFrame(64, 48, orange, 'bgr'), 2),
       await opencv.encode(solidFrame(64, 48, orange, 'rgb')),
-      await new JpegEncoder({ quality: 80, optimiseCoding: false }).encode(solidFrame(64, 48, orange, 'rgb')),
+      await new SharpJpegEncoder({ quality: 80, optimiseCoding: false }).encode(solidFrame(64, 48, orange, 'rgb')),
     ];
     for (const [i, encoded] of encodings.entries()) {
       const decoded = await decodeJpeg(encoded.jpeg);
@@ -126,7 +126,7 @@ describe('--encoder opencv: cv.imencode on BGR frames', () => {
   });
 
   test('sharp refuses BGR bytes with an EncoderInputError rather than swap red and blue', async () => {
-    await assert.rejects(new JpegEncoder({ quality: 80, optimiseCoding: false }).encode(solidFrame(16, 16, [255, 0, 0], 'bgr')), EncoderInputError);
+    await assert.rejects(new SharpJpegEncoder({ quality: 80, optimiseCoding: false }).encode(solidFrame(16, 16, [255, 0, 0], 'bgr')), EncoderInputError);
   });
 
   test('the test pattern in BGR order, encoded by OpenCV, shows its colour bars in their colours', async () => {

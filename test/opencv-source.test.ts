@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SourceOpenError } from '../common/errors';
-import { JpegEncoder } from '../sender/jpeg-encoder';
+import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
 import { OpenCvSource } from '../sender/sources/opencv-source';
 import { colorDistance, decodeJpeg, makeClip, pixelAt } from './helpers/media';
 
@@ -42,7 +42,7 @@ describe('OpenCV source (camera or file through VideoCapture)', () => {
     const source = OpenCvSource.openFile(red, false);
     t.after(() => source.close());
     const frame = (await source.read())!;
-    const image = await decodeJpeg((await new JpegEncoder({ quality: 80, optimiseCoding: false }).encode(frame)).jpeg);
+    const image = await decodeJpeg((await new SharpJpegEncoder({ quality: 80, optimiseCoding: false }).encode(frame)).jpeg);
     const pixel = pixelAt(image, 80, 60);
     assert.ok(colorDistance(pixel, [255, 0, 0]) <= 12, `got rgb(${pixel.join(',')})`);
   });

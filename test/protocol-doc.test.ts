@@ -8,7 +8,7 @@ import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import * as zmq from 'zeromq';
 import { ProtocolError, type RejectReason } from '../common/errors';
-import { decodeFrame, encodeFrame, type FrameHeader } from '../common/protocol';
+import { decodeFrame, encodeFrame, type FrameHeader } from '../common/wire/protocol';
 import { CliProcess, PYTHON } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { structuredJpeg } from './helpers/media';

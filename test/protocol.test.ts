@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ProtocolError, REJECT_REASONS, type RejectReason } from '../common/errors';
-import { decodeFrame, encodeFrame, encodeHeader, encodeTopic, HEADER_BYTES, type FrameHeader } from '../common/protocol';
+import { decodeFrame, encodeFrame, encodeHeader, encodeTopic, HEADER_BYTES, type FrameHeader } from '../common/wire/protocol';
 import { structuredJpeg } from './helpers/media';
 
 const header: FrameHeader = {

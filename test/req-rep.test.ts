@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import { JpegRequester, type RequestOutcome } from '../common/jpeg-requester';
-import { JpegReceiver } from '../common/jpeg-receiver';
+import { FrameRequester, type RequestOutcome } from '../sender/send/frame-requester';
+import { JpegReceiver } from '../common/sockets/jpeg-receiver';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { bindEndpoint, ipcEndpoint } from './helpers/endpoints';
 import { structuredJpeg } from './helpers/media';
@@ -26,12 +26,12 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-describe('JpegRequester (REQ, Lazy Pirate)', () => {
+describe('FrameRequester (REQ, Lazy Pirate)', () => {
   test('while a reply is pending, only the newest offered frame waits; older waiting ones are skipped', async (t) => {
     const rep = new zmq.Reply({ linger: 0 });
     t.after(() => rep.close());
     await rep.bind(bindEndpoint('ipc'));
-    const requester = await JpegRequester.open({ connect: [rep.lastEndpoint!], topic: 'cam1', wire: 'zerocam' }, 7);
+    const requester = await FrameRequester.open({ connect: [rep.lastEndpoint!], topic: 'cam1', wire: 'zerocam' }, 7);
     t.after(() => requester.close());
 
     const outcomes: Array<Promise<RequestOutcome>> = [];
@@ -51,7 +51,7 @@ describe('JpegRequester (REQ, Lazy Pirate)', () => {
     const silent = new zmq.Reply({ linger: 0 });
     await silent.bind(endpoint);
     const timeouts: boolean[] = [];
-    const requester = await JpegRequester.open({ connect: [endpoint], topic: 'cam1', wire: 'zerocam', replyTimeoutMs: 1000, onTimeout: (first) => timeouts.push(first) }, 7);
+    const requester = await FrameRequester.open({ connect: [endpoint], topic: 'cam1', wire: 'zerocam', replyTimeoutMs: 1000, onTimeout: (first) => timeouts.push(first) }, 7);
     t.after(() => requester.close());
 
     const lost = requester.offer(fields, structuredJpeg(32, 24));
@@ -73,7 +73,7 @@ describe('JpegRequester (REQ, Lazy Pirate)', () => {
   test('a reply other than OK is refused, and close() settles a frame waiting for its reply', async (t) => {
     const receiver = await JpegReceiver.open({ pattern: 'rep', attachment: { bind: bindEndpoint('ipc') }, maxFrameBytes: 1024 });
     t.after(() => receiver.close());
-    const requester = await JpegRequester.open({ connect: [receiver.endpoint], topic: 'cam1', wire: 'zerocam' }, 7);
+    const requester = await FrameRequester.open({ connect: [receiver.endpoint], topic: 'cam1', wire: 'zerocam' }, 7);
     t.after(() => requester.close());
     const iterator = receiver[Symbol.asyncIterator]();
 

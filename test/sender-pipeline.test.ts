@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { OrderedEncodePipeline } from '../sender/encode-pipeline';
-import { JpegEncoder } from '../sender/jpeg-encoder';
+import { OrderedEncodePipeline } from '../sender/encode/encode-pipeline';
+import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
 import type { RawFrame } from '../sender/sources/frame-source';
 import { testPatternLayout, TestPatternSource, TEST_PATTERN_BARS } from '../sender/sources/test-pattern';
 import { colorDistance, decodeJpeg, pixelAt } from './helpers/media';
 
-const encoder = new JpegEncoder({ quality: 80, optimiseCoding: false });
+const encoder = new SharpJpegEncoder({ quality: 80, optimiseCoding: false });
 
 describe('test pattern and JPEG encoding', () => {
   test('testsrc bars survive JPEG at known pixels', async () => {
@@ -41,7 +41,7 @@ describe('test pattern and JPEG encoding', () => {
 
   test('a resize setting scales the JPEG to fit inside the box, keeping the aspect ratio', async () => {
     const frame = (await new TestPatternSource(640, 480).read())!;
-    const encoded = await new JpegEncoder({ quality: 80, optimiseCoding: false, resize: { width: 320, height: 320 } }).encode(frame);
+    const encoded = await new SharpJpegEncoder({ quality: 80, optimiseCoding: false, resize: { width: 320, height: 320 } }).encode(frame);
     assert.deepEqual([encoded.width, encoded.height], [320, 240]);
     const image = await decodeJpeg(encoded.jpeg);
     assert.deepEqual([image.width, image.height], [320, 240]);
@@ -50,7 +50,7 @@ describe('test pattern and JPEG encoding', () => {
   test('optimiseCoding makes a smaller JPEG of the same picture', async () => {
     const frame = (await new TestPatternSource(640, 480).read())!;
     const plain = await encoder.encode(frame);
-    const optimised = await new JpegEncoder({ quality: 80, optimiseCoding: true }).encode(frame);
+    const optimised = await new SharpJpegEncoder({ quality: 80, optimiseCoding: true }).encode(frame);
     assert.ok(optimised.jpeg.length < plain.jpeg.length, `${optimised.jpeg.length} vs ${plain.jpeg.length}`);
   });
 });
@@ -67,7 +67,7 @@ describe('OrderedEncodePipeline', () => {
         finished.push(frame.width);
         return result;
       },
-    } as unknown as JpegEncoder;
+    } as unknown as SharpJpegEncoder;
     const pipeline = new OrderedEncodePipeline(timedEncoder, (seq) => Promise.resolve(void delivered.push(seq)), 4);
     await pipeline.submit(0, big);
     for (let seq = 1; seq < 8; seq++) await pipeline.submit(seq, small);

@@ -4,8 +4,8 @@ import { describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import * as zmq from 'zeromq';
 import { DEFAULTS } from '../common/defaults';
-import { isLocalEndpoint } from '../common/endpoint';
-import { attach, type Attachment } from '../common/socket-options';
+import { isLocalEndpoint } from '../common/sockets/endpoint';
+import { attach, type Attachment } from '../common/sockets/socket-options';
 import { CliProcess } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { FrameHeader } from '../common/protocol';
+import type { FrameHeader } from '../common/wire/protocol';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
 import { RateWindow } from '../common/stats/rate-window';
 import { ReceiverStats } from '../common/stats/receiver-stats';

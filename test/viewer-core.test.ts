@@ -2,23 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import * as zmq from 'zeromq';
-import { encodeImagezmqJpeg } from '../common/imagezmq-protocol';
-import { JpegSender } from '../common/jpeg-sender';
+import { encodeImagezmqJpeg } from '../common/wire/imagezmq-protocol';
+import { FramePublisher } from '../sender/send/frame-publisher';
 import { structuredJpeg } from './helpers/media';
 import { createLogger } from '../common/log';
-import { InvalidMessageError, parseClientMessage, parseConnectRequest } from '../common/viewer/message-validation';
-import { NewestFrameForwarder } from '../common/viewer/newest-frame-forwarder';
+import { InvalidMessageError } from '../common/errors';
+import { parseClientMessage, parseConnectRequest } from '../common/viewer/message-validation';
+import { NewestWaits } from '../common/newest-waits';
 import { ViewerEngine } from '../common/viewer/viewer-engine';
 import type { FrameMeta, StatusUpdate } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from '../electron/web-server';
 import { isTrustedSender, parseDisplayedArgs, secureWindowOptions } from '../electron/window-security';
-import { join } from 'node:path';
 import { bindEndpoint } from './helpers/endpoints';
 
 const jpeg = structuredJpeg(32, 24);
 const fields = (seq: number) => ({ seq, captureUs: 1_000_000 + seq, width: 32, height: 24, codec: 'jpeg' as const, quality: 80 });
 
-/** A sink that records what the hub sends and lets a test wait for a status that matches. */
+/** A sink that records what the engine sends and lets a test wait for a status that matches. */
 class RecordingSink {
   readonly frames: FrameMeta[] = [];
   private waiters: Array<{ match: (u: StatusUpdate) => boolean; resolve: (u: StatusUpdate) => void }> = [];
@@ -33,24 +33,37 @@ class RecordingSink {
   }
 }
 
-describe('NewestFrameForwarder', () => {
+describe('NewestWaits', () => {
   test('the first frame goes at once; later ones wait, newest wins, and replaced ones count as skipped', () => {
-    const forwarder = new NewestFrameForwarder<{ ticket: number }>();
-    assert.deepEqual(forwarder.offer({ ticket: 1 }), { ticket: 1 });
-    assert.equal(forwarder.offer({ ticket: 2 }), undefined);
-    assert.equal(forwarder.offer({ ticket: 3 }), undefined);
-    assert.equal(forwarder.skipped, 1);
-    assert.deepEqual(forwarder.displayed(1), { ticket: 3 });
-    assert.equal(forwarder.displayed(3), undefined);
-    assert.deepEqual(forwarder.offer({ ticket: 4 }), { ticket: 4 }, 'nothing in flight: sent at once');
+    const skippedTickets: number[] = [];
+    const flow = new NewestWaits<{ ticket: number }>((item) => skippedTickets.push(item.ticket));
+    const displayed = (ticket: number) => flow.finish((inFlight) => inFlight.ticket === ticket);
+    assert.deepEqual(flow.offer({ ticket: 1 }), { ticket: 1 });
+    assert.equal(flow.offer({ ticket: 2 }), undefined);
+    assert.equal(flow.offer({ ticket: 3 }), undefined);
+    assert.equal(flow.skipped, 1);
+    assert.deepEqual(skippedTickets, [2]);
+    assert.deepEqual(displayed(1), { ticket: 3 });
+    assert.equal(displayed(3), undefined);
+    assert.deepEqual(flow.offer({ ticket: 4 }), { ticket: 4 }, 'nothing in flight: sent at once');
   });
 
   test('an ack for a frame that is not in flight changes nothing', () => {
-    const forwarder = new NewestFrameForwarder<{ ticket: number }>();
-    forwarder.offer({ ticket: 1 });
-    forwarder.offer({ ticket: 2 });
-    assert.equal(forwarder.displayed(7), undefined);
-    assert.equal(forwarder.offer({ ticket: 3 }), undefined, 'still in flight');
+    const flow = new NewestWaits<{ ticket: number }>();
+    flow.offer({ ticket: 1 });
+    flow.offer({ ticket: 2 });
+    assert.equal(flow.finish((inFlight) => inFlight.ticket === 7), undefined);
+    assert.equal(flow.offer({ ticket: 3 }), undefined, 'still in flight');
+  });
+
+  test('reset forgets both and hands back the waiting item; counts stay', () => {
+    const flow = new NewestWaits<string>();
+    flow.offer('a');
+    flow.offer('b');
+    flow.offer('c');
+    assert.equal(flow.reset(), 'c');
+    assert.equal(flow.skipped, 1);
+    assert.equal(flow.offer('d'), 'd', 'nothing in flight after a reset');
   });
 });
 
@@ -60,9 +73,9 @@ describe('ViewerEngine', () => {
     t.after(() => publisher.close());
     await publisher.bind(bindEndpoint('inproc'));
     const sink = new RecordingSink();
-    const hub = new ViewerEngine(sink, { statusIntervalMs: 100 });
-    t.after(() => hub.close());
-    await hub.connect(parseConnectRequest({ endpoint: publisher.lastEndpoint, pattern: 'sub', topics: [], wire: 'imagezmq' }));
+    const engine = new ViewerEngine(sink, { statusIntervalMs: 100 });
+    t.after(() => engine.close());
+    await engine.connect(parseConnectRequest({ endpoint: publisher.lastEndpoint, pattern: 'sub', topics: [], wire: 'imagezmq' }));
     const arrived = sink.next((u) => (u.streams[0]?.frames ?? 0) >= 1);
     let waiting = true;
     void arrived.finally(() => (waiting = false));
@@ -76,13 +89,13 @@ describe('ViewerEngine', () => {
   });
 
   test('never has more than one undisplayed frame per stream in flight; the newest is sent on ack', async (t) => {
-    // A queue deep enough for all ten frames, so none is skipped before the hub sees it.
-    const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint('inproc') }, topic: 'cam1', sendHighWaterMark: 64 }, 1);
+    // A queue deep enough for all ten frames, so none is skipped before the engine sees it.
+    const sender = await FramePublisher.open({ pattern: 'push', attachment: { bind: bindEndpoint('inproc') }, topic: 'cam1', sendHighWaterMark: 64 }, 1);
     t.after(() => sender.close());
     const sink = new RecordingSink();
-    const hub = new ViewerEngine(sink, { statusIntervalMs: 100 });
-    t.after(() => hub.close());
-    await hub.connect({ endpoint: sender.endpoint, pattern: 'pull', topics: [] });
+    const engine = new ViewerEngine(sink, { statusIntervalMs: 100 });
+    t.after(() => engine.close());
+    await engine.connect({ endpoint: sender.endpoint, pattern: 'pull', topics: [] });
 
     for (let seq = 0; seq < 10; seq++) assert.equal(await sender.sendJpg(fields(seq), jpeg, 1), true);
     const update = await sink.next((u) => u.streams[0]?.frames === 10);
@@ -90,23 +103,23 @@ describe('ViewerEngine', () => {
     assert.equal(sink.frames[0]?.seq, 0);
     assert.equal(update.streams[0]?.skipped, 8, 'ten arrived: one in flight, one waiting, eight replaced');
 
-    hub.displayed(sink.frames[0].key, sink.frames[0].ticket);
+    engine.displayed(sink.frames[0].key, sink.frames[0].ticket);
     assert.equal(sink.frames.length, 2);
     assert.equal(sink.frames[1]?.seq, 9, 'the next frame sent is the newest');
-    hub.displayed(sink.frames[1].key, sink.frames[1].ticket);
+    engine.displayed(sink.frames[1].key, sink.frames[1].ticket);
     assert.equal(sink.frames.length, 2, 'nothing newer waited');
   });
 
   test('a stream goes waiting -> live -> stalled when frames stop -> live when they return', async (t) => {
-    const sender = await JpegSender.open({ pattern: 'push', attachment: { bind: bindEndpoint('inproc') }, topic: 'cam1' }, 1);
+    const sender = await FramePublisher.open({ pattern: 'push', attachment: { bind: bindEndpoint('inproc') }, topic: 'cam1' }, 1);
     t.after(() => sender.close());
     const sink = new RecordingSink();
-    const hub = new ViewerEngine(sink, { stallAfterMs: 300, statusIntervalMs: 100 });
-    t.after(() => hub.close());
+    const engine = new ViewerEngine(sink, { stallAfterMs: 300, statusIntervalMs: 100 });
+    t.after(() => engine.close());
     const state = (u: StatusUpdate): string | undefined => u.streams.find((s) => s.topic === 'cam1')?.state;
 
     const waiting = sink.next((u) => state(u) === 'waiting');
-    const connection = await hub.connect({ endpoint: sender.endpoint, pattern: 'pull', topics: ['cam1'] });
+    const connection = await engine.connect({ endpoint: sender.endpoint, pattern: 'pull', topics: ['cam1'] });
     await waiting;
     assert.equal(connection.state, 'waiting');
     const live = sink.next((u) => state(u) === 'live');
@@ -120,10 +133,10 @@ describe('ViewerEngine', () => {
   });
 
   test('close() is idempotent and connect() afterwards is refused', async () => {
-    const hub = new ViewerEngine(new RecordingSink());
-    hub.close();
-    hub.close();
-    await assert.rejects(hub.connect({ endpoint: 'inproc://nothing', pattern: 'sub', topics: [] }), /shutting down/);
+    const engine = new ViewerEngine(new RecordingSink());
+    engine.close();
+    engine.close();
+    await assert.rejects(engine.connect({ endpoint: 'inproc://nothing', pattern: 'sub', topics: [] }), /shutting down/);
   });
 });
 
@@ -179,7 +192,7 @@ describe('Electron window security (checked under Node)', () => {
   });
 
   test('IPC is answered only for the viewer page itself', () => {
-    const index = 'file:///app/dist/electron/renderer/index.html';
+    const index = 'file:///app/dist/viewer-page/index.html';
     assert.equal(isTrustedSender(index, index), true);
     assert.equal(isTrustedSender('https://example.com/', index), false);
     assert.equal(isTrustedSender(undefined, index), false);
@@ -195,10 +208,9 @@ describe('Electron window security (checked under Node)', () => {
 });
 
 describe('ViewerWebServer', () => {
-  const rendererDir = join(__dirname, '..', 'electron', 'renderer');
 
   test('serves the renderer with a strict CSP, and nothing else', async (t) => {
-    const server = await ViewerWebServer.start({ host: '127.0.0.1', port: 0, rendererDir, settings: { connections: [] }, log: createLogger('test') });
+    const server = await ViewerWebServer.start({ host: '127.0.0.1', port: 0, settings: { connections: [] }, log: createLogger('test') });
     t.after(() => server.close());
     const index = await fetch(server.pageUrl);
     assert.equal(index.status, 200);
@@ -212,7 +224,7 @@ describe('ViewerWebServer', () => {
   });
 
   test('refuses a WebSocket from another origin, accepts its own page', async (t) => {
-    const server = await ViewerWebServer.start({ host: '127.0.0.1', port: 0, rendererDir, settings: { connections: [] }, log: createLogger('test') });
+    const server = await ViewerWebServer.start({ host: '127.0.0.1', port: 0, settings: { connections: [] }, log: createLogger('test') });
     t.after(() => server.close());
     const feed = new URL(`feed${new URL(server.pageUrl).search}`, server.url).href.replace('http:', 'ws:');
     const outcome = (origin: string): Promise<string> =>

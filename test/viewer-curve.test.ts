@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import { readKeyFile } from '../common/curve-keys';
-import { InvalidMessageError, parseConnectRequest } from '../common/viewer/message-validation';
+import { readKeyFile } from '../common/sockets/curve-keys';
+import { InvalidMessageError } from '../common/errors';
+import { parseConnectRequest } from '../common/viewer/message-validation';
 import { launchBrowser, screenshot } from './helpers/browser';
 import { CliProcess } from './helpers/cli-process';
 

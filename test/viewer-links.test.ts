@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BurstHighWaterMark } from '../common/burst-high-water-mark';
-import { encodeLinkReport, type LinkReport } from '../common/link-report';
-import { encodeFrame, type FrameHeader } from '../common/protocol';
-import { StreamCatalog } from '../common/stream-catalog';
-import { ViewerLinks } from '../common/viewer-links';
+import { BurstHighWaterMark } from '../hub/burst-high-water-mark';
+import { encodeLinkReport, type LinkReport } from '../common/wire/link-report';
+import { encodeFrame, type FrameHeader } from '../common/wire/protocol';
+import { StreamCatalog } from '../common/web/stream-catalog';
+import { ViewerLinks } from '../hub/viewer-links';
 import { structuredJpeg } from './helpers/media';
 
 const SESSION = 1_795_000_000_000_000;

@@ -1,5 +1,5 @@
 import type { RejectReason } from '../errors';
-import type { Frame } from '../protocol';
+import type { Frame } from '../wire/protocol';
 import { LatencyHistogram, type Percentiles } from './latency-histogram';
 import { round2, StreamStats, type StreamSummary } from './stream-stats';
 

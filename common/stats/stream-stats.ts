@@ -1,6 +1,6 @@
 import { LatencyHistogram, type Percentiles } from './latency-histogram';
 import { RateWindow } from './rate-window';
-import type { FrameHeader } from '../protocol';
+import type { FrameHeader } from '../wire/protocol';
 
 export interface StreamSummary {
   frames: number;

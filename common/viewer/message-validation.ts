@@ -1,15 +1,8 @@
-import { isCurveKey, type CurveKeyPair } from '../curve-keys';
-import { parseEndpoint } from '../endpoint';
-import { describeError } from '../errors';
-import { isValidTopic } from '../protocol';
+import { isCurveKey, type CurveKeyPair } from '../sockets/curve-keys';
+import { parseEndpoint } from '../sockets/endpoint';
+import { describeError, InvalidMessageError } from '../errors';
+import { isValidTopic } from '../wire/protocol';
 import type { ClientMessage, ConnectRequest, ViewerSettings } from './viewer-messages';
-
-/** Thrown for anything a renderer sends that is not a well-formed request; the caller drops it. */
-export class InvalidMessageError extends Error {
-  override name = 'InvalidMessageError';
-  /** Set when the message was a request: the renderer is owed a reply carrying this error. */
-  requestId: number | undefined;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

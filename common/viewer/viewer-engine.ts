@@ -1,9 +1,10 @@
-import type { CurveKeyPair } from '../curve-keys';
+import { NewestWaits } from '../newest-waits';
+import type { CurveKeyPair } from '../sockets/curve-keys';
 import { DEFAULTS } from '../defaults';
-import { JpegReceiver } from '../jpeg-receiver';
+import { ShuttingDownError } from '../errors';
+import { JpegReceiver } from '../sockets/jpeg-receiver';
 import { createLogger, type Logger } from '../log';
 import { ReceiverStats } from '../stats/receiver-stats';
-import { NewestFrameForwarder } from './newest-frame-forwarder';
 import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
 
 /** Where frames and status go: a renderer, over Electron IPC or a WebSocket. */
@@ -35,7 +36,8 @@ interface Stream {
   state: StreamState;
   lastReceiveMs: number;
   nextTicket: number;
-  readonly forwarder: NewestFrameForwarder<Delivery>;
+  /** At most one frame in flight to the renderer; it acknowledges each once painted. */
+  readonly toScreen: NewestWaits<Delivery>;
 }
 
 interface Connection {
@@ -80,7 +82,7 @@ export class ViewerEngine {
   }
 
   async connect(request: ConnectRequest): Promise<ConnectionStatus> {
-    if (this.closed) throw new Error('the viewer is shutting down');
+    if (this.closed) throw new ShuttingDownError('the viewer is shutting down');
     const receiver = await JpegReceiver.open({
       pattern: request.pattern,
       attachment: { connect: [request.endpoint] },
@@ -92,7 +94,7 @@ export class ViewerEngine {
     if (this.closed) {
       // The page went away while the socket was being opened.
       receiver.close();
-      throw new Error('the viewer is shutting down');
+      throw new ShuttingDownError('the viewer is shutting down');
     }
     const connection: Connection = {
       id: `c${this.nextConnectionId++}`,
@@ -125,7 +127,7 @@ export class ViewerEngine {
   /** The renderer painted a frame: send that stream's newest waiting frame, if any. */
   displayed(key: string, ticket: number): void {
     const stream = this.findStream(key);
-    const next = stream?.forwarder.displayed(ticket);
+    const next = stream?.toScreen.finish((inFlight) => inFlight.ticket === ticket);
     if (next) this.sink.frame(next.meta, next.jpeg);
   }
 
@@ -172,7 +174,7 @@ export class ViewerEngine {
           height: header.height,
         },
       };
-      const now = stream.forwarder.offer(delivery);
+      const now = stream.toScreen.offer(delivery);
       if (now) this.sink.frame(now.meta, now.jpeg);
       if (stream.state !== 'live') {
         stream.state = 'live';
@@ -184,7 +186,7 @@ export class ViewerEngine {
   private stream(connection: Connection, topic: string): Stream {
     let stream = connection.streams.get(topic);
     if (!stream) {
-      stream = { key: `${connection.id}/${topic}`, topic, state: 'waiting', lastReceiveMs: 0, nextTicket: 1, forwarder: new NewestFrameForwarder() };
+      stream = { key: `${connection.id}/${topic}`, topic, state: 'waiting', lastReceiveMs: 0, nextTicket: 1, toScreen: new NewestWaits<Delivery>() };
       connection.streams.set(topic, stream);
     }
     return stream;
@@ -237,7 +239,7 @@ export class ViewerEngine {
       bytesPerSecond: summary.bytesPerSecond,
       receiveLatencyMs: this.receiveLatency.get(stream.key) ?? { p50: 0, p99: 0 },
       dropped: summary.dropped,
-      skipped: stream.forwarder.skipped,
+      skipped: stream.toScreen.skipped,
       rejected: connection.stats.rejected,
     };
   }

@@ -1,8 +1,8 @@
 import type { Mat } from '@u4/opencv4nodejs';
 import { nowMicros } from '../../common/clock';
 import { UsageError } from '../../common/errors';
-import { withHuffmanTables } from '../../common/jpeg-huffman';
-import { readJpegFrameInfo } from '../../common/jpeg-structure';
+import { withHuffmanTables } from './jpeg-huffman';
+import { readJpegFrameInfo } from '../../common/wire/jpeg-structure';
 import type { CapturedJpeg, JpegFrameSource } from './frame-source';
 import { OpenCvCapture, type CameraRequest } from './opencv-capture';
 

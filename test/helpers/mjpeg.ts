@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MJPEG_BOUNDARY } from '../../common/http/mjpeg-stream';
+import { MJPEG_BOUNDARY } from '../../common/web/mjpeg-stream';
 
 /** Reads an MJPEG response into its parts until `count` JPEGs have arrived. */
 export async function readMjpegParts(body: ReadableStream<Uint8Array>, count: number): Promise<Buffer[]> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { JPEG_MARKER } from '../../common/jpeg-structure';
+import { JPEG_MARKER } from '../../common/wire/jpeg-structure';
 import type { ChannelOrder, RawFrame } from '../../sender/sources/frame-source';
 
 /** Frame sizes and strip counts every encoder's strips are checked at: 1080 is not a multiple of 16, odd widths, tiny frames, one strip. */

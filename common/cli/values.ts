@@ -1,0 +1,79 @@
+import { InvalidArgumentError } from 'commander';
+import { parseEndpoint, type EndpointRole } from '../sockets/endpoint';
+import { describeError } from '../errors';
+import { isValidTopic } from '../wire/protocol';
+
+/** Parsers for flag values: each turns a bad value into commander's one-line usage error. */
+export function parseIntIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+/** `auto`, or a whole number from min to max (--strips, the hub's --hwm). */
+export function parseAutoOrIntIn(min: number, max: number): (value: string) => number | 'auto' {
+  const parseInt = parseIntIn(min, max);
+  return (value) => {
+    if (value.trim() === 'auto') return 'auto';
+    try {
+      return parseInt(value);
+    } catch {
+      throw new InvalidArgumentError(`expected auto or a whole number from ${min} to ${max}`);
+    }
+  };
+}
+
+export function parseNumberIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+export function parseEndpointFor(role: EndpointRole): (value: string) => string {
+  return (value) => {
+    try {
+      return parseEndpoint(value, role);
+    } catch (error) {
+      throw new InvalidArgumentError(describeError(error).replace(/^invalid endpoint "[^"]*": /, ''));
+    }
+  };
+}
+
+export function parseTopic(value: string): string {
+  if (!isValidTopic(value)) throw new InvalidArgumentError('use 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)');
+  return value;
+}
+
+/** --topic may repeat and may hold a comma-separated list. */
+export function collectTopics(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').filter(Boolean).map(parseTopic)];
+}
+
+/** --connect may repeat and may hold a comma-separated list (handy in one ZEROCAM_CONNECT variable). */
+export function collectEndpoints(value: string, previous: string[] | undefined): string[] {
+  const parse = parseEndpointFor('connect');
+  return [...(previous ?? []), ...value.split(',').filter(Boolean).map(parse)];
+}
+
+/** --token: URL-safe, so it survives `?token=` in a URL and a cookie as it is. */
+export function parseToken(value: string): string {
+  if (!/^[A-Za-z0-9._~-]{8,256}$/.test(value)) throw new InvalidArgumentError('expected 8-256 characters of A-Z, a-z, 0-9 and . _ ~ -');
+  return value;
+}
+
+/** --allowed-host may repeat and may hold a comma-separated list. */
+export function collectHostNames(value: string, previous: string[] | undefined): string[] {
+  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})$/.test(name)) throw new InvalidArgumentError(`"${name}" is not a host name (a name or address, without a port)`);
+  }
+  return [...(previous ?? []), ...names];
+}

@@ -1,0 +1,68 @@
+import { randomInt } from 'node:crypto';
+import { DEFAULTS } from '../defaults';
+import { encodeLinkReport, type LinkReport } from '../wire/link-report';
+import type { Frame } from '../wire/protocol';
+
+interface StreamCounts {
+  session: number;
+  lastSeq: number;
+  frames: number;
+  bytes: number;
+  dropped: number;
+}
+
+/**
+ * The receiver's half of the return path: counts what arrives of each stream and hands a link
+ * report (common/wire/link-report.ts) per stream seen to `send`, every `intervalMs`.
+ * Counts are cumulative per session, so a report lost on the way costs nothing.
+ */
+export class LinkReporter {
+  readonly receiver = randomInt(0, 2 ** 32);
+  private readonly streams = new Map<string, StreamCounts>();
+  private readonly timer: NodeJS.Timeout;
+  private sending = false;
+  private closed = false;
+
+  constructor(
+    private readonly send: (message: Buffer) => Promise<void>,
+    intervalMs: number = DEFAULTS.linkReportIntervalMs,
+  ) {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  onFrame({ topic, header, jpeg }: Frame): void {
+    let counts = this.streams.get(topic);
+    if (!counts || counts.session !== header.session) {
+      counts = { session: header.session, lastSeq: header.seq - 1, frames: 0, bytes: 0, dropped: 0 };
+      this.streams.set(topic, counts);
+    }
+    // A repeat (a hub's cached frame) is not news about the link.
+    if (header.seq <= counts.lastSeq) return;
+    counts.dropped += header.seq - counts.lastSeq - 1;
+    counts.lastSeq = header.seq;
+    counts.frames++;
+    counts.bytes += jpeg.length;
+  }
+
+  /** Reports every stream seen, also one whose frames stopped coming: that is news about the link too. */
+  private async flush(): Promise<void> {
+    if (this.sending || this.closed) return;
+    this.sending = true;
+    try {
+      for (const [topic, counts] of this.streams) {
+        const report: LinkReport = { receiver: this.receiver, topic, session: counts.session, frames: counts.frames, bytes: counts.bytes, dropped: counts.dropped };
+        await this.send(encodeLinkReport(report));
+        if (this.closed) return;
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** Idempotent. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,94 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import { REJECT_REASONS } from '../errors';
+import type { StreamCatalog } from './stream-catalog';
+
+export interface MetricsSource {
+  catalog: StreamCatalog;
+  /** Receivers connected to a hub; absent outside the hub. */
+  receivers?: () => number;
+}
+
+/**
+ * The Prometheus registry behind /metrics. Values are read from the catalog when scraped, so the
+ * frame path does no metrics work. Counters carry the whole run's totals (Prometheus takes rates).
+ */
+export function createMetricsRegistry(source: MetricsSource): Registry {
+  const registry = new Registry();
+  const { catalog } = source;
+  const streams = (): ReturnType<StreamCatalog['describe']> => catalog.describe(Date.now());
+
+  const perStreamCounter = (name: string, help: string, read: (s: ReturnType<typeof streams>[number]) => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['topic'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of streams()) this.inc({ topic: s.topic }, read(s));
+      },
+    });
+  };
+  perStreamCounter('zerocam_frames_total', 'Frames received per stream (repeats excluded).', (s) => s.frames);
+  perStreamCounter('zerocam_bytes_total', 'JPEG bytes received per stream.', (s) => s.bytes);
+  perStreamCounter('zerocam_dropped_frames_total', 'Frames lost on the way to this process (sequence gaps).', (s) => s.dropped);
+  perStreamCounter('zerocam_skipped_frames_total', 'Frames received but not passed on because no receiver had room.', (s) => s.skipped);
+  perStreamCounter('zerocam_duplicate_frames_total', 'Repeated frames discarded (same session, seq not above the last).', (s) => s.duplicates);
+
+  new Counter({
+    name: 'zerocam_rejected_messages_total',
+    help: 'Malformed messages counted and dropped, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const byReason = catalog.stats.rejectedByReason;
+      for (const reason of REJECT_REASONS) this.inc({ reason }, byReason[reason] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'zerocam_latency_seconds',
+    help: 'Capture-to-receive latency per stream over the run, by quantile.',
+    labelNames: ['topic', 'quantile'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of streams()) {
+        this.set({ topic: s.topic, quantile: '0.5' }, s.latencyMs.p50 / 1000);
+        this.set({ topic: s.topic, quantile: '0.99' }, s.latencyMs.p99 / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'zerocam_frames_per_second',
+    help: 'Frame rate per stream over the last seconds.',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of streams()) this.set({ topic: s.topic }, s.fps);
+    },
+  });
+  new Gauge({
+    name: 'zerocam_last_frame_age_seconds',
+    help: 'Time since the newest frame of each stream.',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of streams()) this.set({ topic: s.topic }, s.lastFrameAgeMs / 1000);
+    },
+  });
+  const receivers = source.receivers;
+  if (receivers) {
+    new Gauge({
+      name: 'zerocam_hub_receivers',
+      help: 'Receivers connected to the hub.',
+      registers: [registry],
+      collect() {
+        this.set(receivers());
+      },
+    });
+  }
+  return registry;
+}

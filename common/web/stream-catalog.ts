@@ -1,0 +1,127 @@
+import { DEFAULTS } from '../defaults';
+import type { RejectReason } from '../errors';
+import type { Frame } from '../wire/protocol';
+import { ReceiverStats } from '../stats/receiver-stats';
+
+/** The newest frame of one stream, with the message parts it arrived in (to send on unchanged). */
+export interface CachedFrame {
+  frame: Frame;
+  /** The message as received; absent where a decoded frame was all there was. */
+  parts: readonly Buffer[] | undefined;
+  receiveUs: number;
+}
+
+/** idle: no frame lately, and nobody is asking for the stream (an on-demand camera sends nothing then). */
+export type StreamState = 'live' | 'stalled' | 'idle';
+
+/** One stream as /streams.json shows it. */
+export interface StreamInfo {
+  topic: string;
+  state: StreamState;
+  width: number;
+  height: number;
+  fps: number;
+  bytesPerSecond: number;
+  latencyMs: { p50: number; p99: number };
+  /** Wall-clock time of the newest frame, ISO 8601. */
+  lastFrameTime: string;
+  lastFrameAgeMs: number;
+  frames: number;
+  bytes: number;
+  dropped: number;
+  skipped: number;
+  duplicates: number;
+  sessions: number;
+}
+
+type FrameListener = (cached: CachedFrame) => void;
+
+/**
+ * Every stream a process has seen: its stats and its newest frame (the ZeroMQ guide's last-value
+ * cache). The hub's forwarder and the viewer's gateway fill it; HTTP routes read it and listen
+ * for new frames. Frames are held by reference, never copied; one frame per topic is kept.
+ */
+export class StreamCatalog {
+  readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
+  private readonly newest = new Map<string, CachedFrame>();
+  private readonly listeners = new Map<string, Set<FrameListener>>();
+  /** Topics someone asked for by name, whose first frame may not have come yet. */
+  private readonly expected = new Set<string>();
+
+  constructor(private readonly stallAfterMs: number = DEFAULTS.viewerStallMs) {}
+
+  /** Counts the frame and caches it; false (and nothing cached) for a repeat (docs/protocol.md). */
+  add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number): boolean {
+    if (!this.stats.onFrame(frame, receiveUs)) return false;
+    const cached = { frame, parts, receiveUs };
+    this.newest.set(frame.topic, cached);
+    for (const listener of this.listeners.get(frame.topic) ?? []) listener(cached);
+    return true;
+  }
+
+  onRejected(reason: RejectReason): void {
+    this.stats.onRejected(reason);
+  }
+
+  /** Notes a stream that was asked for by name, so it is known (and waited for) before its first frame. */
+  expect(topic: string): void {
+    this.expected.add(topic);
+  }
+
+  /** A stream that has sent a frame or was asked for by name. */
+  knows(topic: string): boolean {
+    return this.newest.has(topic) || this.expected.has(topic);
+  }
+
+  latest(topic: string): CachedFrame | undefined {
+    return this.newest.get(topic);
+  }
+
+  /** The newest frame of `topic` if it came within the stall window. */
+  fresh(topic: string, nowUs: number): CachedFrame | undefined {
+    const cached = this.newest.get(topic);
+    return cached && nowUs - cached.receiveUs <= this.stallAfterMs * 1000 ? cached : undefined;
+  }
+
+  /** Newest frames whose topic starts with `prefix` (SUB matching); '' matches all. */
+  *matching(prefix: string): Iterable<CachedFrame> {
+    for (const [topic, cached] of this.newest) if (topic.startsWith(prefix)) yield cached;
+  }
+
+  /** Calls `listener` with each new frame of `topic`; returns the unsubscribe function. */
+  listen(topic: string, listener: FrameListener): () => void {
+    let set = this.listeners.get(topic);
+    if (!set) this.listeners.set(topic, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(topic);
+    };
+  }
+
+  /** Rates and counts read fresh; latency over the whole run (the live histograms belong to the stats reporter). */
+  describe(nowMs: number, isWatched: (topic: string) => boolean = () => true): StreamInfo[] {
+    const summary = this.stats.final(nowMs);
+    return Object.entries(summary.streams).map(([topic, s]) => {
+      const windowed = this.stats.stream(topic).summary(nowMs);
+      const age = s.lastFrameAgeMs ?? 0;
+      return {
+        topic,
+        state: age <= this.stallAfterMs ? 'live' : isWatched(topic) ? 'stalled' : 'idle',
+        width: s.width,
+        height: s.height,
+        fps: windowed.fps,
+        bytesPerSecond: windowed.bytesPerSecond,
+        latencyMs: { p50: s.latencyMs.p50, p99: s.latencyMs.p99 },
+        lastFrameTime: new Date(nowMs - age).toISOString(),
+        lastFrameAgeMs: age,
+        frames: s.frames,
+        bytes: s.bytes,
+        dropped: s.dropped,
+        skipped: s.skipped,
+        duplicates: s.duplicates,
+        sessions: s.sessions,
+      };
+    });
+  }
+}
