@@ -4,6 +4,7 @@ import type { FrameHeader } from '../common/wire/protocol';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
 import { RateWindow } from '../common/stats/rate-window';
 import { ReceiverStats } from '../common/stats/receiver-stats';
+import { SequenceTracker } from '../common/stats/sequence-tracker';
 import { StreamStats } from '../common/stats/stream-stats';
 
 const frame = (session: number, seq: number, captureUs = 1_000_000): FrameHeader => ({
@@ -117,5 +118,18 @@ describe('stats', () => {
     assert.deepEqual(summary.rejectedByReason, { magic: 2, oversized: 1 });
     assert.deepEqual(Object.keys(summary.streams), ['a', 'b']);
     assert.ok(Math.abs(summary.latencyMs.p99 - 4) <= 0.005, `p99 ${summary.latencyMs.p99}`);
+  });
+});
+
+describe('SequenceTracker', () => {
+  test('a new session starts afresh; within one, repeats are refused and jumps are gaps', () => {
+    const sequence = new SequenceTracker();
+    assert.deepEqual(sequence.accept(7, 5), { newSession: true, gap: 0 }, 'the first frame is never a gap');
+    assert.deepEqual(sequence.accept(7, 6), { newSession: false, gap: 0 });
+    assert.equal(sequence.accept(7, 6), undefined, 'a repeat');
+    assert.equal(sequence.accept(7, 2), undefined, 'an older frame');
+    assert.deepEqual(sequence.accept(7, 10), { newSession: false, gap: 3 });
+    assert.deepEqual(sequence.accept(9, 0), { newSession: true, gap: 0 }, 'a restarted sender numbers from 0 again');
+    assert.equal(sequence.session, 9);
   });
 });

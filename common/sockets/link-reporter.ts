@@ -1,11 +1,12 @@
 import { randomInt } from 'node:crypto';
 import { DEFAULTS } from '../defaults';
+import { SequenceTracker } from '../stats/sequence-tracker';
 import { encodeLinkReport, type LinkReport } from '../wire/link-report';
 import type { Frame } from '../wire/protocol';
 
 interface StreamCounts {
-  session: number;
-  lastSeq: number;
+  readonly sequence: SequenceTracker;
+  /** This session's, since a report is about one sender run. */
   frames: number;
   bytes: number;
   dropped: number;
@@ -33,14 +34,19 @@ export class LinkReporter {
 
   onFrame({ topic, header, jpeg }: Frame): void {
     let counts = this.streams.get(topic);
-    if (!counts || counts.session !== header.session) {
-      counts = { session: header.session, lastSeq: header.seq - 1, frames: 0, bytes: 0, dropped: 0 };
+    if (!counts) {
+      counts = { sequence: new SequenceTracker(), frames: 0, bytes: 0, dropped: 0 };
       this.streams.set(topic, counts);
     }
+    const step = counts.sequence.accept(header.session, header.seq);
     // A repeat (a hub's cached frame) is not news about the link.
-    if (header.seq <= counts.lastSeq) return;
-    counts.dropped += header.seq - counts.lastSeq - 1;
-    counts.lastSeq = header.seq;
+    if (!step) return;
+    if (step.newSession) {
+      counts.frames = 0;
+      counts.bytes = 0;
+      counts.dropped = 0;
+    }
+    counts.dropped += step.gap;
     counts.frames++;
     counts.bytes += jpeg.length;
   }
@@ -51,7 +57,7 @@ export class LinkReporter {
     this.sending = true;
     try {
       for (const [topic, counts] of this.streams) {
-        const report: LinkReport = { receiver: this.receiver, topic, session: counts.session, frames: counts.frames, bytes: counts.bytes, dropped: counts.dropped };
+        const report: LinkReport = { receiver: this.receiver, topic, session: counts.sequence.session, frames: counts.frames, bytes: counts.bytes, dropped: counts.dropped };
         await this.send(encodeLinkReport(report));
         if (this.closed) return;
       }

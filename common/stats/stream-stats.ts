@@ -1,5 +1,6 @@
 import { LatencyHistogram, type Percentiles } from './latency-histogram';
 import { RateWindow } from './rate-window';
+import { SequenceTracker } from './sequence-tracker';
 import type { FrameHeader } from '../wire/protocol';
 
 export interface StreamSummary {
@@ -34,10 +35,9 @@ export class StreamStats {
   duplicates = 0;
   width = 0;
   height = 0;
-  private session = -1;
+  private readonly sequence = new SequenceTracker();
   private firstReceiveUs: number | undefined;
   private lastReceiveUs = 0;
-  private lastSeq = -1;
   private readonly rate: RateWindow;
   /** Whole-run latency. */
   readonly latency = new LatencyHistogram();
@@ -53,7 +53,8 @@ export class StreamStats {
    * not above the last accepted one was seen before, e.g. a hub's last-frame cache sent it again.
    */
   onFrame(header: FrameHeader, bytes: number, receiveUs: number): boolean {
-    if (header.session === this.session && header.seq <= this.lastSeq) {
+    const step = this.sequence.accept(header.session, header.seq);
+    if (!step) {
       this.duplicates++;
       return false;
     }
@@ -61,15 +62,8 @@ export class StreamStats {
     this.bytes += bytes;
     this.width = header.width;
     this.height = header.height;
-    if (header.session !== this.session) {
-      // A new sender run numbers from 0 again: not a gap, and not a drop.
-      this.session = header.session;
-      this.sessions++;
-      this.lastSeq = header.seq;
-    } else {
-      if (header.seq > this.lastSeq + 1) this.dropped += header.seq - this.lastSeq - 1;
-      this.lastSeq = header.seq;
-    }
+    if (step.newSession) this.sessions++;
+    this.dropped += step.gap;
     this.firstReceiveUs ??= receiveUs;
     this.lastReceiveUs = receiveUs;
     // capture_us 0: the source gave no capture time (imagezmq), so there is no latency to record.
