@@ -12,7 +12,8 @@ import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socke
 import { formatBytesPerSecond } from '../common/stats/stats-reporter';
 import type { SenderSummary } from './sender-stats';
 import { defaultTopic } from './topic';
-import { FrameStreamer, type SenderOptions } from './frame-streamer';
+import { FrameStreamer } from './frame-streamer';
+import type { SenderOptions } from './sender-options';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
 import { sizeThreadPool } from './encode/thread-pool';
 import type { StripSetting } from './encode/strip-plan';
@@ -182,14 +183,16 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   };
 
   const sender = await FrameStreamer.open(options, log);
-  log.info(
-    { event: 'streaming', endpoint: sender.endpoint, topic: options.topic, pattern: options.pattern, fps: sender.paceFps },
-    `streaming ${sender.sourceDescription} as "${options.topic}" (${options.pattern}) on ${sender.endpoint}`,
-  );
   const summary = await runService(NAME, raw, {
     summary: (final) => (final ? sender.stats.final() : sender.stats.live(performance.now())),
     liveLine,
-    run: () => sender.run(signal),
+    run: () => {
+      log.info(
+        { event: 'streaming', endpoint: sender.endpoint, topic: options.topic, pattern: options.pattern, fps: sender.paceFps },
+        `streaming ${sender.sourceDescription} as "${options.topic}" (${options.pattern}) on ${sender.endpoint}`,
+      );
+      return sender.run(signal);
+    },
     close: () => sender.close(),
   });
   log.info({ event: 'stopped' }, `stopped after ${summary.frames} frames (${summary.skipped} skipped)`);

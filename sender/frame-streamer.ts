@@ -1,61 +1,23 @@
 import { availableParallelism } from 'node:os';
 import { nowMicros } from '../common/clock';
-import { DEFAULTS, type EncoderName, type RequestPattern, type SenderPattern, type Wire } from '../common/defaults';
-import type { CurveSettings } from '../common/sockets/curve-security';
+import { DEFAULTS } from '../common/defaults';
 import { UsageError } from '../common/errors';
-import { estimateJpegQuality } from './sources/jpeg-quality';
-import { FrameRequester, type RequestOutcome } from './send/frame-requester';
-import { FramePublisher } from './send/frame-publisher';
-import { JpegStructureError } from '../common/wire/jpeg-structure';
 import type { Logger } from '../common/log';
-import type { Attachment } from '../common/sockets/socket-options';
-import { SenderStats } from './sender-stats';
-import { OrderedEncodePipeline } from './encode/encode-pipeline';
+import { JpegStructureError } from '../common/wire/jpeg-structure';
 import { createFrameEncoder } from './encode/choose-encoder';
+import { OrderedEncodePipeline } from './encode/encode-pipeline';
 import type { EncodedFrame, FrameEncoder, JpegSettings } from './encode/frame-encoder';
-import { LinkAdapter } from './send/link-adapter';
+import { StripChooser } from './encode/strip-plan';
 import { Pacer } from './pacer';
+import { openFrameOutput, type FrameOutput } from './send/frame-output';
+import { FramePublisher } from './send/frame-publisher';
+import { FrameRequester, type RequestOutcome } from './send/frame-requester';
+import { LinkAdapter } from './send/link-adapter';
+import type { SenderOptions } from './sender-options';
+import { SenderStats } from './sender-stats';
 import type { CapturedJpeg, FrameSource, JpegFrameSource, RawFrame } from './sources/frame-source';
-import { openJpegSource, openSource, type SourceSpec } from './sources/source-spec';
-import { StripChooser, type StripSetting } from './encode/strip-plan';
-
-export interface SenderOptions {
-  source: SourceSpec;
-  pattern: SenderPattern | RequestPattern;
-  attachment: Attachment;
-  /** Default 'zerocam'. */
-  wire?: Wire;
-  /** req: how long to wait for each reply before reopening the socket. */
-  replyTimeoutMs?: number;
-  topic: string;
-  /** testsrc size, or the size asked of a camera. */
-  width: number;
-  height: number;
-  /** Frames per second; 0 = unthrottled; undefined = the source's own rate (testsrc: DEFAULTS.fps). */
-  fps: number | undefined;
-  loop: boolean;
-  jpeg: JpegSettings;
-  /** Stop after this many frames. */
-  frames?: number | undefined;
-  /** Stop after this many seconds. */
-  durationS?: number | undefined;
-  sendHighWaterMark?: number;
-  encodeConcurrency?: number;
-  /** Which library encodes JPEG (sender/encode/frame-encoder.ts); default DEFAULTS.encoder. */
-  encoder?: EncoderName;
-  /** Strips per frame (1..64) or 'auto' (sender/encode/strip-plan.ts). */
-  strips?: StripSetting;
-  /** Send the camera's or file's own JPEG frames as they are: no decode, no encode. */
-  passthrough?: boolean;
-  /** Called when the sender stops working because no one watches, and when someone does again. */
-  onIdleChange?: (idle: boolean) => void;
-  /** --adapt (PUB, encoding): fit quality, then size, to the slowest reporting receiver's link, down to this quality. */
-  adapt?: { minQuality: number } | undefined;
-  /** Called when --adapt changes the quality or scale. */
-  onAdapt?: (settings: { quality: number; scale: number }) => void;
-  /** CURVE: on when a key (binding) or a server key (connecting) is given. */
-  curve?: CurveSettings | undefined;
-}
+import { estimateJpegQuality } from './sources/jpeg-quality';
+import { openJpegSource, openSource } from './sources/source-spec';
 
 /** --adapt decides on two link reports per receiver: recent enough to follow the link, enough to be a rate. */
 const ADAPT_WINDOW_MS = 2 * DEFAULTS.linkReportIntervalMs;
@@ -81,7 +43,7 @@ export class FrameStreamer {
   private constructor(
     private readonly options: SenderOptions,
     private readonly input: Source,
-    private readonly socket: FramePublisher | FrameRequester,
+    private readonly socket: FrameOutput,
     /** The encoder's settings: --adapt changes quality and scale here as the link demands. */
     private readonly jpeg: JpegSettings,
   ) {
@@ -114,29 +76,10 @@ export class FrameStreamer {
     };
     const security = options.curve ? { curve: options.curve, log, onDenied } : undefined;
     try {
-      const { pattern, attachment, topic } = options;
-      const wire = options.wire ?? DEFAULTS.wire;
-      let socket: FramePublisher | FrameRequester;
-      if (options.adapt && (pattern !== 'pub' || options.passthrough)) throw new UsageError('--adapt needs --pattern pub and encoding (not --passthrough): it fits the encode to what receivers report');
-      if (pattern === 'req') {
-        if (!('connect' in attachment)) throw new UsageError('--pattern req needs --connect: the receiver or hub binds');
-        socket = await FrameRequester.open(
-          {
-            connect: attachment.connect,
-            topic,
-            wire,
-            replyTimeoutMs: options.replyTimeoutMs,
-            onTimeout: (first) => {
-              if (first) log.warn({ event: 'reply-timeout', endpoint: attachment.connect[0] }, `no reply from ${attachment.connect.join(', ')} within ${options.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs} ms; reopening the socket and retrying with fresh frames (further timeouts are only counted)`);
-            },
-            onRecovered: () => log.info({ event: 'reply-recovered' }, `replies from ${attachment.connect.join(', ')} are back`),
-            security,
-          },
-          nowMicros(),
-        );
-      } else {
-        socket = await FramePublisher.open({ pattern, attachment, topic, wire, sendHighWaterMark: options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark, security }, nowMicros());
+      if (options.adapt && (options.pattern !== 'pub' || options.passthrough)) {
+        throw new UsageError('--adapt needs --pattern pub and encoding (not --passthrough): it fits the encode to what receivers report');
       }
+      const socket = await openFrameOutput(options, log, security);
       sender = new FrameStreamer(options, input, socket, jpeg);
       return sender;
     } catch (error) {
