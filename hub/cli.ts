@@ -141,17 +141,28 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
           discoveryIntervalMs: raw.discoveryInterval * 1000,
         };
   const hub = await Hub.open({ ...raw, senders, http }, log);
-  if (hub.http) {
+  const announce = (): void => {
+    if (hub.http) {
+      log.info(
+        { event: 'serving', url: hub.http.pageUrl },
+        `web gateway at ${hub.http.pageUrl} (${hub.http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,
+      );
+    }
     log.info(
-      { event: 'serving', url: hub.http.pageUrl },
-      `web gateway at ${hub.http.pageUrl} (${hub.http.tokenHint}; streams.json, snapshot/TOPIC.jpg, stream/TOPIC.mjpeg, metrics)`,
+      { event: 'forwarding', senders: hub.sendersEndpoint, receivers: hub.receiversEndpoint, pattern: raw.pattern, intake: hub.intake.kind, senderWire: raw.senderWire },
+      `forwarding (${raw.pattern}) from ${describeSenders(hub.intake, raw.senderWire, senders, hub.sendersEndpoint)} to receivers on ${hub.receiversEndpoint}`,
     );
-  }
-  log.info(
-    { event: 'forwarding', senders: hub.sendersEndpoint, receivers: hub.receiversEndpoint, pattern: raw.pattern, intake: hub.intake.kind, senderWire: raw.senderWire },
-    `forwarding (${raw.pattern}) from ${describeSenders(hub.intake, raw.senderWire, senders, hub.sendersEndpoint)} to receivers on ${hub.receiversEndpoint}`,
-  );
-  const final = await runService(NAME, raw, { summary: (last) => hub.summary(last), liveLine, run: () => hub.run(signal), close: () => hub.close() });
+  };
+  const final = await runService(NAME, raw, {
+    summary: (last) => hub.summary(last),
+    liveLine,
+    // Announced once the health file exists: whoever waits for these lines may check it at once.
+    run: () => {
+      announce();
+      return hub.run(signal);
+    },
+    close: () => hub.close(),
+  });
   log.info(`stopped after forwarding ${final.frames} frames from ${Object.keys(final.streams).length} streams (${final.rejected} rejected)`);
   return 0;
 }

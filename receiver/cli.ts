@@ -118,12 +118,14 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const log = createLogger(NAME);
 
   const receiver = await Receiver.open(options, log);
-  const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
-  log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
   const summary = await runService(NAME, raw, {
     summary: (final) => (final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())),
     liveLine,
-    run: () => receiver.run(signal),
+    run: () => {
+      const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
+      log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
+      return receiver.run(signal);
+    },
     close: () => receiver.close(),
   });
   log.info(`stopped after ${summary.frames} frames: ${summary.saved} saved, ${summary.dropped} dropped, ${summary.skipped} skipped, ${summary.rejected} rejected`);
