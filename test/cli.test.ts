@@ -220,6 +220,20 @@ describe('usage errors', () => {
     }
   });
 
+  test('--help names each option\'s default once, in every program', async (t) => {
+    for (const name of ['sender', 'receiver', 'hub', 'viewer'] as const) {
+      const child = new CliProcess(name, ['--help']);
+      t.after(() => child.stop());
+      assert.equal((await child.exited).code, 0);
+      // One entry per option: its first line starts "  -", wrapped lines are indented further.
+      const start = child.stdout.indexOf('Options:') + 1;
+      const options = child.stdout.slice(start, child.stdout.indexOf('', start));
+      const entries = options.reduce<string[]>((all, line) => (/^ {2}-/.test(line) ? [...all, line] : [...all.slice(0, -1), `${all.at(-1)} ${line.trim()}`]), []);
+      assert.ok(entries.some((entry) => entry.startsWith('  --socket-buffer') && /\(default: \d+/.test(entry)), `zerocam-${name} --socket-buffer names its default`);
+      for (const entry of entries) assert.ok((entry.match(/default:/g) ?? []).length <= 1, `zerocam-${name}: ${entry}`);
+    }
+  });
+
   test('--help into a pipe that was closed (`| head`) exits 0 without a stack trace', async () => {
     for (const name of ['sender', 'receiver', 'hub'] as const) {
       const child = spawn(process.execPath, [join(__dirname, '..', name, 'cli.js'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
