@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Option } from 'commander';
 import {
   addWebAccessOptions,
+  checkAndWatchConnectEndpoints,
   collectEndpoints,
   collectTopics,
   createProgram,
@@ -31,7 +32,7 @@ import { GatewayRoutes } from '../common/http/gateway-routes';
 import { StreamCatalog } from '../common/stream-catalog';
 import { StreamWatcher } from '../common/stream-watcher';
 import { VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
-import { createLogger } from '../common/log';
+import { createLogger, type Logger } from '../common/log';
 import { setNetworkSocketBuffer } from '../common/socket-options';
 import type { ViewerPattern, ViewerSettings } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from './web-server';
@@ -93,9 +94,8 @@ function electronBinary(): string | undefined {
   }
 }
 
-async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: AbortSignal): Promise<number> {
+async function serveWeb(raw: RawOptions, settings: ViewerSettings, log: Logger, signal: AbortSignal): Promise<number> {
   const tls = await readWebTls(raw);
-  const log = createLogger(NAME);
   // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
   const catalog = new StreamCatalog();
   const security = raw.curveServer === undefined ? undefined : { curve: { key: raw.curveKey, serverKey: raw.curveServer }, log };
@@ -159,6 +159,9 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   setNetworkSocketBuffer(raw.socketBuffer);
+  const log = createLogger(NAME);
+  // Here, before the window's process or the web server connects them.
+  const hosts = await checkAndWatchConnectEndpoints(raw.connect ?? [], log);
   const settings: ViewerSettings = {
     connections: (raw.connect ?? []).map((endpoint) => ({
       endpoint,
@@ -168,7 +171,11 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       ...(raw.curveServer ? { serverKey: raw.curveServer } : {}),
     })),
   };
-  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, signal);
+  try {
+    return await (raw.web ? serveWeb(raw, settings, log, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, signal));
+  } finally {
+    hosts.close();
+  }
 }
 
 if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

@@ -5,6 +5,7 @@ import { Option } from 'commander';
 import type { Wire } from '../common/defaults';
 import {
   addWebAccessOptions,
+  checkAndWatchConnectEndpoints,
   collectEndpoints,
   createProgram,
   CURVE_HELP,
@@ -214,6 +215,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const warned = new Set<string>();
   const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
   const intake = resolveSenderIntake({ pattern: raw.pattern, senderPattern: raw.senderPattern, wire: raw.senderWire, senders });
+  const hosts = await checkAndWatchConnectEndpoints('connect' in senders ? senders.connect : [], log);
   const forwarder = await FrameForwarder.open({
     ...hubSecurity(raw, log, () => catalog.stats.denied++),
     pattern: raw.pattern,
@@ -278,6 +280,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     discovery?.close();
     reporter.close();
     forwarder.close();
+    hosts.close();
     await http?.close();
   }
   const final = summary(true);

@@ -2,6 +2,7 @@
 import { Option } from 'commander';
 import {
   addCurveOptions,
+  checkAndWatchConnectEndpoints,
   collectEndpoints,
   CURVE_HELP,
   curveSettingsFrom,
@@ -132,6 +133,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const options = receiverOptionsFrom(raw);
   const log = createLogger(NAME);
 
+  const hosts = await checkAndWatchConnectEndpoints('connect' in options.attachment ? options.attachment.connect : [], log);
   const receiver = await Receiver.open(options, log);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = receiver.stats.live(Date.now());
@@ -147,6 +149,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     health?.close();
     reporter.close();
     await receiver.close();
+    hosts.close();
   }
   const summary = receiver.stats.final(Date.now());
   if (raw.statsJson) await writeSummaryFile(raw.statsJson, summary);

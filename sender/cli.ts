@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import {
   addCurveOptions,
+  checkAndWatchConnectEndpoints,
   collectEndpoints,
   CURVE_HELP,
   curveSettingsFrom,
@@ -197,6 +198,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     onAdapt: ({ quality, scale }) => log.info({ event: 'adapt', quality, scale }, `adapt: quality ${quality}, scale ${scale.toFixed(3)}`),
   };
 
+  const hosts = await checkAndWatchConnectEndpoints('connect' in options.attachment ? options.attachment.connect : [], log);
   const sender = await Sender.open(options, log);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = sender.stats.live(performance.now());
@@ -214,6 +216,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     health?.close();
     reporter.close();
     sender.close();
+    hosts.close();
   }
   const summary = sender.stats.final();
   if (raw.statsJson) await writeSummaryFile(raw.statsJson, summary);
