@@ -141,7 +141,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   });
   const health = HealthFile.start(raw.healthFile, NAME);
   try {
-    const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
+    const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connecting to ${options.attachment.connect.join(', ')}`;
     log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
     if (raw.stats) reporter.start();
     await receiver.run(signal);
