@@ -52,6 +52,8 @@ export const DEFAULTS = {
   heartbeatTimeoutMs: 3000,
   reconnectIntervalMs: 100,
   reconnectMaxIntervalMs: 1000,
+  /** The host names of --connect endpoints are looked up again this often, to warn of one that stopped resolving. */
+  hostNameRecheckMs: 10_000,
 
   statsIntervalMs: 1000,
   /** fps and bytes/s are averaged over this trailing window. */

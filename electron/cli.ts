@@ -12,13 +12,14 @@ import { CURVE_HELP, curveKeyOption, curveServerOption } from '../common/cli/cur
 import { DEFAULTS } from '../common/defaults';
 import { healthFileOption, socketBufferOption } from '../common/cli/options';
 import type { CurveKeyPair } from '../common/sockets/curve-keys';
+import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { HealthFile } from '../common/cli/health-file';
 import { UsageError } from '../common/errors';
 import { GatewayRoutes } from '../common/web/gateway-routes';
 import { StreamCatalog } from '../common/web/stream-catalog';
 import { StreamWatcher } from './stream-watcher';
 import { VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
-import { createLogger } from '../common/log';
+import { createLogger, type Logger } from '../common/log';
 import { setNetworkSocketBuffer } from '../common/sockets/socket-options';
 import type { ViewerPattern, ViewerSettings } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from './web-server';
@@ -80,9 +81,8 @@ function electronBinary(): string | undefined {
   }
 }
 
-async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: AbortSignal): Promise<number> {
+async function serveWeb(raw: RawOptions, settings: ViewerSettings, log: Logger, signal: AbortSignal): Promise<number> {
   const tls = await readWebTls(raw);
-  const log = createLogger(NAME);
   // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
   const catalog = new StreamCatalog();
   const security = raw.curveServer === undefined ? undefined : { curve: { key: raw.curveKey, serverKey: raw.curveServer }, log };
@@ -142,6 +142,9 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   setNetworkSocketBuffer(raw.socketBuffer);
+  const log = createLogger(NAME);
+  // Here, before the window's process or the web server connects them.
+  const hosts = await checkAndWatchConnectEndpoints(raw.connect ?? [], log);
   const settings: ViewerSettings = {
     connections: (raw.connect ?? []).map((endpoint) => ({
       endpoint,
@@ -151,7 +154,11 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       ...(raw.curveServer ? { serverKey: raw.curveServer } : {}),
     })),
   };
-  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, signal);
+  try {
+    return await (raw.web ? serveWeb(raw, settings, log, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, signal));
+  } finally {
+    hosts.close();
+  }
 }
 
 if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

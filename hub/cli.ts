@@ -60,7 +60,7 @@ function buildProgram() {
     .addOption(envOption('--http <port>', 'serve the web gateway (viewer page, MJPEG, snapshots, /streams.json, /metrics) on this port (0 picks one)', 'HTTP').argParser(parseIntIn(0, 65535)))
     .addOption(envOption('--http-host <address>', 'address the web gateway listens on (127.0.0.1 keeps it to this machine)', 'HTTP_HOST').default(DEFAULTS.httpHost))
     .addOption(
-      envOption('--discovery-interval <seconds>', `with --http: how often the gateway asks every camera for a frame, to list new ones (default: ${DEFAULTS.hubDiscoveryIntervalMs / 1000})`, 'DISCOVERY_INTERVAL')
+      envOption('--discovery-interval <seconds>', 'with --http: how often the gateway asks every camera for a frame, to list new ones', 'DISCOVERY_INTERVAL')
         .argParser(parseNumberIn(0.2, 86_400))
         .default(DEFAULTS.hubDiscoveryIntervalMs / 1000, String(DEFAULTS.hubDiscoveryIntervalMs / 1000)),
     )

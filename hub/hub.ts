@@ -1,9 +1,11 @@
 import { once } from 'node:events';
+import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { DEFAULTS, type Wire } from '../common/defaults';
 import type { Logger } from '../common/log';
 import { warnOncePerReason } from '../common/log';
 import type { CurveKeyPair } from '../common/sockets/curve-keys';
 import type { SocketSecurityOptions } from '../common/sockets/curve-security';
+import type { HostNameWatch } from '../common/sockets/endpoint';
 import type { Attachment } from '../common/sockets/socket-options';
 import type { ViewerSettings } from '../common/viewer/viewer-messages';
 import { GatewayRoutes } from '../common/web/gateway-routes';
@@ -56,6 +58,8 @@ export class Hub {
     readonly intake: SenderIntake,
     private readonly catalog: StreamCatalog,
     private readonly links: ViewerLinks,
+    /** Re-resolves the host names of --senders-connect, to say when one stops resolving. */
+    private readonly hosts: HostNameWatch,
     private readonly forwarder: FrameForwarder,
     private readonly web: { http: HttpServer; discovery: StreamDiscovery } | undefined,
   ) {}
@@ -65,25 +69,28 @@ export class Hub {
     const catalog = new StreamCatalog();
     const links = new ViewerLinks(catalog);
     const warnFirst = warnOncePerReason(log);
-    const forwarder = await FrameForwarder.open({
-      ...hubSecurity(options, log, () => catalog.stats.denied++),
-      pattern: options.pattern,
-      senders: options.senders,
-      intake,
-      quality: options.quality,
-      receivers: options.receivers,
-      catalog,
-      maxFrameBytes: options.maxFrameBytes,
-      sendHighWaterMark: options.hwm,
-      onLinkReport: (message) => links.onMessage(message, Date.now()),
-      onRejected: (error) => warnFirst(error.reason, `dropped a malformed message (${error.reason}): ${error.message}`),
-      onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
-    });
+    const hosts = await checkAndWatchConnectEndpoints('connect' in options.senders ? options.senders.connect : [], log);
+    let forwarder: FrameForwarder | undefined;
     try {
+      forwarder = await FrameForwarder.open({
+        ...hubSecurity(options, log, () => catalog.stats.denied++),
+        pattern: options.pattern,
+        senders: options.senders,
+        intake,
+        quality: options.quality,
+        receivers: options.receivers,
+        catalog,
+        maxFrameBytes: options.maxFrameBytes,
+        sendHighWaterMark: options.hwm,
+        onLinkReport: (message) => links.onMessage(message, Date.now()),
+        onRejected: (error) => warnFirst(error.reason, `dropped a malformed message (${error.reason}): ${error.message}`),
+        onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
+      });
       const web = options.http ? await openGateway(options, options.http, catalog, forwarder, log) : undefined;
-      return new Hub(intake, catalog, links, forwarder, web);
+      return new Hub(intake, catalog, links, hosts, forwarder, web);
     } catch (error) {
-      forwarder.close();
+      forwarder?.close();
+      hosts.close();
       throw error;
     }
   }
@@ -120,6 +127,7 @@ export class Hub {
     this.closed = true;
     this.web?.discovery.close();
     this.forwarder.close();
+    this.hosts.close();
     await this.web?.http.close();
   }
 }

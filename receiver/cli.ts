@@ -5,6 +5,7 @@ import { collectEndpoints, collectTopics, parseEndpointFor, parseIntIn, parseNum
 import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
 import { DEFAULTS, type Wire } from '../common/defaults';
 import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { runService } from '../common/cli/run-service';
 import { createLogger } from '../common/log';
 import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
@@ -117,16 +118,23 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const options = receiverOptionsFrom(raw);
   const log = createLogger(NAME);
 
-  const receiver = await Receiver.open(options, log);
+  const hosts = await checkAndWatchConnectEndpoints('connect' in options.attachment ? options.attachment.connect : [], log);
+  const receiver = await Receiver.open(options, log).catch((error: unknown) => {
+    hosts.close();
+    throw error;
+  });
   const summary = await runService(NAME, raw, {
     summary: (final) => (final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())),
     liveLine,
     run: () => {
-      const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connected to ${options.attachment.connect.join(', ')}`;
+      const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connecting to ${options.attachment.connect.join(', ')}`;
       log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);
       return receiver.run(signal);
     },
-    close: () => receiver.close(),
+    close: async () => {
+      hosts.close();
+      await receiver.close();
+    },
   });
   log.info(`stopped after ${summary.frames} frames: ${summary.saved} saved, ${summary.dropped} dropped, ${summary.skipped} skipped, ${summary.rejected} rejected`);
   return 0;

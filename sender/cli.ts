@@ -5,6 +5,7 @@ import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parse
 import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
 import { DEFAULTS, type EncoderName, type Wire } from '../common/defaults';
 import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { runService } from '../common/cli/run-service';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
@@ -182,7 +183,11 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     onAdapt: ({ quality, scale }) => log.info({ event: 'adapt', quality, scale }, `adapt: quality ${quality}, scale ${scale.toFixed(3)}`),
   };
 
-  const sender = await FrameStreamer.open(options, log);
+  const hosts = await checkAndWatchConnectEndpoints('connect' in options.attachment ? options.attachment.connect : [], log);
+  const sender = await FrameStreamer.open(options, log).catch((error: unknown) => {
+    hosts.close();
+    throw error;
+  });
   const summary = await runService(NAME, raw, {
     summary: (final) => (final ? sender.stats.final() : sender.stats.live(performance.now())),
     liveLine,
@@ -193,7 +198,10 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       );
       return sender.run(signal);
     },
-    close: () => sender.close(),
+    close: () => {
+      hosts.close();
+      sender.close();
+    },
   });
   log.info({ event: 'stopped' }, `stopped after ${summary.frames} frames (${summary.skipped} skipped)`);
   return 0;

@@ -204,6 +204,34 @@ describe('usage errors', () => {
     });
   }
 
+  // libzmq takes these and redials them for ever in silence; every program that connects refuses them at start.
+  const connecting: Array<[string, 'sender' | 'receiver' | 'viewer' | 'hub', string, string[]]> = [
+    ['zerocam-sender', 'sender', '--connect', []],
+    ['zerocam-receiver', 'receiver', '--connect', []],
+    ['zerocam-viewer', 'viewer', '--connect', []],
+    ['zerocam-viewer --web', 'viewer', '--connect', ['--web', '--port', '0']],
+    ['zerocam-hub', 'hub', '--senders-connect', ['--receivers', ipcEndpoint()]],
+  ];
+  for (const [what, name, flag, extra] of connecting) {
+    for (const [endpoint, why] of [
+      ['tcp://nosuchhost.invalid:5555', /nosuchhost\.invalid does not resolve/],
+      ['ipc:///missing/dir/sock', /the directory \/missing\/dir does not exist/],
+    ] as const) {
+      test(`${what} ${flag} ${endpoint}: one readable line naming it, and exit code 2`, async (t) => {
+        const child = new CliProcess(name, [...extra, flag, `tcp://127.0.0.1:5555,${endpoint}`]);
+        t.after(() => child.stop());
+        const { code } = await child.exited;
+        const lines = child.stderr.filter(Boolean);
+        assert.equal(lines.length, 1, `stderr:\n${lines.join('\n')}`);
+        assert.ok(lines[0]!.startsWith(`zerocam-${name}: cannot connect to ${endpoint}: `), lines[0]);
+        assert.match(lines[0]!, why);
+        assert.doesNotMatch(lines[0]!, /\s+at \S+ \(/);
+        assert.equal(code, 2, lines[0]);
+        assert.deepEqual(child.stdout, [], 'nothing started');
+      });
+    }
+  }
+
   test('an unopenable camera names the camera and what went wrong', async (t) => {
     const child = start(t, 'sender', ['--source', 'camera:9']);
     await child.exited;
@@ -217,6 +245,20 @@ describe('usage errors', () => {
       const help = child.stdout.join('\n');
       assert.match(help, /Examples:/);
       assert.match(help, /ZEROCAM_/);
+    }
+  });
+
+  test('--help names each option\'s default once, in every program', async (t) => {
+    for (const name of ['sender', 'receiver', 'hub', 'viewer'] as const) {
+      const child = new CliProcess(name, ['--help']);
+      t.after(() => child.stop());
+      assert.equal((await child.exited).code, 0);
+      // One entry per option: its first line starts "  -", wrapped lines are indented further.
+      const start = child.stdout.indexOf('Options:') + 1;
+      const options = child.stdout.slice(start, child.stdout.indexOf('', start));
+      const entries = options.reduce<string[]>((all, line) => (/^ {2}-/.test(line) ? [...all, line] : [...all.slice(0, -1), `${all.at(-1)} ${line.trim()}`]), []);
+      assert.ok(entries.some((entry) => entry.startsWith('  --socket-buffer') && /\(default: \d+/.test(entry)), `zerocam-${name} --socket-buffer names its default`);
+      for (const entry of entries) assert.ok((entry.match(/default:/g) ?? []).length <= 1, `zerocam-${name}: ${entry}`);
     }
   });
 

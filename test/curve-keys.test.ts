@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
-import { readAllowlist, readKeyFile, readServerKey } from '../common/sockets/curve-keys';
+import { publicKeyOf, readAllowlist, readKeyFile, readServerKey } from '../common/sockets/curve-keys';
 import { KeyFileError } from '../common/errors';
 import { z85Decode, z85Encode } from '../common/sockets/z85';
 import { CliProcess } from './helpers/cli-process';
@@ -142,6 +142,38 @@ describe('zerocam-keys', () => {
       assert.match(result.stderr[0]!, /^zerocam-keys: .*bad\.pub/);
     });
   }
+
+  test("the public key derived from a secret key is libzmq's own", () => {
+    for (let i = 0; i < 20; i++) {
+      const { publicKey, secretKey } = zmq.curveKeyPair();
+      assert.equal(publicKeyOf(secretKey), publicKey);
+    }
+  });
+
+  test('a .key file whose secret key is not its public key\'s is refused, by show and by a program given it, with one line and exit code 2', async (t) => {
+    const dir = await tempDir(t);
+    assert.equal((await keysCli(t, 'generate', join(dir, 'a'))).code, 0);
+    assert.equal((await keysCli(t, 'generate', join(dir, 'b'))).code, 0);
+    // a's public key with b's secret key: a file pieced together from two pairs.
+    const a = await readFile(join(dir, 'a.key'), 'utf8');
+    const secretOfB = readKeyFile(join(dir, 'b.key')).secretKey!;
+    const mixed = join(dir, 'mixed.key');
+    await writeFile(mixed, a.replace(/secret-key = "[^"]*"/, `secret-key = "${secretOfB}"`), { mode: 0o600 });
+    assert.throws(() => readKeyFile(mixed), { name: 'KeyFileError', message: /does not belong to its secret key/ });
+
+    const shown = await keysCli(t, 'show', mixed);
+    assert.equal(shown.code, 2);
+    assert.deepEqual(shown.stdout, []);
+    assert.equal(shown.stderr.length, 1, shown.stderr.join('\n'));
+    assert.match(shown.stderr[0]!, /^zerocam-keys: .*mixed\.key: its public key does not belong to its secret key/);
+
+    const sender = new CliProcess('sender', ['--curve-key', mixed, '--no-stats']);
+    t.after(() => sender.stop());
+    const { code } = await sender.exited;
+    assert.equal(code, 2, sender.stderr.join('\n'));
+    assert.equal(sender.stderr.length, 1, sender.stderr.join('\n'));
+    assert.match(sender.stderr[0]!, /^zerocam-sender: .*--curve-key.*mixed\.key: its public key does not belong to its secret key/);
+  });
 
   test('a bare key on one line is a valid .pub file (as pasted from show)', async (t) => {
     const dir = await tempDir(t);

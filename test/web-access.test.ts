@@ -21,12 +21,13 @@ async function startViewer(t: TestContext, args: string[] = [], env: NodeJS.Proc
 const tokenOf = (url: string): string => new URL(url).searchParams.get('token') ?? '';
 const bare = (url: string, path: string): string => new URL(path, url).href;
 
-/** A plain HTTP/1.1 request with exactly these headers (fetch will not send a foreign Host). */
-async function rawRequest(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+/** A plain HTTP/1.1 request with exactly these headers (fetch will not send a foreign Host, nor two); pairs may repeat a name. */
+async function rawRequest(port: number, path: string, headers: Record<string, string> | Array<[string, string]>): Promise<{ status: number; text: string }> {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => undefined);
   await once(socket, 'connect');
-  socket.end(`GET ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n`);
+  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+  socket.end(`GET ${path} HTTP/1.1\r\n${pairs.map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n`);
   const chunks: Buffer[] = [];
   for await (const chunk of socket) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('latin1');
@@ -181,6 +182,34 @@ describe('web access: a token and a Host check on every request', () => {
     assert.equal((await rawRequest(port, '/streams.json', { ...auth })).status, 400, 'no Host at all: Node refuses HTTP/1.1 without one');
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `cams.lan:${port}`, 'CAMS.LAN']) {
       assert.equal((await rawRequest(port, '/streams.json', { Host: host, ...auth })).status, 200, host);
+    }
+  });
+
+  test('400 for two Host headers, on the viewer\'s --web and the hub\'s --http, for requests and upgrades alike', async (t) => {
+    const { url: viewerUrl } = await startViewer(t);
+    const hub = new CliProcess('hub', ['--senders', ipcEndpoint(), '--receivers', ipcEndpoint(), '--http', '0', '--no-stats']);
+    t.after(() => hub.stop());
+    const hubUrl = String((await hub.waitForJson('stderr', (r) => r.event === 'serving')).url);
+    for (const [server, url] of [['viewer', viewerUrl], ['hub', hubUrl]] as const) {
+      const port = Number(new URL(url).port);
+      const auth: [string, string] = ['Authorization', `Bearer ${tokenOf(url)}`];
+      const here = `127.0.0.1:${port}`;
+      assert.equal((await rawRequest(port, '/streams.json', [['Host', here], auth])).status, 200, `${server}: the control, one Host`);
+      for (const hosts of [[here, here], [here, `evil.example:${port}`], [`evil.example:${port}`, here], [here, `localhost:${port}`]]) {
+        const reply = await rawRequest(port, '/streams.json', [...hosts.map((host): [string, string] => ['Host', host]), auth]);
+        assert.equal(reply.status, 400, `${server}: Host ${hosts.join(' and Host ')}`);
+        assert.doesNotMatch(reply.text, /"streams"/, `${server}: nothing past the check`);
+      }
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      await once(socket, 'connect');
+      socket.write(
+        `GET /feed?token=${tokenOf(url)} HTTP/1.1\r\nHost: ${here}\r\nhost: evil.example:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 400 Bad Request\r\n/, `${server}: a WebSocket upgrade with two Host headers`);
     }
   });
 

@@ -11,12 +11,13 @@ export function healthFileOption(): Option {
 
 /**
  * --socket-buffer, which every program that opens sockets offers the same way; apply the parsed
- * value with setNetworkSocketBuffer (common/sockets/socket-options.ts) before opening any.
+ * value with setNetworkSocketBuffer (common/sockets/socket-options.ts) before opening any. Its help names
+ * no default: commander adds "(default: ...)" from .default().
  */
 export function socketBufferOption(): Option {
   return envOption(
     '--socket-buffer <bytes>',
-    `kernel send/receive buffer of each network socket (not ipc or loopback): small bounds the lag on a slow link, but caps a connection at about twice this per round trip; raise it for a fast link with a long round trip, 0 for the kernel's own sizing (default: ${DEFAULTS.socketBufferBytes})`,
+    `kernel send/receive buffer of each network socket (not ipc or loopback): small bounds the lag on a slow link, but caps a connection at about twice this per round trip; raise it for a fast link with a long round trip, 0 for the kernel's own sizing`,
     'SOCKET_BUFFER',
   )
     .argParser(parseIntIn(0, 64 * 1024 * 1024))

@@ -1,8 +1,9 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { describeError, KeyFileError } from '../errors';
-import { z85Decode } from './z85';
+import { z85Decode, z85Encode } from './z85';
 
 /** A CURVE key pair, both halves Z85 text (40 characters for 32 bytes). */
 export interface CurveKeyPair {
@@ -26,6 +27,21 @@ export function isCurveKey(text: string): boolean {
 /** A fresh key pair from libzmq's own generator. */
 export function generateKeyPair(): CurveKeyPair {
   return zmq.curveKeyPair();
+}
+
+/** PKCS#8 DER for an X25519 private key, up to the 32 raw key bytes that follow it (RFC 8410). */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+/**
+ * The public key that belongs to a CURVE secret key (Z85 both): X25519 of the base point, as
+ * libsodium's crypto_scalarmult_base computes it for libzmq. zeromq.js can only make new pairs.
+ */
+export function publicKeyOf(secretKey: string): string {
+  const secret = z85Decode(secretKey);
+  if (secret?.length !== 32) throw new KeyFileError('a CURVE secret key is 40 Z85 characters (32 bytes)');
+  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
+  const { x } = createPublicKey(privateKey).export({ format: 'jwk' });
+  return z85Encode(Buffer.from(x!, 'base64url'));
 }
 
 // The ZPL certificate layout of czmq's zcert, so pyzmq's zmq.auth.load_certificate and czmq read these files too.
@@ -124,6 +140,10 @@ export function readKeyFile(file: string): KeyFileContents {
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new KeyFileError(`${file} holds a secret key but its permissions are ${mode.toString(8).padStart(4, '0')}; run: chmod 600 ${file}`);
+  }
+  // A pair pieced together from two files (or mistyped) would fail every handshake, and each peer would blame its own --curve-server.
+  if (publicKeyOf(secretKey) !== publicKey) {
+    throw new KeyFileError(`${file}: its public key does not belong to its secret key (the file was edited, or mixes two pairs); make a new pair with zerocam-keys generate`);
   }
   return { publicKey, secretKey };
 }

@@ -16,7 +16,7 @@ export interface AccessOptions {
 export type AccessVerdict =
   /** Let in; `setCookie` when the token came in the URL, so the page keeps it. */
   | { allowed: true; setCookie: string | undefined }
-  | { allowed: false; status: 401 | 403; reason: string };
+  | { allowed: false; status: 400 | 401 | 403; reason: string };
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '*']);
@@ -25,7 +25,8 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '*']);
  * Who may use zerocam's HTTP server (docs/protocol.md, "Web access"). Two checks, on every request
  * and WebSocket upgrade alike:
  *
- * - the Host header must name this server (loopback, the bound address, or --allowed-host), so a
+ * - there must be exactly one Host header (RFC 9112, 3.2: more than one is a 400, as Node would
+ *   otherwise keep the first and drop the rest unseen), and it must name this server (loopback, the bound address, or --allowed-host), so a
  *   web page that rebinds its own DNS name to this address is refused (403);
  * - the token must come as the cookie the page keeps, as `Authorization: Bearer`, or as `?token=`
  *   (so `<img src>`, VLC and Home Assistant can open MJPEG and snapshot URLs); else 401.
@@ -49,6 +50,8 @@ export class AccessControl {
   }
 
   check(req: IncomingMessage): AccessVerdict {
+    const hostHeaders = countHeader(req.rawHeaders, 'host');
+    if (hostHeaders > 1) return { allowed: false, status: 400, reason: `${hostHeaders} Host headers; a request carries exactly one` };
     const host = hostName(req.headers.host);
     if (host === undefined || !this.hosts.has(host)) {
       return { allowed: false, status: 403, reason: `Host ${JSON.stringify(req.headers.host ?? '')} is not this server's name (see --allowed-host)` };
@@ -79,6 +82,13 @@ export class AccessControl {
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
+}
+
+/** How many times a header came (Node's req.headers keeps only the first Host, or joins others). */
+function countHeader(rawHeaders: readonly string[], name: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) count++;
+  return count;
 }
 
 /** The name in a Host header, lower case, without its port: "[::1]:8080" -> "[::1]". */
