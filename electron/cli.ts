@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { Option } from 'commander';
 import { addWebAccessOptions, readWebTls, WEB_ACCESS_HELP, type WebAccessFlags } from '../common/cli/web-options';
 import { collectEndpoints, collectTopics, parseIntIn } from '../common/cli/values';
-import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { createProgram, envOption, runCli } from '../common/cli/program';
 import { CURVE_HELP, curveKeyOption, curveServerOption } from '../common/cli/curve-options';
 import { DEFAULTS } from '../common/defaults';
-import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { healthFileOption, parseFlags, socketBufferOption } from '../common/cli/options';
 import type { CurveKeyPair } from '../common/sockets/curve-keys';
 import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { HealthFile } from '../common/cli/health-file';
@@ -20,7 +20,6 @@ import { StreamCatalog } from '../common/web/stream-catalog';
 import { StreamWatcher } from './stream-watcher';
 import { VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
 import { createLogger, type Logger } from '../common/log';
-import { setNetworkSocketBuffer } from '../common/sockets/socket-options';
 import type { ViewerPattern, ViewerSettings } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from './web-server';
 
@@ -138,10 +137,7 @@ async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | und
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const program = buildProgram();
-  parseCommandLine(program, argv);
-  const raw = program.opts<RawOptions>();
-  setNetworkSocketBuffer(raw.socketBuffer);
+  const raw = parseFlags<RawOptions>(buildProgram(), argv);
   const log = createLogger(NAME);
   // Here, before the window's process or the web server connects them.
   const hosts = await checkAndWatchConnectEndpoints(raw.connect ?? [], log);

@@ -1,23 +1,21 @@
 #!/usr/bin/env node
-import { Option } from 'commander';
 import { addWebAccessOptions, readWebTls, WEB_ACCESS_HELP, type WebAccessFlags } from '../common/cli/web-options';
 import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn } from '../common/cli/values';
-import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { createProgram, envOption, runCli } from '../common/cli/program';
 import { CURVE_HELP, curveAllowOption, curveKeyOption } from '../common/cli/curve-options';
 import { DEFAULTS, type Wire } from '../common/defaults';
-import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { addServiceOptions, parseFlags, type ServiceOptionFlags } from '../common/cli/options';
 import { runService } from '../common/cli/run-service';
 import { createLogger } from '../common/log';
 import type { CurveKeyPair } from '../common/sockets/curve-keys';
-import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
+import type { Attachment } from '../common/sockets/socket-options';
 import { Hub, type HubHttpOptions } from './hub';
 import { liveLine } from './hub-stats';
 import type { ForwarderPattern, HubSenderPattern, SenderIntake } from './hub-types';
 
 const NAME = 'zerocam-hub';
 
-interface RawOptions extends WebAccessFlags {
-  socketBuffer: number;
+interface RawOptions extends WebAccessFlags, ServiceOptionFlags {
   curveKey?: CurveKeyPair;
   curveAllowSenders?: ReadonlySet<string>;
   curveAllowReceivers?: ReadonlySet<string>;
@@ -31,15 +29,12 @@ interface RawOptions extends WebAccessFlags {
   http?: number;
   discoveryInterval: number;
   httpHost: string;
-  statsJson?: string;
-  healthFile?: string;
-  stats: boolean;
   maxFrameBytes: number;
   hwm: number | 'auto';
 }
 
 function buildProgram() {
-  return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
+  return addWebAccessOptions(addServiceOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.')))
     .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
     .addOption(
       envOption('--senders-connect <endpoints>', 'connect to senders that bind instead (imagezmq PUB senders, zerocam-sender --bind); comma-separated or repeated', 'SENDERS_CONNECT')
@@ -64,10 +59,6 @@ function buildProgram() {
         .argParser(parseNumberIn(0.2, 86_400))
         .default(DEFAULTS.hubDiscoveryIntervalMs / 1000, String(DEFAULTS.hubDiscoveryIntervalMs / 1000)),
     )
-    .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
-    .addOption(healthFileOption())
-    .addOption(socketBufferOption())
-    .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(
       envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips; auto: 2 per live stream less 2, at least 1', 'HWM')
@@ -122,10 +113,7 @@ function describeSenders(intake: SenderIntake, wire: Wire, senders: Attachment, 
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const program = buildProgram();
-  parseCommandLine(program, argv);
-  const raw = program.opts<RawOptions>();
-  setNetworkSocketBuffer(raw.socketBuffer);
+  const raw = parseFlags<RawOptions>(buildProgram(), argv);
   const log = createLogger(NAME);
   const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
   const http: HubHttpOptions | undefined =

@@ -2,21 +2,20 @@
 import { Option } from 'commander';
 import { addCurveOptions, CURVE_HELP, curveSettingsFrom, type CurveFlags } from '../common/cli/curve-options';
 import { collectEndpoints, collectTopics, parseEndpointFor, parseIntIn, parseNumberIn } from '../common/cli/values';
-import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { createProgram, envOption, runCli } from '../common/cli/program';
 import { DEFAULTS, type Wire } from '../common/defaults';
-import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { addServiceOptions, parseFlags, type ServiceOptionFlags } from '../common/cli/options';
 import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { runService } from '../common/cli/run-service';
 import { createLogger } from '../common/log';
-import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
+import type { Attachment } from '../common/sockets/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond } from '../common/stats/stats-reporter';
 import { Receiver, type ReceiverOptions } from './receiver';
 
 const NAME = 'zerocam-receiver';
 
-interface RawOptions extends CurveFlags {
-  socketBuffer: number;
+interface RawOptions extends CurveFlags, ServiceOptionFlags {
   pattern: 'sub' | 'pull' | 'rep';
   wire: Wire;
   quality: number;
@@ -29,15 +28,12 @@ interface RawOptions extends CurveFlags {
   fsync: boolean;
   frames?: number;
   duration?: number;
-  statsJson?: string;
-  healthFile?: string;
-  stats: boolean;
   maxFrameBytes: number;
   hwm: number;
 }
 
 function buildProgram() {
-  return addCurveOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
+  return addCurveOptions(addServiceOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.'))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender), pull (for a push sender) or rep (for a req sender: every frame acknowledged, after it is saved)', 'PATTERN').choices(['sub', 'pull', 'rep']).default(DEFAULTS.receiverPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (from imagezmq senders: --pattern rep or sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
     .addOption(envOption('-q, --quality <1-100>', 'JPEG quality for imagezmq raw images (send_image), encoded once on arrival', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
@@ -50,10 +46,6 @@ function buildProgram() {
     .addOption(new Option('--no-fsync', 'do not fsync each frame before reporting it saved (faster, not crash-safe)').default(DEFAULTS.fsync))
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
-    .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
-    .addOption(healthFileOption())
-    .addOption(socketBufferOption())
-    .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
     .addHelpText(
@@ -111,10 +103,7 @@ function liveLine(s: ReceiverSummary): string {
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const program = buildProgram();
-  parseCommandLine(program, argv);
-  const raw = program.opts<RawOptions>();
-  setNetworkSocketBuffer(raw.socketBuffer);
+  const raw = parseFlags<RawOptions>(buildProgram(), argv);
   const options = receiverOptionsFrom(raw);
   const log = createLogger(NAME);
 

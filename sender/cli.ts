@@ -2,14 +2,14 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { addCurveOptions, CURVE_HELP, curveSettingsFrom, type CurveFlags } from '../common/cli/curve-options';
 import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn, parseTopic } from '../common/cli/values';
-import { createProgram, envOption, parseCommandLine, runCli } from '../common/cli/program';
+import { createProgram, envOption, runCli } from '../common/cli/program';
 import { DEFAULTS, type EncoderName, type Wire } from '../common/defaults';
-import { healthFileOption, socketBufferOption } from '../common/cli/options';
+import { addServiceOptions, parseFlags, type ServiceOptionFlags } from '../common/cli/options';
 import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { runService } from '../common/cli/run-service';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
-import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
+import type { Attachment } from '../common/sockets/socket-options';
 import { formatBytesPerSecond } from '../common/stats/stats-reporter';
 import type { SenderSummary } from './sender-stats';
 import { defaultTopic } from './topic';
@@ -21,8 +21,7 @@ import type { StripSetting } from './encode/strip-plan';
 
 const NAME = 'zerocam-sender';
 
-interface RawOptions extends CurveFlags {
-  socketBuffer: number;
+interface RawOptions extends CurveFlags, ServiceOptionFlags {
   source: string;
   pattern: 'pub' | 'push' | 'req';
   wire: Wire;
@@ -39,8 +38,6 @@ interface RawOptions extends CurveFlags {
   loop: boolean;
   frames?: number;
   duration?: number;
-  statsJson?: string;
-  healthFile?: string;
   hwm: number;
   encodeConcurrency: number;
   strips: StripSetting;
@@ -48,7 +45,6 @@ interface RawOptions extends CurveFlags {
   passthrough: boolean;
   adapt: boolean;
   minQuality: number;
-  stats: boolean;
 }
 
 function parseSize(value: string): { width: number; height: number } {
@@ -60,7 +56,7 @@ function parseSize(value: string): { width: number; height: number } {
 }
 
 function buildProgram() {
-  return addCurveOptions(createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.')
+  return addCurveOptions(addServiceOptions(createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.'))
     .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
     .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push', 'req']).default(DEFAULTS.senderPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (to an imagezmq hub: msg = topic; use with --pattern req or pub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
@@ -77,10 +73,6 @@ function buildProgram() {
     .addOption(new Option('--loop', 'restart a file source at its end').default(false))
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
-    .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
-    .addOption(healthFileOption())
-    .addOption(socketBufferOption())
-    .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--hwm <frames>', 'frames queued per receiver before skipping', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.sendHighWaterMark))
     .addOption(new Option('--encode-concurrency <n>', 'encodes in flight at once when unthrottled').argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(envOption('--strips <n|auto>', 'encode each frame as N horizontal strips on N cores at once (lower latency); auto: one per core at a camera\'s pace, whole frames when unthrottled', 'STRIPS').argParser(parseAutoOrIntIn(1, 64)).default(DEFAULTS.strips))
@@ -169,10 +161,7 @@ function linkPart(s: SenderSummary): string {
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const program = buildProgram();
-  parseCommandLine(program, argv);
-  const raw = program.opts<RawOptions>();
-  setNetworkSocketBuffer(raw.socketBuffer);
+  const raw = parseFlags<RawOptions>(buildProgram(), argv);
   // Nothing has used libuv's pool yet: parsing and logging are synchronous.
   sizeThreadPool(raw.encodeConcurrency);
   const log = createLogger(NAME);

@@ -1,9 +1,10 @@
-import type { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../defaults';
-import { envOption } from './program';
+import { setNetworkSocketBuffer } from '../sockets/socket-options';
+import { envOption, parseCommandLine } from './program';
+import type { ServiceFlags } from './run-service';
 import { parseIntIn } from './values';
 
-/** Options every long-running program offers the same way. */
 /** --health-file, which every long-running program offers the same way (common/cli/health-file.ts). */
 export function healthFileOption(): Option {
   return envOption('--health-file <path>', 'rewrite this file every second while running, for health checks', 'HEALTH_FILE');
@@ -22,4 +23,26 @@ export function socketBufferOption(): Option {
   )
     .argParser(parseIntIn(0, 64 * 1024 * 1024))
     .default(DEFAULTS.socketBufferBytes, String(DEFAULTS.socketBufferBytes));
+}
+
+/** The flags of a long-running program, which runService (run-service.ts) and parseFlags read. */
+export interface ServiceOptionFlags extends ServiceFlags {
+  socketBuffer: number;
+}
+
+/** --stats-json, --health-file, --socket-buffer and --no-stats, the same on every long-running program. */
+export function addServiceOptions(program: Command): Command {
+  return program
+    .addOption(envOption('--stats-json <file>', 'write a summary as JSON here at exit', 'STATS_JSON'))
+    .addOption(healthFileOption())
+    .addOption(socketBufferOption())
+    .addOption(new Option('--no-stats', 'do not print live stats'));
+}
+
+/** The program's flags from argv, with --socket-buffer applied before any socket opens. */
+export function parseFlags<T extends { socketBuffer: number }>(program: Command, argv: readonly string[]): T {
+  parseCommandLine(program, argv);
+  const flags = program.opts<T>();
+  setNetworkSocketBuffer(flags.socketBuffer);
+  return flags;
 }
