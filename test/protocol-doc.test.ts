@@ -60,6 +60,8 @@ const MALFORMED: Array<[string, () => Buffer[]]> = [
   ['no EOI', () => frame(jpeg.subarray(0, -1))],
   ['an empty payload', () => frame(Buffer.alloc(0))],
   ['SOI and EOI alone', () => frame(Buffer.from([0xff, 0xd8, 0xff, 0xd9]))],
+  ['a 3-byte payload', () => frame(Buffer.from([0xff, 0xd8, 0xd9]))],
+  ['a SOF of length 7', () => frame(Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0, 7, 8, 0, 24, 0, 32, 0xff, 0xda, 0, 2, 0xff, 0xd9]))],
   ['a segment overrunning the data', () => frame(Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x7f, 0xff, 0, 0xff, 0xd9]))],
   ['a scan with no SOF before it', () => frame(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 8, 1, 1, 0, 0, 0x3f, 0]), Buffer.alloc(4), Buffer.from([0xff, 0xd9])]))],
   ['a header of 65535x65535 on a 320x240 JPEG', () => frame(structuredJpeg(320, 240), { width: 65535, height: 65535 })],
@@ -67,6 +69,13 @@ const MALFORMED: Array<[string, () => Buffer[]]> = [
   ['a bad topic and a bad header', () => [Buffer.from('a b'), Buffer.alloc(3), jpeg]],
   ['a bad magic and no JPEG', () => withHeader((h) => h.write('XXXX', 0, 'ascii'), Buffer.from('not a jpeg'))],
   ['quality 200 and an oversized JPEG', () => withHeader((h) => h.writeUInt8(200, 6), structuredJpeg(32, 24, 0, LIMIT + 100))],
+];
+
+/** Edge cases the doc's rules accept (topic "edge"): the Python receiver prints each as a frame. */
+const ACCEPTED: Array<[string, () => Buffer[], string]> = [
+  ['the smallest payload, 18 bytes', () => encodeFrame('edge', { ...header, width: 1, height: 1 }, Buffer.from('ffd8ffc00008080001000101ffda0002ffd9', 'hex')), 'seq=0 1x1 18 bytes'],
+  // The SOF offsets count from the FF just before the marker byte, after the fill bytes.
+  ['fill bytes before the SOF marker', () => encodeFrame('edge', header, Buffer.from('ffd8ffffffc00008080018002001ffda0002ffd9', 'hex')), 'seq=0 32x24 20 bytes'],
 ];
 
 describe('docs/protocol.md', () => {
@@ -87,7 +96,7 @@ describe('docs/protocol.md', () => {
     assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 320, 240]);
   });
 
-  test('the Python receiver in the doc rejects every malformed message for the reason zerocam gives, and counts none as a frame', async (t) => {
+  test('the Python receiver in the doc rejects every malformed message for the reason zerocam gives, counts none as a frame, and accepts the edge cases zerocam accepts', async (t) => {
     const dir = await docReceiver(t);
     if (!existsSync(PYTHON)) return t.skip(`${PYTHON} is missing (run scripts/setup.sh)`);
     const expected = MALFORMED.map(([what, parts]): RejectReason => {
@@ -99,6 +108,7 @@ describe('docs/protocol.md', () => {
       }
       throw new Error(`zerocam accepts ${what}`);
     });
+    for (const [, parts] of ACCEPTED) decodeFrame(parts(), { maxFrameBytes: LIMIT });
 
     const publisher = new zmq.Publisher({ linger: 0, sendHighWaterMark: 10_000 });
     t.after(() => publisher.close());
@@ -115,12 +125,17 @@ describe('docs/protocol.md', () => {
     }
     await connected;
     for (const [, parts] of MALFORMED) await publisher.send(parts());
+    for (const [, parts] of ACCEPTED) await publisher.send(parts());
     await publisher.send(encodeFrame('probe', header, jpeg));
     // One connection delivers in order: once the probe is printed, every message before it was judged.
     await receiver.waitForLine('stdout', (line) => line.startsWith('probe '));
 
     const reasons = receiver.stderr.flatMap((line) => /^rejected \(([a-z-]+)\)/.exec(line)?.[1] ?? []);
     assert.deepEqual(reasons, expected);
-    assert.ok(receiver.stdout.every((line) => /^(warm|probe) seq=0 32x24 \d+ bytes latency=-?\d+\.\d ms$/.test(line)), receiver.stdout.join('\n'));
+    const edges = receiver.stdout.filter((line) => line.startsWith('edge '));
+    assert.deepEqual(edges.map((line) => line.replace(/ latency=.*$/, '')), ACCEPTED.map(([, , printed]) => `edge ${printed}`));
+    const others = receiver.stdout.filter((line) => !line.startsWith('edge '));
+    assert.ok(others.every((line) => /^(warm|probe) seq=0 32x24 \d+ bytes latency=-?\d+\.\d ms$/.test(line)), receiver.stdout.join('\n'));
   });
+
 });
