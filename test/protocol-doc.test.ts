@@ -55,6 +55,8 @@ const MALFORMED: Array<[string, () => Buffer[]]> = [
   ['seq 2^60', () => withHeader((h) => h.writeBigUInt64LE(1n << 60n, 24))],
   ['capture_us 2^53', () => withHeader((h) => h.writeBigUInt64LE(1n << 53n, 32))],
   ['send_us 2^63', () => withHeader((h) => h.writeBigUInt64LE(1n << 63n, 40))],
+  // 2^64 - 1 reads as -1 in Java's long or C's int64_t: negative values are rejected too.
+  ['seq 2^64 - 1', () => withHeader((h) => h.writeBigUInt64LE((1n << 64n) - 1n, 24))],
   ['a JPEG past the limit', () => frame(structuredJpeg(32, 24, 0, LIMIT + 100))],
   ['no SOI', () => frame(Buffer.from([0, 0, 0xff, 0xd9]))],
   ['no EOI', () => frame(jpeg.subarray(0, -1))],
@@ -76,6 +78,7 @@ const ACCEPTED: Array<[string, () => Buffer[], string]> = [
   ['the smallest payload, 18 bytes', () => encodeFrame('edge', { ...header, width: 1, height: 1 }, Buffer.from('ffd8ffc00008080001000101ffda0002ffd9', 'hex')), 'seq=0 1x1 18 bytes'],
   // The SOF offsets count from the FF just before the marker byte, after the fill bytes.
   ['fill bytes before the SOF marker', () => encodeFrame('edge', header, Buffer.from('ffd8ffffffc00008080018002001ffda0002ffd9', 'hex')), 'seq=0 32x24 20 bytes'],
+  ['seq 2^53 - 1', () => encodeFrame('edge', { ...header, seq: 2 ** 53 - 1 }, jpeg), `seq=${2 ** 53 - 1} 32x24 ${jpeg.length} bytes`],
 ];
 
 describe('docs/protocol.md', () => {
