@@ -71,6 +71,8 @@ const MALFORMED: Array<[string, () => Buffer[]]> = [
   ['a bad topic and a bad header', () => [Buffer.from('a b'), Buffer.alloc(3), jpeg]],
   ['a bad magic and no JPEG', () => withHeader((h) => h.write('XXXX', 0, 'ascii'), Buffer.from('not a jpeg'))],
   ['quality 200 and an oversized JPEG', () => withHeader((h) => h.writeUInt8(200, 6), structuredJpeg(32, 24, 0, LIMIT + 100))],
+  // ZMQ_MAXMSGSIZE (2 x LIMIT) applies per part: this message arrives whole, and the connection stays.
+  ['four parts, each under the cap, together past it', () => [Buffer.from('cam1'), ...Array.from({ length: 3 }, () => Buffer.alloc(1.5 * LIMIT))]],
 ];
 
 /** Edge cases the doc's rules accept (topic "edge"): the Python receiver prints each as a frame. */
