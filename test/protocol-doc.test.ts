@@ -8,6 +8,8 @@ import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import * as zmq from 'zeromq';
 import { ProtocolError, type RejectReason } from '../common/errors';
+import { JpegReceiver, type Received } from '../common/jpeg-receiver';
+import { decodeLinkReport, isLinkReport, type LinkReport } from '../common/link-report';
 import { decodeFrame, encodeFrame, type FrameHeader } from '../common/protocol';
 import { CliProcess, PYTHON } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
@@ -143,4 +145,41 @@ describe('docs/protocol.md', () => {
     assert.ok(others.every((line) => /^(warm|probe) seq=0 32x24 \d+ bytes latency=-?\d+\.\d ms$/.test(line)), receiver.stdout.join('\n'));
   });
 
+  test('a zerocam receiver of cam1 counts a malformed cam10 as rejected and a valid cam10 nowhere, and reports only the latest session of cam1, also after it stops', { timeout: 20_000 }, async (t) => {
+    const publisher = new zmq.XPublisher({ linger: 0, sendHighWaterMark: 1000 });
+    t.after(() => publisher.close());
+    await publisher.bind(ipcEndpoint());
+    const receiver = await JpegReceiver.open({ pattern: 'sub', attachment: { connect: [publisher.lastEndpoint!] }, topics: ['cam1'] });
+    t.after(() => receiver.close());
+    const [subscription] = await publisher.receive();
+    assert.equal(subscription!.toString('latin1'), '\x01cam1');
+    const next = async (): Promise<Received> => (await receiver[Symbol.asyncIterator]().next()).value as Received;
+    const badMagic = encodeFrame('cam10', header, jpeg);
+    badMagic[1].write('ZCAX', 0, 'ascii');
+
+    await publisher.send(encodeFrame('cam10', header, jpeg));
+    await publisher.send(badMagic);
+    await publisher.send(encodeFrame('cam1', header, jpeg));
+    const seen = [await next(), await next()].map((item) => (item.kind === 'frame' ? item.frame.topic : `rejected (${item.error.reason})`));
+    assert.deepEqual(seen, ['rejected (magic)', 'cam1']);
+
+    const reports = async (until: (all: LinkReport[]) => boolean): Promise<LinkReport[]> => {
+      const all: LinkReport[] = [];
+      while (!until(all)) {
+        const [message] = await publisher.receive();
+        if (message && isLinkReport(message)) all.push(decodeLinkReport(message));
+      }
+      return all;
+    };
+    // The stream sent one frame and stopped: its reports go on, with the same counts.
+    const first = await reports((all) => all.length >= 3);
+    for (const report of first) assert.deepEqual({ ...report, receiver: 0 }, { receiver: 0, topic: 'cam1', session: 9, frames: 1, bytes: jpeg.length, dropped: 0 });
+
+    // A frame of another session replaces the old one: counts start afresh, and the old session is no longer reported.
+    await publisher.send(encodeFrame('cam1', { ...header, session: 10, seq: 5 }, jpeg));
+    assert.equal((await next()).kind, 'frame');
+    const after = await reports((all) => all.filter((r) => r.session === 10).length >= 2);
+    const firstNew = after.findIndex((r) => r.session === 10);
+    for (const report of after.slice(firstNew)) assert.deepEqual({ ...report, receiver: 0 }, { receiver: 0, topic: 'cam1', session: 10, frames: 1, bytes: jpeg.length, dropped: 0 });
+  });
 });
