@@ -1,4 +1,5 @@
 import * as zmq from 'zeromq';
+import { BurstHighWaterMark } from './burst-high-water-mark';
 import { nowMicros } from './clock';
 import { DEFAULTS } from './defaults';
 import { ProtocolError } from './errors';
@@ -38,6 +39,11 @@ export interface FrameForwarderOptions {
   receiversSecurity?: SocketSecurityOptions | undefined;
   /** A connected sender that libzmq cut off for good (an oversized message) and that was redialled. */
   onPeerCutOff?: (endpoint: string) => void;
+  /**
+   * --hwm auto with pubsub: the live streams need more frames per receiver (`needed`) than the fixed
+   * queue (`frames`) for a burst of one frame from each; called each time that need grows. For logging.
+   */
+  onQueueShort?: (needed: number, frames: number) => void;
 }
 
 /**
@@ -84,6 +90,9 @@ export class FrameForwarder {
   private readonly localDemand = new Map<string, number>();
   private closed = false;
   private readonly highWaterMark: number;
+  /** --hwm auto with pubsub: counts the live streams, to say when their bursts outgrow the fixed queue. */
+  private readonly burst: BurstHighWaterMark | undefined;
+  private warnedNeed = 0;
 
   private readonly downstream: zmq.XPublisher | zmq.Push;
   readonly sendersEndpoint: string;
@@ -100,6 +109,7 @@ export class FrameForwarder {
     this.sendersEndpoint = senders.endpoint;
     this.receiversEndpoint = receiversSide.endpoint;
     this.highWaterMark = this.downstream.sendHighWaterMark;
+    this.burst = pattern === 'pubsub' && (options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark) === 'auto' ? new BurstHighWaterMark() : undefined;
   }
 
   /** Frames queued per receiver (fixed when the receivers' socket binds); readable after close(). */
@@ -192,6 +202,7 @@ export class FrameForwarder {
         continue;
       }
       if (!catalog.add(frame, parts, receiveUs)) continue;
+      this.onLiveFrame(frame.topic);
       if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
     }
   }
@@ -213,10 +224,19 @@ export class FrameForwarder {
       const { frame, receiveUs, reply } = received;
       const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
       if (catalog.add(frame, parts, receiveUs)) {
+        this.onLiveFrame(frame.topic);
         if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
       }
       await reply(true);
     }
+  }
+
+  /** With --hwm auto (pubsub): says when the live streams need a longer queue than the fixed one, which is never changed. */
+  private onLiveFrame(topic: string): void {
+    const needed = this.burst?.onFrame(topic, Date.now());
+    if (needed === undefined || needed <= this.highWaterMark || needed <= this.warnedNeed) return;
+    this.warnedNeed = needed;
+    this.options.onQueueShort?.(needed, this.highWaterMark);
   }
 
   /**

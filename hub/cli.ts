@@ -231,6 +231,11 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       log.warn(`dropped a malformed message (${error.reason}): ${error.message}; further ones are only counted`);
     },
     onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
+    onQueueShort: (needed, frames) =>
+      log.warn(
+        { event: 'hwm-short', needed, hwm: frames },
+        `${(needed + 2) / 2} live streams: a burst of one frame from each needs ${needed} frames per receiver, but the queue is fixed at ${frames} when the hub starts; receivers may miss frames of a burst (restart with --hwm ${needed})`,
+      ),
   });
   const summary = (final: boolean): HubSummary => {
     const now = Date.now();
