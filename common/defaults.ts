@@ -74,11 +74,17 @@ export const DEFAULTS = {
   /**
    * Frames queued per receiver at the hub. One pipe carries every stream a receiver takes, so it must
    * hold a burst of one frame from each camera (8-24 in a fleet), not just the newest of one. 'auto'
-   * sizes it to the streams live now (2N - 2, at least 1: hub/burst-high-water-mark.ts): a fixed
-   * 32 let a viewer on a 2 Mbit/s link lag 2 s behind one camera (#11), auto holds one camera's
-   * viewer to the sender's 1 frame.
+   * is hubPubsubHighWaterMark or hubPipelineHighWaterMark, set once before the receivers' socket
+   * binds: libzmq 4.3.5 cannot safely change it while receivers come and go (hub/forwarder.ts).
    */
   hubSendHighWaterMark: 'auto' as number | 'auto',
+  /**
+   * --hwm auto with --pattern pubsub: 2N - 2 for N = 6 live streams (common/burst-high-water-mark.ts),
+   * so a burst of one frame from each of up to 6 cameras waits whole. More frames cost a viewer on a
+   * slow link lag (a fixed 32 let one lag 2 s behind one camera at 2 Mbit/s, #11); a hub with more
+   * cameras, or one camera and slow viewers, sets --hwm.
+   */
+  hubPubsubHighWaterMark: 10,
   /**
    * --hwm auto with --pattern pipeline: PUSH pipes accepted after a change would keep the old HWM (no
    * subscription comes to re-apply it), so a pipeline hub keeps a fixed queue per worker, sized for

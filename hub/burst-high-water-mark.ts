@@ -1,7 +1,9 @@
 import { DEFAULTS } from '../common/defaults';
 
 /**
- * The hub's send queue per receiver, sized to the streams it forwards now (`--hwm auto`, #11).
+ * What the hub's send queue per receiver needs for the streams it forwards now (#11). The hub's own
+ * is fixed before its receivers' socket binds (common/frame-forwarder.ts says why), and with
+ * `--hwm auto` it warns when the live streams need more than that.
  *
  * One pipe carries every stream a receiver takes, so it must hold a burst of one frame from each
  * live stream; any more only adds lag for a viewer on a slow link, because libzmq's XPUB drops the

@@ -61,7 +61,7 @@ function buildProgram() {
     )
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
     .addOption(
-      envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips; auto: 2 per live stream less 2, at least 1', 'HWM')
+      envOption('--hwm <frames>', 'frames queued per receiver (all its streams together) before libzmq drops, or the hub skips; set at start; auto: 10 (a burst from up to 6 cameras; N cameras need 2N-2), 32 with --pattern pipeline', 'HWM')
         .argParser(parseAutoOrIntIn(1, 10_000))
         .default(DEFAULTS.hubSendHighWaterMark),
     )
@@ -86,9 +86,10 @@ Examples:
   ${NAME} --curve-key hub.key --curve-allow-senders cameras/ --curve-allow-receivers viewers/
                                                   encrypted; a viewer's key can watch but not publish
 
-Each receiver's queue (--hwm auto) holds a burst of one frame from every live camera and no more,
-so a viewer on a slow link misses frames rather than falling behind; the stats' "links" say which
-viewers are link-limited (zerocam receivers report it).
+Each receiver's queue (--hwm, fixed at start) is small, so a viewer on a slow link misses frames
+rather than falling behind. 2N-2 frames hold a burst of one frame from each of N cameras; auto is 10
+(up to 6 cameras; the hub warns when more are live), --hwm 1 suits one camera. The stats' "links"
+say which viewers are link-limited (zerocam receivers report it).
 
 Subscriptions travel on to zerocam PUB senders, so a camera nobody watches idles. REQ, PUSH and
 imagezmq senders cannot be told, so they always send. With --http the gateway asks for a stream

@@ -24,7 +24,7 @@ export interface FrameForwarderOptions {
   /** Counts every frame and holds the newest of each stream. */
   catalog: StreamCatalog;
   maxFrameBytes?: number;
-  /** Frames queued per receiver; 'auto' (the default) sizes it to the live streams (hub/burst-high-water-mark.ts). */
+  /** Frames queued per receiver, fixed at bind; 'auto' (the default): DEFAULTS.hubPubsubHighWaterMark or hubPipelineHighWaterMark. */
   sendHighWaterMark?: number | 'auto';
   receiveHighWaterMark?: number;
   /** Called with each link report a receiver sends upstream (pubsub); for the hub's view of its viewers' links. */
@@ -37,16 +37,27 @@ export interface FrameForwarderOptions {
   receiversSecurity?: SocketSecurityOptions | undefined;
   /** A connected sender that libzmq cut off for good (an oversized message) and that was redialled. */
   onPeerCutOff?: (endpoint: string) => void;
+  /**
+   * --hwm auto with pubsub: the live streams need more frames per receiver (`needed`) than the fixed
+   * queue (`frames`) for a burst of one frame from each; called each time that need grows. For logging.
+   */
+  onQueueShort?: (needed: number, frames: number) => void;
 }
 
 /**
- * The HWM the receivers' socket binds with. auto: with pubsub, what no live stream needs (it grows
- * with the first frames); with pipeline, a fixed DEFAULTS.hubPipelineHighWaterMark, because a PUSH
- * pipe accepted after a change would keep the old value (pubsub re-applies it on each subscribe).
+ * The HWM the receivers' socket binds with, and keeps: never set it on the bound socket. libzmq
+ * 4.3.5 (the one zeromq.js 6.8.0 bundles) sends a new ZMQ_SNDHWM to the far end of every pipe the
+ * socket still lists (socket_base_t::update_pipe_options, pipe_t::send_hwms_to_peer), including a
+ * pipe whose receiver just left: its far end in the I/O thread has acked the termination and freed
+ * itself, so the I/O thread ran the command on freed memory and the hub died of SIGSEGV when
+ * receivers came and went (test/hub-churn.test.ts). Fixed upstream after 4.3.5, in no release yet:
+ * https://github.com/zeromq/libzmq/pull/4647 (send only while the pipe is active; the same race as
+ * https://github.com/zeromq/libzmq/issues/4524). auto: DEFAULTS.hubPubsubHighWaterMark (a burst of
+ * one frame from each of several cameras) or DEFAULTS.hubPipelineHighWaterMark.
  */
 function initialHighWaterMark(pattern: ForwarderPattern, configured: number | 'auto'): number {
   if (configured !== 'auto') return configured;
-  return pattern === 'pubsub' ? new BurstHighWaterMark().frames : DEFAULTS.hubPipelineHighWaterMark;
+  return pattern === 'pubsub' ? DEFAULTS.hubPubsubHighWaterMark : DEFAULTS.hubPipelineHighWaterMark;
 }
 
 /** The hub's sender side: a proxy socket whose messages are sent on as received, or a JpegReceiver (rep, sub). */
@@ -76,9 +87,10 @@ export class FrameForwarder {
   /** Prefixes this process itself wants (the web gateway), with how many holders. */
   private readonly localDemand = new Map<string, number>();
   private closed = false;
-  /** --hwm auto with pubsub: the receivers' HWM follows the live streams; undefined for a fixed HWM. */
+  private readonly highWaterMark: number;
+  /** --hwm auto with pubsub: counts the live streams, to say when their bursts outgrow the fixed queue. */
   private readonly burst: BurstHighWaterMark | undefined;
-  private highWaterMark: number;
+  private warnedNeed = 0;
 
   private readonly downstream: zmq.XPublisher | zmq.Push;
   readonly sendersEndpoint: string;
@@ -98,7 +110,7 @@ export class FrameForwarder {
     this.burst = pattern === 'pubsub' && (options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark) === 'auto' ? new BurstHighWaterMark() : undefined;
   }
 
-  /** Frames queued per receiver now (with --hwm auto, it follows the live streams); readable after close(). */
+  /** Frames queued per receiver (fixed when the receivers' socket binds); readable after close(). */
   get sendHighWaterMark(): number {
     return this.highWaterMark;
   }
@@ -217,21 +229,12 @@ export class FrameForwarder {
     }
   }
 
-  /** A frame about to be sent: with --hwm auto, the receivers' queues grow before it goes if its stream is new. */
+  /** With --hwm auto (pubsub): says when the live streams need a longer queue than the fixed one, which is never changed. */
   private onLiveFrame(topic: string): void {
-    const changed = this.burst?.onFrame(topic, Date.now());
-    if (changed !== undefined) this.applyHighWaterMark(changed);
-  }
-
-  /**
-   * libzmq applies a new SNDHWM to the pipes the socket has now (socket_base_t::update_pipe_options);
-   * a pipe accepted later starts with the value the socket had when it bound. So it is set again on
-   * every subscribe, which comes after the receiver's pipe is attached. Frames already queued stay.
-   */
-  private applyHighWaterMark(frames: number): void {
-    if (this.downstream.closed) return;
-    this.downstream.sendHighWaterMark = frames;
-    this.highWaterMark = frames;
+    const needed = this.burst?.onFrame(topic, Date.now());
+    if (needed === undefined || needed <= this.highWaterMark || needed <= this.warnedNeed) return;
+    this.warnedNeed = needed;
+    this.options.onQueueShort?.(needed, this.highWaterMark);
   }
 
   /**
@@ -250,12 +253,7 @@ export class FrameForwarder {
         // XPUB sends to every matching subscriber, so those already subscribed get these again:
         // receivers discard them as repeats (docs/protocol.md, "Repeats and duplicates").
         const cached = [...this.options.catalog.matching(prefix)].flatMap(({ parts }) => (parts ? [parts] : []));
-        // With --hwm auto the queues make room for every cached frame (stalled streams' too) on top of
-        // what they hold for the replay, then go back to the live streams' size, which also reaches
-        // the new receiver's pipe.
-        if (this.burst) this.applyHighWaterMark(this.burst.frames + cached.length);
         for (const parts of cached) await this.send(parts);
-        if (this.burst) this.applyHighWaterMark(this.burst.frames);
       } else if (this.receiverPrefixes.delete(prefix) && !this.isWanted(prefix)) {
         await this.sendUpstream(UNSUBSCRIBE, prefix);
       }

@@ -85,6 +85,11 @@ export class Hub {
         onLinkReport: (message) => links.onMessage(message, Date.now()),
         onRejected: (error) => warnFirst(error.reason, `dropped a malformed message (${error.reason}): ${error.message}`),
         onPeerCutOff: (endpoint) => log.warn({ event: 'redialled', endpoint }, `the connection to ${endpoint} was cut off (an oversized message); dialled it again`),
+        onQueueShort: (needed, frames) =>
+          log.warn(
+            { event: 'hwm-short', needed, hwm: frames },
+            `${(needed + 2) / 2} live streams: a burst of one frame from each needs ${needed} frames per receiver, but the queue is fixed at ${frames} when the hub starts; receivers may miss frames of a burst (restart with --hwm ${needed})`,
+          ),
       });
       const web = options.http ? await openGateway(options, options.http, catalog, forwarder, log) : undefined;
       return new Hub(intake, catalog, links, hosts, forwarder, web);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as zmq from 'zeromq';
 import { highWaterMarkFor } from '../hub/burst-high-water-mark';
+import { DEFAULTS } from '../common/defaults';
 import { decodeFrame, encodeFrame } from '../common/wire/protocol';
 import { CliProcess } from './helpers/cli-process';
 import { startHub } from './helpers/hub';
@@ -84,5 +85,29 @@ describe('zerocam-hub --hwm auto', () => {
     }
     const record = await hub.process.waitForJson('stdout', (r) => typeof r.frames === 'number' && r.frames >= (ROUNDS + 1) * CAMERAS);
     assert.equal(record.hwm, highWaterMarkFor(CAMERAS));
+  });
+
+  test('the queue is fixed when the hub starts: with more live streams than it fits a burst of, the hub says which --hwm would', async (t) => {
+    const hub = await startHub(t, ['--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*']);
+    const cameras = new zmq.XPublisher({ linger: 0, sendHighWaterMark: 1000 });
+    const receiver = new zmq.Subscriber({ linger: 0 });
+    t.after(() => {
+      cameras.close();
+      receiver.close();
+    });
+    cameras.connect(hub.senders);
+    receiver.connect(hub.receivers);
+    receiver.subscribe('');
+    await cameras.receive();
+    const streams = (DEFAULTS.hubPubsubHighWaterMark + 2) / 2 + 1;
+    for (let i = 0; i < streams; i++) {
+      const header = { session: 1, seq: 0, captureUs: Date.now() * 1000, sendUs: Date.now() * 1000, width: 32, height: 24, codec: 'jpeg' as const, quality: 80 };
+      await cameras.send(encodeFrame(`cam${i}`, header, structuredJpeg(32, 24)));
+    }
+    const warning = await hub.process.waitForJson('stderr', (r) => r.event === 'hwm-short');
+    assert.deepEqual([warning.needed, warning.hwm], [highWaterMarkFor(streams), DEFAULTS.hubPubsubHighWaterMark]);
+    assert.match(String(warning.msg), new RegExp(`^${streams} live streams: .* \\(restart with --hwm ${highWaterMarkFor(streams)}\\)$`));
+    const record = await hub.process.waitForJson('stdout', (r) => r.frames === streams);
+    assert.equal(record.hwm, DEFAULTS.hubPubsubHighWaterMark);
   });
 });

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { DEFAULTS } from '../common/defaults';
 import type { SenderSummary } from '../sender/sender-stats';
 import { liveLine as hubLiveLine, type HubSummary } from '../hub/hub-stats';
 import { liveLine } from '../sender/cli';
@@ -135,7 +136,7 @@ describe('a stream over a link slower than itself', { skip: unavailable }, () =>
         return link !== undefined && link.receivers.length === 2 && link.receivers.some((x) => x.limited && x.skipped > 0) && link.receivers.some((x) => !x.limited);
       }),
     );
-    assert.equal(hubRecord.hwm, 4, 'two frames per live camera less two');
+    assert.equal(hubRecord.hwm, DEFAULTS.hubPubsubHighWaterMark, 'the fixed queue of --hwm auto');
     assert.match(hubLiveLine(hubRecord as unknown as HubSummary), /link-limited viewers: cam\d \d+ of \d+ fps \(\d+ skipped\)/);
     // The slow viewer gets frames of every camera, with gaps: the hub drops what its link cannot carry, for it alone.
     const slowRecord = await slow.waitForJson('stdout', (r) => topics.every((topic) => (streams(r)[topic]?.frames ?? 0) > 5 && (streams(r)[topic]?.dropped ?? 0) > 0));
