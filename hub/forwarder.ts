@@ -7,7 +7,9 @@ import { JpegReceiver } from '../common/sockets/jpeg-receiver';
 import { isLinkReport } from '../common/wire/link-report';
 import { decodeFrame, encodeFrame, isValidTopic } from '../common/wire/protocol';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../common/sockets/curve-security';
+import { StreamDemand } from './demand';
 import type { ForwarderPattern, SenderIntake } from './hub-types';
+import { openIntake, type Upstream } from './intake';
 import { COMMON_SOCKET_OPTIONS, isWouldBlock, receiveUntilClosed, type Attachment } from '../common/sockets/socket-options';
 import type { StreamCatalog } from '../common/web/stream-catalog';
 
@@ -60,9 +62,6 @@ function initialHighWaterMark(pattern: ForwarderPattern, configured: number | 'a
   return pattern === 'pubsub' ? DEFAULTS.hubPubsubHighWaterMark : DEFAULTS.hubPipelineHighWaterMark;
 }
 
-/** The hub's sender side: a proxy socket whose messages are sent on as received, or a JpegReceiver (rep, sub). */
-type Upstream = SecuredSocket<zmq.XSubscriber | zmq.Pull> | JpegReceiver;
-
 const SUBSCRIBE = 1;
 const UNSUBSCRIBE = 0;
 
@@ -82,10 +81,8 @@ const UNSUBSCRIBE = 0;
  * JpegReceiver; their frames are encoded as zerocam messages once and then go the same way.
  */
 export class FrameForwarder {
-  /** Prefixes receivers subscribe to (XPUB reports each stream's last unsubscribe). */
-  private readonly receiverPrefixes = new Set<string>();
-  /** Prefixes this process itself wants (the web gateway), with how many holders. */
-  private readonly localDemand = new Map<string, number>();
+  /** Who wants which streams: receivers' subscriptions and the gateway's own, forwarded upstream. */
+  private readonly wanted: StreamDemand;
   private closed = false;
   private readonly highWaterMark: number;
   /** --hwm auto with pubsub: counts the live streams, to say when their bursts outgrow the fixed queue. */
@@ -108,6 +105,7 @@ export class FrameForwarder {
     this.receiversEndpoint = receiversSide.endpoint;
     this.highWaterMark = this.downstream.sendHighWaterMark;
     this.burst = pattern === 'pubsub' && (options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark) === 'auto' ? new BurstHighWaterMark() : undefined;
+    this.wanted = new StreamDemand(pattern, (subscribe, prefix) => this.sendUpstream(subscribe, prefix));
   }
 
   /** Frames queued per receiver (fixed when the receivers' socket binds); readable after close(). */
@@ -121,37 +119,13 @@ export class FrameForwarder {
   }
 
   static async open(options: FrameForwarderOptions): Promise<FrameForwarder> {
-    const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
-    const upstreamOptions = {
-      ...COMMON_SOCKET_OPTIONS,
-      receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
-      maxMessageSize: 2 * maxFrameBytes,
-    };
     const downstreamOptions = {
       ...COMMON_SOCKET_OPTIONS,
       sendHighWaterMark: initialHighWaterMark(options.pattern, options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark),
       sendTimeout: 0,
     };
     const receiverCount = { connected: 0 };
-    const intake = options.intake ?? { kind: 'proxy' };
-    const senders: Upstream =
-      intake.kind === 'proxy'
-        ? await openSecuredSocket(
-            (curve) => (options.pattern === 'pubsub' ? new zmq.XSubscriber({ ...upstreamOptions, ...curve }) : new zmq.Pull({ ...upstreamOptions, ...curve })),
-            options.senders,
-            options.sendersSecurity,
-            options.onPeerCutOff,
-          )
-        : await JpegReceiver.open({
-            pattern: intake.kind,
-            wire: intake.wire,
-            attachment: options.senders,
-            maxFrameBytes,
-            security: options.sendersSecurity,
-            ...(options.quality !== undefined && { quality: options.quality }),
-            ...(options.receiveHighWaterMark !== undefined && { receiveHighWaterMark: options.receiveHighWaterMark }),
-            ...(options.onPeerCutOff && { onPeerCutOff: options.onPeerCutOff }),
-          });
+    const senders = await openIntake(options.intake ?? { kind: 'proxy' }, options);
     try {
       const receiversSide = await openSecuredSocket(
         (curve) => {
@@ -248,49 +222,30 @@ export class FrameForwarder {
       const prefix = message.toString('latin1', 1);
       if (message[0] === SUBSCRIBE) {
         if (isValidTopic(prefix)) this.options.catalog.expect(prefix);
-        if (!this.isWanted(prefix)) await this.sendUpstream(SUBSCRIBE, prefix);
-        this.receiverPrefixes.add(prefix);
+        await this.wanted.onSubscribe(prefix);
         // XPUB sends to every matching subscriber, so those already subscribed get these again:
         // receivers discard them as repeats (docs/protocol.md, "Repeats and duplicates").
         const cached = [...this.options.catalog.matching(prefix)].flatMap(({ parts }) => (parts ? [parts] : []));
         for (const parts of cached) await this.send(parts);
-      } else if (this.receiverPrefixes.delete(prefix) && !this.isWanted(prefix)) {
-        await this.sendUpstream(UNSUBSCRIBE, prefix);
+      } else {
+        await this.wanted.onUnsubscribe(prefix);
       }
     }
   }
 
-  /**
-   * Subscribes upstream on this process's own behalf (pubsub), alongside the receivers; returns
-   * the release function. Each prefix goes upstream once, and is withdrawn when nobody wants it.
-   */
+  /** Wants the streams whose topic starts with `prefix` on this process's own behalf (the gateway); returns the release function. */
   demand(prefix: string): () => void {
-    if (!this.isWanted(prefix)) void this.sendUpstream(SUBSCRIBE, prefix);
-    this.localDemand.set(prefix, (this.localDemand.get(prefix) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const holders = (this.localDemand.get(prefix) ?? 1) - 1;
-      if (holders > 0) this.localDemand.set(prefix, holders);
-      else this.localDemand.delete(prefix);
-      if (!this.isWanted(prefix)) void this.sendUpstream(UNSUBSCRIBE, prefix);
-    };
+    return this.wanted.demand(prefix);
   }
 
-  /** Whether a receiver or this process wants `topic` now (pipeline: always, as frames go to whoever is there). */
+  /** Whether a receiver or this process wants `topic` now. */
   isWatched(topic: string): boolean {
-    if (this.pattern === 'pipeline') return true;
-    for (const prefix of this.receiverPrefixes) if (topic.startsWith(prefix)) return true;
-    for (const prefix of this.localDemand.keys()) if (topic.startsWith(prefix)) return true;
-    return false;
+    return this.wanted.isWatched(topic);
   }
 
-  private isWanted(prefix: string): boolean {
-    return this.receiverPrefixes.has(prefix) || this.localDemand.has(prefix);
-  }
-
-  private async sendUpstream(kind: typeof SUBSCRIBE | typeof UNSUBSCRIBE, prefix: string): Promise<void> {
+  /** Only an XSUB intake carries subscriptions upstream; REQ and imagezmq senders always send. */
+  private async sendUpstream(subscribe: boolean, prefix: string): Promise<void> {
+    const kind = subscribe ? SUBSCRIBE : UNSUBSCRIBE;
     const upstream = this.senders instanceof JpegReceiver ? undefined : this.senders.socket;
     if (!(upstream instanceof zmq.XSubscriber) || upstream.closed) return;
     // libzmq XSUB accepts subscription messages while a receive is pending.

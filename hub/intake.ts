@@ -1,7 +1,10 @@
-import type { Wire } from '../common/defaults';
+import * as zmq from 'zeromq';
+import { DEFAULTS, type Wire } from '../common/defaults';
 import { UsageError } from '../common/errors';
 import type { ForwarderPattern, HubSenderPattern, SenderIntake } from './hub-types';
-import type { Attachment } from '../common/sockets/socket-options';
+import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../common/sockets/curve-security';
+import { JpegReceiver } from '../common/sockets/jpeg-receiver';
+import { COMMON_SOCKET_OPTIONS, type Attachment } from '../common/sockets/socket-options';
 
 export interface SenderIntakeChoice {
   /** The hub's pattern towards its receivers. */
@@ -28,4 +31,47 @@ export function resolveSenderIntake(choice: SenderIntakeChoice): SenderIntake {
   if (senderPattern === 'push') throw new UsageError('--sender-wire imagezmq: imagezmq senders use req or pub, not push');
   if (!connects) throw new UsageError('--sender-wire imagezmq with pub senders: imagezmq PUB senders bind, so give the hub --senders-connect tcp://CAMERA:PORT');
   return { kind: 'sub', wire: choice.wire };
+}
+
+/** The hub's sender side: a proxy socket whose messages are sent on as received, or a JpegReceiver (rep, sub). */
+export type Upstream = SecuredSocket<zmq.XSubscriber | zmq.Pull> | JpegReceiver;
+
+/** What opening an intake needs of the forwarder's options. */
+export interface IntakeSocketOptions {
+  pattern: ForwarderPattern;
+  senders: Attachment;
+  maxFrameBytes?: number | undefined;
+  receiveHighWaterMark?: number | undefined;
+  quality?: number | undefined;
+  sendersSecurity?: SocketSecurityOptions | undefined;
+  onPeerCutOff?: ((endpoint: string) => void) | undefined;
+}
+
+/** Binds (or connects) the senders' side for an intake. */
+export async function openIntake(intake: SenderIntake, options: IntakeSocketOptions): Promise<Upstream> {
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+  if (intake.kind !== 'proxy') {
+    return JpegReceiver.open({
+      pattern: intake.kind,
+      wire: intake.wire,
+      attachment: options.senders,
+      maxFrameBytes,
+      security: options.sendersSecurity,
+      ...(options.quality !== undefined && { quality: options.quality }),
+      ...(options.receiveHighWaterMark !== undefined && { receiveHighWaterMark: options.receiveHighWaterMark }),
+      ...(options.onPeerCutOff && { onPeerCutOff: options.onPeerCutOff }),
+    });
+  }
+  const socketOptions = {
+    ...COMMON_SOCKET_OPTIONS,
+    receiveHighWaterMark: options.receiveHighWaterMark ?? DEFAULTS.receiveHighWaterMark,
+    // The frame's cap applies to the JPEG part; the message's other parts are small.
+    maxMessageSize: 2 * maxFrameBytes,
+  };
+  return openSecuredSocket(
+    (curve) => (options.pattern === 'pubsub' ? new zmq.XSubscriber({ ...socketOptions, ...curve }) : new zmq.Pull({ ...socketOptions, ...curve })),
+    options.senders,
+    options.sendersSecurity,
+    options.onPeerCutOff,
+  );
 }
