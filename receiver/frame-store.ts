@@ -25,6 +25,8 @@ export interface FrameStoreOptions {
   maxAgeMs?: number | undefined;
   /** fsync frames before they are indexed, so "saved" survives a power cut. */
   fsync: boolean;
+  /** Retention is checked after a commit at most this often (default DEFAULTS.retentionCheckMs). */
+  retentionCheckMs?: number;
 }
 
 /**
@@ -140,7 +142,7 @@ export class FrameStore {
   private async applyRetention(): Promise<void> {
     if (!this.retention.active) return;
     const now = performance.now();
-    if (now - this.lastRetentionMs < DEFAULTS.retentionCheckMs) return;
+    if (now - this.lastRetentionMs < (this.options.retentionCheckMs ?? DEFAULTS.retentionCheckMs)) return;
     this.lastRetentionMs = now;
     try {
       await this.retention.enforce(Date.now() * 1000, (file) => this.layout.isOpen(file), () => this.reopenIndex());

@@ -50,6 +50,9 @@ export interface ReplaySummary {
 
 type Socket = zmq.XPublisher | zmq.Push | zmq.Request;
 
+/** A frame sent this much later than its time (a consumer that stalled) restarts the schedule from it. */
+const REANCHOR_LATE_MS = 100;
+
 /**
  * zerocam-sender --source recording:DIR. Sends a recording back on the wire: each frame's topic and
  * JPEG bytes exactly as recorded (no decode, no encode), its original capture time in capture_us
@@ -144,13 +147,14 @@ export class RecordingReplayer {
     const { speed, frames: limit } = this.options;
     const frames = this.source.frames;
     const firstUs = frameTimeUs(frames[0]!);
-    const startMs = performance.now();
+    /** When frame time firstUs is (was) sent: set by the first frame sent, and again after a stall. */
+    let anchorMs: number | undefined;
     const seqs = new Map<string, number>();
     for (const entry of frames) {
       if (stop.aborted || (limit !== undefined && this.sent.frames >= limit)) return false;
-      if (speed !== 'max') {
-        const dueMs = startMs + (frameTimeUs(entry) - firstUs) / 1000 / speed;
-        const waitMs = dueMs - performance.now();
+      const offsetMs = speed === 'max' ? 0 : (frameTimeUs(entry) - firstUs) / 1000 / speed;
+      if (speed !== 'max' && anchorMs !== undefined) {
+        const waitMs = anchorMs + offsetMs - performance.now();
         if (waitMs > 0) {
           try {
             await sleep(waitMs, undefined, { signal: stop });
@@ -163,6 +167,10 @@ export class RecordingReplayer {
       const seq = seqs.get(entry.topic) ?? 0;
       seqs.set(entry.topic, seq + 1);
       if (!(await this.send(entry, jpeg, session, seq, stop))) return false;
+      // The gaps count from the first frame actually sent (a push waits for its first receiver), and
+      // from now again after a consumer stalled the replay: it goes on at pace, it never bursts to catch up.
+      const now = performance.now();
+      if (anchorMs === undefined || now - (anchorMs + offsetMs) > REANCHOR_LATE_MS) anchorMs = now - offsetMs;
     }
     return true;
   }
