@@ -53,6 +53,7 @@ interface Config {
 const CONFIGS: Config[] = [
   { label: 'jpeg, an fsync per frame (the old path)', format: 'jpeg', fsyncIntervalMs: 0, saveQueue: STREAMS },
   { label: 'jpeg, group commit (defaults)', format: 'jpeg', fsyncIntervalMs: 50, saveQueue: 64 },
+  { label: 'jpeg, group commit, --save-queue 256', format: 'jpeg', fsyncIntervalMs: 50, saveQueue: 256 },
   { label: 'segments, an fsync per frame', format: 'segments', fsyncIntervalMs: 0, saveQueue: STREAMS },
   { label: 'segments, group commit (defaults)', format: 'segments', fsyncIntervalMs: 50, saveQueue: 64 },
 ];

@@ -282,6 +282,28 @@ describe('replay: zerocam-sender --source recording:DIR', () => {
     t.diagnostic(`--speed 2: the latest frame went ${worstMs.toFixed(2)} ms after its time`);
   });
 
+  test('the replay flag is header flags bit 0, and survives a decode and re-encode (as a hub forwards it)', () => {
+    const header: FrameHeader = { session: 1, seq: 2, captureUs: 3, sendUs: 4, width: 64, height: 48, codec: 'jpeg', quality: 80 };
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x30, 0x00, 0x40, 0x01, 0x01, 0x11, 0x00, 0xff, 0xda, 0x00, 0x02, 0xff, 0xd9]);
+    const live = encodeFrame('cam1', header, jpeg);
+    const replayed = encodeFrame('cam1', { ...header, replay: true }, jpeg);
+    assert.equal(live[1][7], 0);
+    assert.equal(replayed[1][7], 1);
+    assert.equal(decodeFrame(live, { maxFrameBytes: 1024 }).header.replay, undefined);
+    const decoded = decodeFrame(replayed, { maxFrameBytes: 1024 });
+    assert.equal(decoded.header.replay, true);
+    assert.equal(encodeFrame(decoded.topic, decoded.header, decoded.jpeg)[1][7], 1);
+  });
+
+  test('SIGTERM stops a push replay that waits for a receiver, cleanly (exit 0, within the 1 s shutdown budget)', async (t) => {
+    const { dir } = await record(t, ['cam1'], 5);
+    const sender = start(t, 'sender', ['--source', `recording:${dir}`, '--pattern', 'push', '--connect', ipcEndpoint(), '--speed', 'max', '--no-stats']);
+    await sender.ready();
+    sender.kill('SIGTERM');
+    const { code } = await sender.exited;
+    assert.equal(code, 0, sender.stderr.join('\n'));
+  });
+
   for (const [what, breakIt, message] of [
     ['a directory that is not a recording', async (dir: string) => rm(join(dir, 'index.jsonl')), /is not a recording: it has no index\.jsonl/],
     ['a corrupt index line', async (dir: string) => appendFile(join(dir, 'index.jsonl'), '{"topic":"cam1","seq":"x"}\n'), /index\.jsonl:\d+: /],

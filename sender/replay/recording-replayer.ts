@@ -130,13 +130,20 @@ export class RecordingReplayer {
     const { durationS, loop } = this.options;
     const stop = durationS === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(durationS * 1000)]);
     const abortable = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
-    await Promise.race([this.watched, abortable]);
-    this.idle = false;
-    let session = 0;
-    do {
-      session = Math.max(nowMicros(), session + 1);
-      if (!(await this.pass(session, stop))) break;
-    } while (loop && !stop.aborted);
+    // A push waiting for room, or a req for its reply, wakes at once when stopped: the socket goes.
+    const closeOnStop = (): void => this.secured.close();
+    stop.addEventListener('abort', closeOnStop, { once: true });
+    try {
+      await Promise.race([this.watched, abortable]);
+      this.idle = false;
+      let session = 0;
+      do {
+        session = Math.max(nowMicros(), session + 1);
+        if (!(await this.pass(session, stop))) break;
+      } while (loop && !stop.aborted);
+    } finally {
+      stop.removeEventListener('abort', closeOnStop);
+    }
     // A natural end: let what push queued reach its receiver before the socket closes.
     if (!stop.aborted && this.secured.socket instanceof zmq.Push) this.secured.socket.linger = DEFAULTS.replyTimeoutMs;
   }
@@ -202,7 +209,7 @@ export class RecordingReplayer {
         this.onSent(entry, jpeg.length);
         return true;
       } catch (error) {
-        if (this.closed || socket.closed) return false;
+        if (this.closed || socket.closed || stop.aborted) return false;
         if (socket instanceof zmq.XPublisher && isWouldBlock(error)) {
           this.sent.skipped++;
           return true;
