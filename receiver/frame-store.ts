@@ -7,7 +7,7 @@ import { DEFAULTS, type RecordFormat } from '../common/defaults';
 import { makeDirectory } from './make-directory';
 import type { FrameLayout } from './record/frame-layout';
 import { JpegLayout } from './record/jpeg-layout';
-import { Retention } from './record/retention';
+import { COMPACT_SUFFIX, Retention } from './record/retention';
 import { SegmentLayout } from './record/segment-layout';
 
 export type { IndexEntry } from '../common/wire/recording-index';
@@ -61,6 +61,8 @@ export class FrameStore {
       await (await open(probe, 'w')).close();
       await rm(probe);
       await dropTornIndexLine(join(dir, INDEX_FILE));
+      // A compaction a crash interrupted: the index it was replacing still stands.
+      await rm(join(dir, `${INDEX_FILE}${COMPACT_SUFFIX}`), { force: true });
       const layout: FrameLayout =
         options.format === 'segments' ? new SegmentLayout(dir, (options.segmentSeconds ?? DEFAULTS.segmentSeconds) * 1e6) : await JpegLayout.open(dir);
       index = await open(join(dir, INDEX_FILE), 'a');

@@ -11,6 +11,9 @@ export interface RetentionLimits {
   maxAgeMs?: number | undefined;
 }
 
+/** The index being rewritten without removed files' lines; renamed over it once complete. */
+export const COMPACT_SUFFIX = '.compact.tmp';
+
 interface FileRecord {
   bytes: number;
   /** The newest frame's receive time (the recorder's clock), epoch µs. */
@@ -105,7 +108,7 @@ export class Retention {
 
   private async compactIndex(victims: ReadonlySet<string>): Promise<void> {
     const path = join(this.dir, INDEX_FILE);
-    const temp = `${path}.compact.tmp`;
+    const temp = `${path}${COMPACT_SUFFIX}`;
     const out = await open(temp, 'w');
     try {
       const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });

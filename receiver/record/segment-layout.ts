@@ -24,6 +24,8 @@ interface Segment {
   durationValueOffset: number;
   /** Written to since its last fsync. */
   dirty: boolean;
+  /** performance.now() of its newest frame: a stream that went quiet has its segment finished. */
+  lastWriteMs: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export class SegmentLayout implements FrameLayout {
     // Counted as written before the write, so a partial write is never overwritten by the next frame.
     segment.size += head.length + jpeg.length;
     segment.dirty = true;
+    segment.lastWriteMs = performance.now();
     try {
       await segment.handle.writev([head, jpeg], position);
     } catch (error) {
@@ -133,6 +136,7 @@ export class SegmentLayout implements FrameLayout {
       segmentDataOffset: head.segmentDataOffset,
       durationValueOffset: head.durationValueOffset,
       dirty: true,
+      lastWriteMs: performance.now(),
     };
     this.open.set(topic, segment);
     try {
@@ -156,6 +160,10 @@ export class SegmentLayout implements FrameLayout {
   }
 
   async sync(fsync: boolean): Promise<number> {
+    // A stream silent for a whole segment's time (a camera nobody watches, a sender gone) gets its
+    // file finished now, not at its next frame: complete, and open to retention.
+    const now = performance.now();
+    for (const segment of [...this.open.values()]) if (now - segment.lastWriteMs > this.segmentUs / 1000) await this.finish(segment);
     const dirty = [...this.open.values(), ...this.finishing].filter((s) => s.dirty);
     if (fsync) await Promise.all(dirty.map((s) => s.handle.sync()));
     for (const segment of dirty) segment.dirty = false;
