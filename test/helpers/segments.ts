@@ -26,6 +26,12 @@ export async function packetMd5s(file: string): Promise<string[]> {
     .map((line) => line.split(',').at(-1)!.trim());
 }
 
+/** How many frames ffmpeg decodes from a file: what a player shows. */
+export async function decodedFrameCount(file: string): Promise<number> {
+  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v:0', '-f', 'framemd5', '-'], { maxBuffer: 64 << 20 });
+  return stdout.split('\n').filter((line) => line && !line.startsWith('#')).length;
+}
+
 /** ffprobe's presentation time of each packet, in µs (it prints them to the µs for µs time bases). */
 export async function packetPtsUs(file: string): Promise<number[]> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
