@@ -19,6 +19,7 @@ import { measureEncodeCeiling, type EncodeCeiling } from './encode-ceiling';
 import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
 import { measureHub, renderHubReport, type HubBench } from './hub';
+import { measureRecorder, renderRecorderReport } from './recorder';
 import { measureSlowLink, measureSlowLinkThroughHub, parseLinkRates, renderSlowLinkReport, type LinkRate } from './slow-link';
 import { describeMachine } from './machine';
 import type { PipelineRun, RunSettings } from './pipeline';
@@ -51,6 +52,7 @@ interface RawOptions {
   json?: string;
   profile?: string;
   link?: LinkRate[];
+  recorder: boolean;
 }
 
 const MODES = {
@@ -74,6 +76,7 @@ function buildProgram() {
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
+    .addOption(new Option('--recorder', 'run only the recorder section (#19): 8 streams of 720p30 into one recorder on this disk, jpeg and segments, group commit against an fsync per frame').default(false))
     .addOption(new Option('--link <rates>', 'run only the slow-link scenario (#11) over links of these rates, with and without --adapt (e.g. 8mbit,20mbit; needs root)').argParser(parseLinkRates));
 }
 
@@ -103,6 +106,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const settings: RunSettings = { encodeConcurrency: raw.encodeConcurrency, profileDir };
   if (raw.link) return benchSlowLinks(raw.link, raw.quick ? 8 : 30, raw.json);
+  if (raw.recorder) return benchRecorder(raw.quick ? 3 : 15, raw.json);
 
   const startedAt = new Date();
   const machine = describeMachine();
@@ -196,6 +200,22 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     }
   } finally {
     await rm(clipDir, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+/** --recorder: the recorder section alone. */
+async function benchRecorder(seconds: number, json: string | undefined): Promise<number> {
+  const others = new ForeignLoad([process.pid]);
+  await sleep(500);
+  const othersPercent = others.percent();
+  const recorder = await measureRecorder({ seconds, progress });
+  process.stdout.write(renderRecorderReport(recorder));
+  process.stdout.write(`\nOther processes used ${othersPercent ?? '?'}% of the CPU just before.\n`);
+  if (json) {
+    await mkdir(dirname(resolve(json)), { recursive: true });
+    await writeSummaryFile(json, { startedAt: new Date().toISOString(), machine: describeMachine(), otherProcessesPercent: othersPercent, recorder });
+    progress(`wrote ${json}`);
   }
   return 0;
 }

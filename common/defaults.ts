@@ -111,6 +111,24 @@ export const DEFAULTS = {
 
   saveEvery: 1,
   fsync: true,
+  /** --format: a JPEG file per frame, as zerocam always saved; `segments` writes video files. */
+  recordFormat: 'jpeg' as RecordFormat,
+  /** --segment-seconds: capture time one video segment covers. A minute is a file a person can scrub through. */
+  segmentSeconds: 60,
+  /**
+   * --save-queue: frames waiting for the disk, all streams together. It must hold what arrives
+   * while one commit's fsync runs: 8 streams at 30 fps for a window plus a slow fsync (docs/benchmarks.md,
+   * "Recorder"); past it the oldest waiting frame is skipped, so the newest still wins.
+   */
+  saveQueueFrames: 64,
+  /**
+   * --fsync-interval: one fsync commits every frame written within this window. 0 commits each
+   * frame on its own (the old path). A frame is reported saved, acknowledged and indexed only after
+   * its commit, so this is also the most a saved frame's report waits.
+   */
+  fsyncIntervalMs: 50,
+  /** --max-bytes / --max-age are checked after a commit at most this often (a whole file or more leaves at once). */
+  retentionCheckMs: 1000,
 
   /** Acknowledged delivery (REQ/REP): how long a REQ sender waits for a reply before it reopens its socket. */
   replyTimeoutMs: 2000,
@@ -163,3 +181,6 @@ export type RequestPattern = 'req';
 export type ReplyPattern = 'rep';
 /** zerocam's own three-part format, or imagezmq's two-part one (docs/protocol.md). */
 export type Wire = 'zerocam' | 'imagezmq';
+
+/** --format: how a recorder lays frames out on disk (receiver/record/). */
+export type RecordFormat = 'jpeg' | 'segments';

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { Option } from 'commander';
 import { addCurveOptions, CURVE_HELP, curveSettingsFrom, type CurveFlags } from '../common/cli/curve-options';
-import { collectEndpoints, collectTopics, parseEndpointFor, parseIntIn, parseNumberIn } from '../common/cli/values';
+import { collectEndpoints, collectTopics, parseByteSize, parseDuration, parseEndpointFor, parseIntIn, parseNumberIn } from '../common/cli/values';
 import { createProgram, envOption, runCli } from '../common/cli/program';
-import { DEFAULTS, type Wire } from '../common/defaults';
+import { DEFAULTS, type RecordFormat, type Wire } from '../common/defaults';
 import { addServiceOptions, parseFlags, type ServiceOptionFlags } from '../common/cli/options';
 import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { runService } from '../common/cli/run-service';
+import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
@@ -26,6 +27,12 @@ interface RawOptions extends CurveFlags, ServiceOptionFlags {
   every: number;
   maxFiles?: number;
   fsync: boolean;
+  format: RecordFormat;
+  segmentSeconds: number;
+  maxBytes?: number;
+  maxAge?: number;
+  saveQueue: number;
+  fsyncInterval: number;
   frames?: number;
   duration?: number;
   maxFrameBytes: number;
@@ -40,10 +47,16 @@ function buildProgram() {
     .addOption(envOption('-c, --connect <endpoint>', `sender(s) to connect to, repeatable or comma-separated (default ${DEFAULTS.receiverConnect})`, 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-b, --bind <endpoint>', 'bind here instead, for senders that --connect', 'BIND').argParser(parseEndpointFor('bind')).conflicts('connect'))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
-    .addOption(envOption('-o, --out <dir>', 'save every frame here as TOPIC/SESSION-SEQ.jpg, listed in index.jsonl', 'OUT'))
+    .addOption(envOption('-o, --out <dir>', 'save every frame here (--format), each listed in index.jsonl', 'OUT'))
+    .addOption(envOption('--format <format>', 'jpeg: TOPIC/SESSION-SEQ.jpg per frame; segments: TOPIC/SESSION-FIRSTSEQ.mkv video files (MJPEG, the JPEGs unchanged)', 'FORMAT').choices(['jpeg', 'segments']).default(DEFAULTS.recordFormat))
+    .addOption(envOption('--segment-seconds <s>', 'segments: capture time each video file covers', 'SEGMENT_SECONDS').argParser(parseNumberIn(1, 86_400)).default(DEFAULTS.segmentSeconds))
+    .addOption(envOption('--max-bytes <size>', 'keep the recording under this size (500M, 20G): the oldest whole files go first', 'MAX_BYTES').argParser(parseByteSize))
+    .addOption(envOption('--max-age <duration>', 'remove files whose newest frame is older than this (90s, 12h, 7d)', 'MAX_AGE').argParser(parseDuration))
+    .addOption(envOption('--save-queue <n>', 'frames waiting for the disk, all streams together; when full the oldest waiting one is skipped', 'SAVE_QUEUE').argParser(parseIntIn(1, 100_000)).default(DEFAULTS.saveQueueFrames))
+    .addOption(envOption('--fsync-interval <ms>', 'one fsync commits every frame written in this window (0: each frame on its own); frames count as saved after it', 'FSYNC_INTERVAL').argParser(parseIntIn(0, 60_000)).default(DEFAULTS.fsyncIntervalMs))
     .addOption(envOption('--every <n>', 'save only every Nth frame of each stream', 'EVERY').argParser(parseIntIn(1, 1_000_000)).default(DEFAULTS.saveEvery))
-    .addOption(envOption('--max-files <n>', 'keep only the newest N saved frames (a ring)', 'MAX_FILES').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
-    .addOption(new Option('--no-fsync', 'do not fsync each frame before reporting it saved (faster, not crash-safe)').default(DEFAULTS.fsync))
+    .addOption(envOption('--max-files <n>', 'jpeg: keep only the newest N frames saved by this run (a ring)', 'MAX_FILES').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(new Option('--no-fsync', 'do not fsync frames before reporting them saved (faster, not crash-safe)').default(DEFAULTS.fsync))
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
@@ -54,6 +67,7 @@ function buildProgram() {
 Examples:
   ${NAME}                                              all streams from tcp://127.0.0.1:5555
   ${NAME} --connect tcp://camhost:5555 --out recordings
+  ${NAME} --connect tcp://camhost:5555 --out recordings --format segments --max-bytes 200G --max-age 14d
   ${NAME} --connect tcp://cam1:5555,tcp://cam2:5555 --topic cam1 --every 10 --max-files 10000
   ${NAME} --pattern pull --bind tcp://*:5556 --out /srv/frames
   ${NAME} --pattern rep --bind tcp://*:5556 --out /srv/frames      acknowledged: a sender's reply means saved
@@ -67,6 +81,7 @@ Every option can also be set as ZEROCAM_<NAME>, e.g. ZEROCAM_CONNECT=tcp://camho
 }
 
 export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
+  if (raw.maxFiles !== undefined && raw.format === 'segments') throw new UsageError('--max-files counts JPEG files; with --format segments use --max-bytes or --max-age');
   const attachment: Attachment = raw.bind ? { bind: raw.bind } : { connect: raw.connect?.length ? raw.connect : [DEFAULTS.receiverConnect] };
   return {
     pattern: raw.pattern,
@@ -78,6 +93,12 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
     every: raw.every,
     maxFiles: raw.maxFiles,
     fsync: raw.fsync,
+    format: raw.format,
+    segmentSeconds: raw.segmentSeconds,
+    maxBytes: raw.maxBytes,
+    maxAgeMs: raw.maxAge,
+    saveQueue: raw.saveQueue,
+    fsyncIntervalMs: raw.fsyncInterval,
     frames: raw.frames,
     durationS: raw.duration,
     maxFrameBytes: raw.maxFrameBytes,

@@ -1,4 +1,4 @@
-import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from '../common/defaults';
+import { DEFAULTS, type ReceiverPattern, type RecordFormat, type ReplyPattern, type Wire } from '../common/defaults';
 import { describeError, type RejectReason } from '../common/errors';
 import type { CurveSettings } from '../common/sockets/curve-security';
 import { JpegReceiver, type Received } from '../common/sockets/jpeg-receiver';
@@ -6,7 +6,7 @@ import { warnOncePerReason, type Logger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { FrameStore } from './frame-store';
-import { LatestFrameMailbox } from './latest-frame-mailbox';
+import { SaveQueue } from './record/save-queue';
 
 export interface ReceiverOptions {
   /** rep: every frame is acknowledged, and with --out only once it is on disk. */
@@ -24,6 +24,15 @@ export interface ReceiverOptions {
   every: number;
   maxFiles?: number | undefined;
   fsync: boolean;
+  /** Default jpeg. */
+  format?: RecordFormat;
+  segmentSeconds?: number;
+  maxBytes?: number | undefined;
+  maxAgeMs?: number | undefined;
+  /** Frames waiting for the disk, all streams together (default DEFAULTS.saveQueueFrames). */
+  saveQueue?: number;
+  /** One fsync commits every frame written in this window; 0 = each frame on its own (default DEFAULTS.fsyncIntervalMs). */
+  fsyncIntervalMs?: number;
   /** Stop after this many frames (all streams together). */
   frames?: number | undefined;
   durationS?: number | undefined;
@@ -35,13 +44,22 @@ export interface ReceiverOptions {
 
 type FrameReceived = Extract<Received, { kind: 'frame' }>;
 
+interface SaveItem {
+  received: FrameReceived;
+  /** A REP sender waits for this frame: it is committed at once, and told whether it was saved. */
+  done?: (saved: boolean) => void;
+}
+
 /**
  * The headless receiver: owns its socket and (with --out) its frame store. Receiving never waits
- * on the disk: frames go through a newest-frame-wins mailbox to a separate save loop.
+ * on the disk: frames go through a bounded save queue (the newest wins when it is full) to a
+ * separate save loop, which writes them and commits them in groups (one fsync per window).
  */
 export class Receiver {
   readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
-  private readonly mailbox = new LatestFrameMailbox<FrameReceived>();
+  private readonly queue: SaveQueue<SaveItem>;
+  /** Written, waiting for the commit that makes them saved. */
+  private uncommitted: SaveItem[] = [];
   private readonly warnFirst: (reason: string, message: string) => void;
   private closed = false;
   private saveFailing = false;
@@ -53,11 +71,23 @@ export class Receiver {
     private readonly log: Logger,
   ) {
     this.warnFirst = warnOncePerReason(log);
+    this.queue = new SaveQueue(options.saveQueue ?? DEFAULTS.saveQueueFrames);
   }
 
   /** Opens the output directory first, so a bad --out fails before any socket exists. */
   static async open(options: ReceiverOptions, log: Logger): Promise<Receiver> {
-    const store = options.out === undefined ? undefined : await FrameStore.open({ dir: options.out, maxFiles: options.maxFiles, fsync: options.fsync });
+    const store =
+      options.out === undefined
+        ? undefined
+        : await FrameStore.open({
+            dir: options.out,
+            format: options.format,
+            segmentSeconds: options.segmentSeconds,
+            maxFiles: options.maxFiles,
+            maxBytes: options.maxBytes,
+            maxAgeMs: options.maxAgeMs,
+            fsync: options.fsync,
+          });
     // Denials are counted in the stats, which exist once the receiver does.
     let receiver: Receiver | undefined;
     const onDenied = (): void => {
@@ -100,7 +130,7 @@ export class Receiver {
       clearTimeout(timer);
       signal.removeEventListener('abort', stop);
       this.socket.close();
-      this.mailbox.close();
+      this.queue.close();
       await saving;
     }
   }
@@ -121,11 +151,11 @@ export class Receiver {
       }
       const save = this.store !== undefined && (stream.frames - 1) % every === 0;
       if (save && this.options.pattern === 'rep') {
-        // An acknowledged frame is a saved frame: the reply waits for the disk, and the sender waits for the reply.
-        const saved = await this.saveOne(this.store, received);
+        // An acknowledged frame is a saved frame: the reply waits for its commit, and the sender waits for the reply.
+        const saved = await new Promise<boolean>((done) => this.enqueue({ received, done }));
         await received.reply(saved, saved ? undefined : 'save-failed');
-      } else if (save && this.mailbox.put(received.frame.topic, received)) {
-        stream.skipped++;
+      } else if (save) {
+        this.enqueue({ received });
       }
       // Answered here, not when the next message is asked for: after the last frame there is no next.
       await received.reply(true);
@@ -133,24 +163,71 @@ export class Receiver {
     }
   }
 
-  private async saveLoop(store: FrameStore): Promise<void> {
-    for (let item = await this.mailbox.take(); item; item = await this.mailbox.take()) await this.saveOne(store, item);
+  private enqueue(item: SaveItem): void {
+    const displaced = this.queue.put(item);
+    if (!displaced) return;
+    this.stats.stream(displaced.received.frame.topic).skipped++;
+    displaced.done?.(false);
   }
 
-  /** True once the frame is on disk (fsynced, renamed, indexed), or was already. */
-  private async saveOne(store: FrameStore, item: FrameReceived): Promise<boolean> {
-    try {
-      if (await store.save(item.frame, item.receiveUs)) this.stats.stream(item.frame.topic).saved++;
-      if (this.saveFailing) this.log.info(`saving to ${store.dir} works again`);
-      this.saveFailing = false;
-      return true;
-    } catch (error) {
-      this.stats.saveErrors++;
-      // Once per outage, not once per frame; the count is in the stats.
-      if (!this.saveFailing) this.log.error(describeError(error));
-      this.saveFailing = true;
-      return false;
+  /**
+   * Writes queued frames as they come and commits them together: when the window that began with the
+   * first uncommitted write is over, at once for a frame a REP sender waits on, and before stopping.
+   */
+  private async saveLoop(store: FrameStore): Promise<void> {
+    const windowMs = this.options.fsyncIntervalMs ?? DEFAULTS.fsyncIntervalMs;
+    let deadline: number | undefined;
+    for (;;) {
+      const item = await this.queue.take(deadline === undefined ? undefined : deadline - performance.now());
+      if (item === undefined) break;
+      if (item !== 'timeout') {
+        await this.writeOne(store, item);
+        if (this.uncommitted.length > 0) deadline ??= performance.now() + windowMs;
+        if (item.done) deadline = 0;
+      }
+      if (deadline !== undefined && performance.now() >= deadline) {
+        await this.commit(store);
+        deadline = undefined;
+      }
     }
+    await this.commit(store);
+  }
+
+  private async writeOne(store: FrameStore, item: SaveItem): Promise<void> {
+    try {
+      // A frame already on disk counts as saved once this commit is through, like the rest.
+      await store.write(item.received.frame, item.received.receiveUs);
+      this.uncommitted.push(item);
+    } catch (error) {
+      this.onSaveError(error);
+      item.done?.(false);
+    }
+  }
+
+  /** Resolves each written frame's report once one commit (one fsync per file written) covers it. */
+  private async commit(store: FrameStore): Promise<void> {
+    const batch = this.uncommitted;
+    this.uncommitted = [];
+    let saved: readonly { topic: string }[];
+    try {
+      saved = await store.commit();
+    } catch (error) {
+      this.onSaveError(error, batch.length);
+      for (const item of batch) item.done?.(false);
+      return;
+    }
+    for (const entry of saved) this.stats.stream(entry.topic).saved++;
+    this.stats.fsyncs = store.fsyncs;
+    if (this.saveFailing && batch.length) this.log.info(`saving to ${store.dir} works again`);
+    if (batch.length) this.saveFailing = false;
+    for (const item of batch) item.done?.(true);
+  }
+
+  private onSaveError(error: unknown, frames = 1): void {
+    this.stats.saveErrors += frames;
+    // Once per outage, not once per frame; the count is in the stats.
+    if (!this.saveFailing) this.log.error(describeError(error));
+    this.saveFailing = true;
   }
 
   private onPeerCutOff(endpoint: string): void {
@@ -168,7 +245,7 @@ export class Receiver {
     if (this.closed) return;
     this.closed = true;
     this.socket.close();
-    this.mailbox.close();
+    this.queue.close();
     await this.store?.close();
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { InvalidArgumentError, Option } from 'commander';
 import { addCurveOptions, CURVE_HELP, curveSettingsFrom, type CurveFlags } from '../common/cli/curve-options';
-import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn, parseTopic } from '../common/cli/values';
+import { collectEndpoints, parseDuration, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn, parseTopic } from '../common/cli/values';
 import { createProgram, envOption, runCli } from '../common/cli/program';
 import { DEFAULTS, type EncoderName, type Wire } from '../common/defaults';
 import { addServiceOptions, parseFlags, type ServiceOptionFlags } from '../common/cli/options';
@@ -18,6 +18,8 @@ import type { SenderOptions } from './sender-options';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
 import { sizeThreadPool } from './encode/thread-pool';
 import type { StripSetting } from './encode/strip-plan';
+import { RecordingReplayer, type ReplayOptions, type ReplaySummary } from './replay/recording-replayer';
+import type { TimeBound } from './sources/recording-source';
 
 const NAME = 'zerocam-sender';
 
@@ -45,6 +47,34 @@ interface RawOptions extends CurveFlags, ServiceOptionFlags {
   passthrough: boolean;
   adapt: boolean;
   minQuality: number;
+  speed: number | 'max';
+  from?: TimeBound;
+  to?: TimeBound;
+}
+
+const RECORDING_PREFIX = 'recording:';
+
+function parseSpeed(value: string): number | 'max' {
+  if (value.trim() === 'max') return 'max';
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0.01 || n > 1000) throw new InvalidArgumentError('expected max or a number from 0.01 to 1000 (2: twice as fast)');
+  return n;
+}
+
+/** --from / --to: a date and time (ISO 8601, e.g. 2026-12-04T18:22:00Z), or an offset from the recording's first frame (90s, 1h30m). */
+function parseTimeBound(value: string): TimeBound {
+  const text = value.trim();
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const ms = Date.parse(text);
+    if (!Number.isFinite(ms)) throw new InvalidArgumentError('expected a date and time such as 2026-12-04T18:22:00Z, or an offset such as 90s');
+    return { atUs: ms * 1000 };
+  }
+  if (text === '0') return { afterStartMs: 0 };
+  try {
+    return { afterStartMs: parseDuration(text) };
+  } catch {
+    throw new InvalidArgumentError('expected a date and time such as 2026-12-04T18:22:00Z, or an offset from the recording\'s start such as 90s or 1h30m');
+  }
 }
 
 function parseSize(value: string): { width: number; height: number } {
@@ -57,7 +87,10 @@ function parseSize(value: string): { width: number; height: number } {
 
 function buildProgram() {
   return addCurveOptions(addServiceOptions(createProgram(NAME, 'Capture frames, JPEG-encode them and stream them over ZeroMQ.'))
-    .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}`, 'SOURCE').default(DEFAULTS.source))
+    .addOption(envOption('-s, --source <source>', `where frames come from: ${SOURCE_SYNTAX}, or recording:DIR (a zerocam-receiver --out directory, replayed)`, 'SOURCE').default(DEFAULTS.source))
+    .addOption(envOption('--speed <x|max>', 'recording: play at x times its pace; max: as fast as the receivers take frames (push, req: nothing lost)', 'SPEED').argParser(parseSpeed).default(1))
+    .addOption(envOption('--from <time>', 'recording: start at this date and time, or this far into it (90s, 1h30m)', 'FROM').argParser(parseTimeBound))
+    .addOption(envOption('--to <time>', 'recording: stop before this date and time, or this far into it', 'TO').argParser(parseTimeBound))
     .addOption(envOption('-p, --pattern <pattern>', 'pub (every receiver gets every frame) or push (frames shared out among receivers)', 'PATTERN').choices(['pub', 'push', 'req']).default(DEFAULTS.senderPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (to an imagezmq hub: msg = topic; use with --pattern req or pub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
     .addOption(envOption('--reply-timeout <ms>', 'req: wait this long for each reply, then reopen the socket and go on', 'REPLY_TIMEOUT').argParser(parseIntIn(10, 3_600_000)).default(DEFAULTS.replyTimeoutMs))
@@ -95,6 +128,8 @@ Examples:
   ${NAME}                                       test pattern, PUB on tcp://*:5555
   ${NAME} --source camera:0 --width 1280 --height 720 --fps 30
   ${NAME} --source file:clip.mp4 --loop --topic lab
+  ${NAME} --source recording:/srv/frames --pattern req --connect tcp://hub:5555 --speed max   replay, every frame acknowledged
+  ${NAME} --source recording:/srv/frames --topic cam1 --from 2026-12-04T18:00:00Z --to 10m --speed 2
   ${NAME} --source /dev/video2 --pattern push --connect tcp://recorder:5556
   ${NAME} --pattern req --connect tcp://recorder:5556        every frame acknowledged (zerocam-receiver --pattern rep)
   ${NAME} --wire imagezmq --pattern req --connect tcp://hub:5555   to an imagezmq ImageHub (recv_jpg)
@@ -118,6 +153,7 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
   if (raw.jpegOptimise && typeof raw.strips === 'number' && raw.strips > 1) {
     throw new UsageError('--jpeg-optimise cannot be combined with --strips above 1: strips need the standard Huffman tables to be joined');
   }
+  if (raw.speed !== 1 || raw.from !== undefined || raw.to !== undefined) throw new UsageError('--speed, --from and --to are for --source recording:DIR');
   const source = parseSourceSpec(raw.source);
   const attachment: Attachment = raw.connect?.length ? { connect: raw.connect } : { bind: raw.bind ?? DEFAULTS.senderBind };
   return {
@@ -160,8 +196,71 @@ function linkPart(s: SenderSummary): string {
   return link + adapt;
 }
 
+export function replayOptionsFrom(raw: RawOptions): ReplayOptions {
+  const dir = raw.source.trim().slice(RECORDING_PREFIX.length);
+  if (dir === '') throw new UsageError('--source recording:DIR needs the directory a zerocam-receiver saved to');
+  if (raw.passthrough || raw.adapt || raw.resize || raw.fps !== undefined) {
+    throw new UsageError('a recording is replayed as it was recorded: drop --passthrough, --adapt, --resize and --fps (use --speed)');
+  }
+  if (raw.wire === 'imagezmq') throw new UsageError('a recording is replayed in the zerocam wire format (its topics and capture times need it): drop --wire imagezmq');
+  return {
+    dir,
+    selection: { topics: raw.topic === undefined ? [] : [raw.topic], from: raw.from, to: raw.to },
+    speed: raw.speed,
+    loop: raw.loop,
+    pattern: raw.pattern,
+    attachment: raw.connect?.length ? { connect: raw.connect } : { bind: raw.bind ?? DEFAULTS.senderBind },
+    replyTimeoutMs: raw.replyTimeout,
+    sendHighWaterMark: raw.hwm,
+    frames: raw.frames,
+    durationS: raw.duration,
+  };
+}
+
+function replayLine(s: ReplaySummary): string {
+  const position = s.positionUs ? new Date(s.positionUs / 1000).toISOString() : 'start';
+  if (s.idle) return `replay ${s.dir} → ${s.endpoint} | waiting for a subscriber`;
+  const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
+  return `replay ${s.dir} → ${s.endpoint} | ${s.fps.toFixed(1)} fps | at ${position} | sent ${s.frames} skipped ${s.skipped}${replies} | pass ${s.passes}`;
+}
+
+/** --source recording:DIR: the recording goes back on the wire (sender/replay/recording-replayer.ts). */
+async function replay(raw: RawOptions, signal: AbortSignal): Promise<number> {
+  const log = createLogger(NAME);
+  const options = replayOptionsFrom(raw);
+  const curve = curveSettingsFrom(raw);
+  const hosts = await checkAndWatchConnectEndpoints('connect' in options.attachment ? options.attachment.connect : [], log);
+  let replayer: RecordingReplayer | undefined;
+  const security = curve ? { curve, log } : undefined;
+  try {
+    replayer = await RecordingReplayer.open({ ...options, security }, log);
+  } catch (error) {
+    hosts.close();
+    throw error;
+  }
+  const opened = replayer;
+  const summary = await runService(NAME, raw, {
+    summary: () => opened.summary(),
+    liveLine: replayLine,
+    run: () => {
+      log.info(
+        { event: 'streaming', endpoint: opened.endpoint, topics: opened.topics, pattern: options.pattern, frames: opened.frameCount },
+        `replaying ${opened.frameCount} frames of ${opened.topics.join(', ')} from ${options.dir} (${options.pattern}, speed ${options.speed}) on ${opened.endpoint}`,
+      );
+      return opened.run(signal);
+    },
+    close: async () => {
+      hosts.close();
+      await opened.close();
+    },
+  });
+  log.info({ event: 'stopped', frames: summary.frames }, `stopped after ${summary.frames} frames (${summary.passes} pass(es), ${summary.skipped} skipped)`);
+  return 0;
+}
+
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const raw = parseFlags<RawOptions>(buildProgram(), argv);
+  if (raw.source.trim().startsWith(RECORDING_PREFIX)) return replay(raw, signal);
   // Nothing has used libuv's pool yet: parsing and logging are synchronous.
   sizeThreadPool(raw.encodeConcurrency);
   const log = createLogger(NAME);

@@ -77,3 +77,31 @@ export function collectHostNames(value: string, previous: string[] | undefined):
   }
   return [...(previous ?? []), ...names];
 }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 };
+
+/** --max-bytes: a byte count with an optional binary unit: 500M, 20G, 1.5T, 1048576. */
+export function parseByteSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new InvalidArgumentError('expected a size such as 500M, 20G or 1.5T (K, M, G, T are powers of 1024)');
+  return bytes;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** --max-age: a duration in milliseconds from a number and a unit: 90s, 30m, 12h, 7d (combinable: 1h30m). */
+export function parseDuration(value: string): number {
+  const text = value.trim();
+  let ms = 0;
+  let rest = text;
+  for (;;) {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/.exec(rest);
+    if (!match) break;
+    ms += Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    rest = rest.slice(match[0].length);
+  }
+  if (text === '' || rest !== '' || !Number.isFinite(ms) || ms < 1) throw new InvalidArgumentError('expected a duration such as 90s, 30m, 12h, 7d or 1h30m');
+  return Math.round(ms);
+}

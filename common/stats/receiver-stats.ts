@@ -17,6 +17,8 @@ export interface ReceiverSummary {
   duplicates: number;
   saved: number;
   saveErrors: number;
+  /** fsync calls the recorder made (data files and index); with group commit, far fewer than frames saved. */
+  fsyncs: number;
   rejected: number;
   rejectedByReason: Partial<Record<RejectReason, number>>;
   /** Connected senders libzmq cut off for good (an oversized message) that the receiver redialled. */
@@ -31,6 +33,7 @@ export class ReceiverStats {
   private readonly streams = new Map<string, StreamStats>();
   rejected = 0;
   saveErrors = 0;
+  fsyncs = 0;
   peerCutOffs = 0;
   denied = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
@@ -97,6 +100,7 @@ export class ReceiverStats {
       duplicates,
       saved,
       saveErrors: this.saveErrors,
+      fsyncs: this.fsyncs,
       rejected: this.rejected,
       rejectedByReason: { ...this.rejectedByReason },
       peerCutOffs: this.peerCutOffs,

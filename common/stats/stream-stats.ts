@@ -67,8 +67,10 @@ export class StreamStats {
     this.firstReceiveUs ??= receiveUs;
     this.lastReceiveUs = receiveUs;
     // capture_us 0: the source gave no capture time (imagezmq), so there is no latency to record.
-    if (header.captureUs !== 0) {
-      const latencyUs = receiveUs - header.captureUs;
+    // A replay's capture_us is hours old (its original capture time): its latency is from send_us.
+    const sinceUs = header.replay ? header.sendUs : header.captureUs;
+    if (sinceUs !== 0) {
+      const latencyUs = receiveUs - sinceUs;
       this.latency.recordMicros(latencyUs);
       this.recentLatency.recordMicros(latencyUs);
     }

@@ -169,6 +169,8 @@ export class ViewerEngine {
           session: header.session,
           seq: header.seq,
           captureUs: header.captureUs,
+          sendUs: header.sendUs,
+          replay: header.replay === true,
           receiveUs,
           width: header.width,
           height: header.height,

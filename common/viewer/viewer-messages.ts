@@ -69,6 +69,10 @@ export interface FrameMeta {
   session: number;
   seq: number;
   captureUs: number;
+  /** When the sender sent it, epoch µs; a replay's latency counts from here. */
+  sendUs: number;
+  /** A recording played back (header flag, docs/protocol.md): captureUs is its original capture time. */
+  replay: boolean;
   receiveUs: number;
   width: number;
   height: number;

@@ -32,6 +32,8 @@ export interface StreamInfo {
   skipped: number;
   duplicates: number;
   sessions: number;
+  /** The newest frame is a recording played back (docs/protocol.md, "Replays"). */
+  replay: boolean;
 }
 
 type FrameListener = (cached: CachedFrame) => void;
@@ -121,6 +123,7 @@ export class StreamCatalog {
         skipped: s.skipped,
         duplicates: s.duplicates,
         sessions: s.sessions,
+        replay: this.newest.get(topic)?.frame.header.replay === true,
       };
     });
   }

@@ -46,7 +46,15 @@ export interface FrameHeader {
   codec: Codec;
   /** JPEG quality the sender used, 1-100; 0 = unknown (a JPEG zerocam did not encode). */
   quality: number;
+  /**
+   * flags bit 0: a recording played back (zerocam-sender --source recording:DIR). captureUs is then
+   * the frame's original capture time, so latency is measured from sendUs. Absent = false.
+   */
+  replay?: boolean;
 }
+
+/** Bits of the header's flags byte. Receivers ignore bits they do not know. */
+export const FLAGS = { replay: 0x01 } as const;
 
 export interface Frame {
   topic: string;
@@ -76,7 +84,7 @@ export function encodeHeader(header: FrameHeader): Buffer {
   buf.writeUInt8(PROTOCOL_VERSION, OFFSET.version);
   buf.writeUInt8(CODECS[header.codec], OFFSET.codec);
   buf.writeUInt8(header.quality, OFFSET.quality);
-  buf.writeUInt8(0, OFFSET.flags);
+  buf.writeUInt8(header.replay ? FLAGS.replay : 0, OFFSET.flags);
   buf.writeUInt16LE(header.width, OFFSET.width);
   buf.writeUInt16LE(header.height, OFFSET.height);
   buf.writeUInt32LE(0, OFFSET.reserved);
@@ -147,7 +155,9 @@ export function decodeFrame(parts: readonly Buffer[], limits: DecodeLimits): Fra
     throw new ProtocolError('jpeg-size', `header says ${width}x${height} but the JPEG's SOF says ${info.width}x${info.height}`);
   }
 
-  return { topic, header: { session, seq, captureUs, sendUs, width, height, codec: 'jpeg', quality }, jpeg };
+  const decoded: FrameHeader = { session, seq, captureUs, sendUs, width, height, codec: 'jpeg', quality };
+  if (header.readUInt8(OFFSET.flags) & FLAGS.replay) decoded.replay = true;
+  return { topic, header: decoded, jpeg };
 }
 
 /**

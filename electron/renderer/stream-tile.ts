@@ -32,6 +32,8 @@ export class StreamTile {
   private readonly stats = new DisplayStats();
   private status: StreamStatus | undefined;
   private current: { meta: FrameMeta; jpeg: Uint8Array } | undefined;
+  /** The newest frame painted was a replay: the badge says REPLAY instead of LIVE. */
+  private replay = false;
   private decodeErrors = 0;
   private disposed = false;
 
@@ -124,8 +126,11 @@ export class StreamTile {
     }
     this.context.drawImage(bitmap, 0, 0);
     // Latency is taken as the frame is drawn for the next paint, not when it arrived.
-    // capture_us 0: no capture time (imagezmq), so the latency is unknown, not a number.
-    this.stats.record(performance.now(), meta.captureUs === 0 ? undefined : (nowUs() - meta.captureUs) / 1000);
+    // capture_us 0: no capture time (imagezmq), so the latency is unknown, not a number. A replay's
+    // capture time is its original one, hours ago: its latency counts from when it was sent.
+    const sinceUs = meta.replay ? meta.sendUs : meta.captureUs;
+    this.stats.record(performance.now(), sinceUs === 0 ? undefined : (nowUs() - sinceUs) / 1000);
+    this.replay = meta.replay;
     this.current = { meta, jpeg };
     this.element.dataset.displayed = String(this.stats.displayed);
     this.element.dataset.seq = String(meta.seq);
@@ -134,7 +139,8 @@ export class StreamTile {
 
   private setState(state: StreamState): void {
     this.element.dataset.state = state;
-    this.badge.textContent = state === 'live' ? 'LIVE' : state === 'stalled' ? 'STALLED' : 'WAITING';
+    this.badge.textContent = state === 'live' ? (this.replay ? 'REPLAY' : 'LIVE') : state === 'stalled' ? 'STALLED' : 'WAITING';
+    this.element.dataset.replay = String(this.replay);
     this.banner.textContent = state === 'stalled' ? 'Stalled: no frames for 2 s' : state === 'waiting' ? 'Waiting for the first frame…' : '';
   }
 
