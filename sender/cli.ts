@@ -10,15 +10,14 @@ import { runService } from '../common/cli/run-service';
 import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
-import { formatBytesPerSecond } from '../common/stats/stats-reporter';
-import type { SenderSummary } from './sender-stats';
+import { liveLine } from './sender-stats';
 import { defaultTopic } from './topic';
 import { FrameStreamer } from './frame-streamer';
 import type { SenderOptions } from './sender-options';
 import { parseSourceSpec, sourceSlug, SOURCE_SYNTAX } from './sources/source-spec';
 import { sizeThreadPool } from './encode/thread-pool';
 import type { StripSetting } from './encode/strip-plan';
-import { RecordingReplayer, type ReplayOptions, type ReplaySummary } from './replay/recording-replayer';
+import { RecordingReplayer, replayLine, type ReplayOptions } from './replay/recording-replayer';
 import type { TimeBound } from './sources/recording-source';
 
 const NAME = 'zerocam-sender';
@@ -180,22 +179,6 @@ export function senderOptionsFrom(raw: RawOptions): SenderOptions {
   };
 }
 
-export function liveLine(s: SenderSummary): string {
-  const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
-  const denied = s.denied ? ` denied ${s.denied}` : '';
-  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}${denied}`;
-  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}${denied}${linkPart(s)}`;
-}
-
-/** What the receivers' link reports say, when there is news: a link that is the limit, or --adapt at work. */
-function linkPart(s: SenderSummary): string {
-  const adapt = s.adapt ? ` | adapt q${s.adapt.quality}${s.adapt.scale < 1 ? ` ×${s.adapt.scale}` : ''}` : '';
-  const link = s.link?.limited
-    ? ` | link-limited: ${Math.round(s.link.deliveredFps)} of ${Math.round(s.link.offeredFps)} fps, link ~${formatBytesPerSecond(s.link.linkBytesPerSecond)}, ${s.link.skipped} skipped for it`
-    : '';
-  return link + adapt;
-}
-
 export function replayOptionsFrom(raw: RawOptions): ReplayOptions {
   const dir = raw.source.trim().slice(RECORDING_PREFIX.length);
   if (dir === '') throw new UsageError('--source recording:DIR needs the directory a zerocam-receiver saved to');
@@ -215,13 +198,6 @@ export function replayOptionsFrom(raw: RawOptions): ReplayOptions {
     frames: raw.frames,
     durationS: raw.duration,
   };
-}
-
-function replayLine(s: ReplaySummary): string {
-  const position = s.positionUs ? new Date(s.positionUs / 1000).toISOString() : 'start';
-  if (s.idle) return `replay ${s.dir} → ${s.endpoint} | waiting for a subscriber`;
-  const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
-  return `replay ${s.dir} → ${s.endpoint} | ${s.fps.toFixed(1)} fps | at ${position} | sent ${s.frames} skipped ${s.skipped}${replies} | pass ${s.passes}`;
 }
 
 /** --source recording:DIR: the recording goes back on the wire (sender/replay/recording-replayer.ts). */

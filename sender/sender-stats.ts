@@ -1,6 +1,7 @@
 import type { LinkSummary } from '../common/sockets/link-monitor';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
 import { RateWindow } from '../common/stats/rate-window';
+import { formatBytesPerSecond } from '../common/stats/stats-reporter';
 import { round2 } from '../common/stats/stream-stats';
 
 export interface SenderSummary {
@@ -126,4 +127,21 @@ export class SenderStats {
       denied: this.denied,
     };
   }
+}
+
+/** The live stats line of a sender. */
+export function liveLine(s: SenderSummary): string {
+  const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
+  const denied = s.denied ? ` denied ${s.denied}` : '';
+  if (s.idle) return `${s.topic} → ${s.endpoint} | idle: no receivers | sent ${s.frames} skipped ${s.skipped}${replies}${denied}`;
+  return `${s.topic} → ${s.endpoint} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | encode ${s.encodeMs.mean.toFixed(2)} ms | sent ${s.frames} skipped ${s.skipped}${replies}${denied}${linkPart(s)}`;
+}
+
+/** What the receivers' link reports say, when there is news: a link that is the limit, or --adapt at work. */
+function linkPart(s: SenderSummary): string {
+  const adapt = s.adapt ? ` | adapt q${s.adapt.quality}${s.adapt.scale < 1 ? ` ×${s.adapt.scale}` : ''}` : '';
+  const link = s.link?.limited
+    ? ` | link-limited: ${Math.round(s.link.deliveredFps)} of ${Math.round(s.link.offeredFps)} fps, link ~${formatBytesPerSecond(s.link.linkBytesPerSecond)}, ${s.link.skipped} skipped for it`
+    : '';
+  return link + adapt;
 }

@@ -286,3 +286,11 @@ function qualityOf(jpeg: Buffer): number {
     return 0;
   }
 }
+
+/** The live stats line of a replay. */
+export function replayLine(s: ReplaySummary): string {
+  const position = s.positionUs ? new Date(s.positionUs / 1000).toISOString() : 'start';
+  if (s.idle) return `replay ${s.dir} → ${s.endpoint} | waiting for a subscriber`;
+  const replies = s.timeouts || s.refused ? ` timeouts ${s.timeouts} refused ${s.refused}` : '';
+  return `replay ${s.dir} → ${s.endpoint} | ${s.fps.toFixed(1)} fps | at ${position} | sent ${s.frames} skipped ${s.skipped}${replies} | pass ${s.passes}`;
+}
