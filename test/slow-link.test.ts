@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { DEFAULTS } from '../common/defaults';
-import type { SenderSummary } from '../sender/sender-stats';
+import { liveLine, type SenderSummary } from '../sender/sender-stats';
 import { liveLine as hubLiveLine, type HubSummary } from '../hub/hub-stats';
-import { liveLine } from '../sender/sender-stats';
 import { CliProcess, PYTHON, type JsonRecord } from './helpers/cli-process';
 import { ShapedLink, shapedLinksUnavailable } from './helpers/shaped-link';
 
