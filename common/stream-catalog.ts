@@ -1,3 +1,4 @@
+import { compactFrame } from './compact-frame';
 import { DEFAULTS } from './defaults';
 import type { RejectReason } from './errors';
 import type { Frame } from './protocol';
@@ -39,7 +40,8 @@ type FrameListener = (cached: CachedFrame) => void;
 /**
  * Every stream a process has seen: its stats and its newest frame (the ZeroMQ guide's last-value
  * cache). The hub's forwarder and the viewer's gateway fill it; HTTP routes read it and listen
- * for new frames. Frames are held by reference, never copied; one frame per topic is kept.
+ * for new frames. One frame per topic is kept, by reference, except that small ones are copied
+ * (common/compact-frame.ts).
  */
 export class StreamCatalog {
   readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
@@ -53,7 +55,7 @@ export class StreamCatalog {
   /** Counts the frame and caches it; false (and nothing cached) for a repeat (docs/protocol.md). */
   add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number): boolean {
     if (!this.stats.onFrame(frame, receiveUs)) return false;
-    const cached = { frame, parts, receiveUs };
+    const cached = { ...compactFrame(frame, parts), receiveUs };
     this.newest.set(frame.topic, cached);
     for (const listener of this.listeners.get(frame.topic) ?? []) listener(cached);
     return true;
