@@ -8,6 +8,7 @@ import type { CurveSettings } from './curve-security';
 import { describeError, UsageError } from './errors';
 import type { HttpTls } from './http/http-server';
 import { isValidTopic } from './protocol';
+import type { StreamLimits } from './stats/stream-bounds';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -95,6 +96,21 @@ export function parseNumberIn(min: number, max: number): (value: string) => numb
   };
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration such as `300s`, `5m`, `1.5h` or `500ms`, in milliseconds; a bare number is seconds. */
+export function parseDurationIn(minMs: number, maxMs: number): (value: string) => number {
+  const describe = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+  return (value) => {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+    const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']! : NaN;
+    if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
+      throw new InvalidArgumentError(`expected a duration from ${describe(minMs)} to ${describe(maxMs)}, such as 300s, 5m or 1h (a bare number is seconds)`);
+    }
+    return Math.round(ms);
+  };
+}
+
 export function parseEndpointFor(role: EndpointRole): (value: string) => string {
   return (value) => {
     try {
@@ -119,6 +135,30 @@ export function collectTopics(value: string, previous: string[] | undefined): st
 export function collectEndpoints(value: string, previous: string[] | undefined): string[] {
   const parse = parseEndpointFor('connect');
   return [...(previous ?? []), ...value.split(',').filter(Boolean).map(parse)];
+}
+
+/** --stream-ttl and --max-streams, which every program that keeps per-stream state offers the same way. */
+export function addStreamLimitOptions(program: Command): Command {
+  return program
+    .addOption(
+      envOption('--stream-ttl <duration>', 'forget a stream (its stats, cached frame, metrics) once it has sent nothing for this long: 300s, 5m, 1h', 'STREAM_TTL')
+        .argParser(parseDurationIn(100, 365 * 24 * 3_600_000))
+        .default(DEFAULTS.streamTtlMs, `${DEFAULTS.streamTtlMs / 60_000}m`),
+    )
+    .addOption(
+      envOption('--max-streams <n>', 'track at most this many streams; frames of new streams beyond it are dropped and counted (stats: refused)', 'MAX_STREAMS')
+        .argParser(parseIntIn(1, 1_000_000))
+        .default(DEFAULTS.maxStreams),
+    );
+}
+
+export interface StreamLimitFlags {
+  streamTtl: number;
+  maxStreams: number;
+}
+
+export function streamLimitsFrom(raw: StreamLimitFlags): StreamLimits {
+  return { ttlMs: raw.streamTtl, maxStreams: raw.maxStreams };
 }
 
 export function parseCommandLine(program: Command, argv: readonly string[]): void {

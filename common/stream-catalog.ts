@@ -3,6 +3,7 @@ import { DEFAULTS } from './defaults';
 import type { RejectReason } from './errors';
 import type { Frame } from './protocol';
 import { ReceiverStats } from './stats/receiver-stats';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stats/stream-bounds';
 
 /** The newest frame of one stream, with the message parts it arrived in (to send on unchanged). */
 export interface CachedFrame {
@@ -41,16 +42,28 @@ type FrameListener = (cached: CachedFrame) => void;
  * Every stream a process has seen: its stats and its newest frame (the ZeroMQ guide's last-value
  * cache). The hub's forwarder and the viewer's gateway fill it; HTTP routes read it and listen
  * for new frames. One frame per topic is kept, by reference, except that small ones are copied
- * (common/compact-frame.ts).
+ * (common/compact-frame.ts). Streams are those its stats track (--max-streams, --stream-ttl): a
+ * forgotten stream's frame goes with its stats.
  */
 export class StreamCatalog {
-  readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
+  readonly stats: ReceiverStats;
   private readonly newest = new Map<string, CachedFrame>();
   private readonly listeners = new Map<string, Set<FrameListener>>();
-  /** Topics someone asked for by name, whose first frame may not have come yet. */
-  private readonly expected = new Set<string>();
+  /**
+   * Topics someone asked for by name (a subscribe), whose first frame may not have come yet, with
+   * when they were last asked for, oldest first: kept for --stream-ttl, --max-streams at most.
+   */
+  private readonly expected = new Map<string, number>();
+  /** Topics configured by name (--topic), expected for as long as the process runs. */
+  private readonly configured = new Set<string>();
 
-  constructor(private readonly stallAfterMs: number = DEFAULTS.viewerStallMs) {}
+  constructor(
+    private readonly stallAfterMs: number = DEFAULTS.viewerStallMs,
+    private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  ) {
+    this.stats = new ReceiverStats(DEFAULTS.rateWindowMs, limits);
+    this.stats.bounds.onForget((topic) => this.newest.delete(topic));
+  }
 
   /** Counts the frame and caches it; false (and nothing cached) for a repeat (docs/protocol.md). */
   add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number): boolean {
@@ -65,14 +78,32 @@ export class StreamCatalog {
     this.stats.onRejected(reason);
   }
 
-  /** Notes a stream that was asked for by name, so it is known (and waited for) before its first frame. */
-  expect(topic: string): void {
-    this.expected.add(topic);
+  /**
+   * Notes a stream that was asked for by name, so it is known (and waited for) before its first
+   * frame: for --stream-ttl since it was last asked for, or for good if it was `configured`.
+   */
+  expect(topic: string, configured = false): void {
+    if (configured) {
+      this.configured.add(topic);
+      return;
+    }
+    const nowMs = performance.now();
+    this.expected.delete(topic);
+    this.expected.set(topic, nowMs);
+    this.forgetExpected(nowMs);
   }
 
   /** A stream that has sent a frame or was asked for by name. */
   knows(topic: string): boolean {
-    return this.newest.has(topic) || this.expected.has(topic);
+    this.forgetExpected(performance.now());
+    return this.newest.has(topic) || this.expected.has(topic) || this.configured.has(topic);
+  }
+
+  private forgetExpected(nowMs: number): void {
+    for (const [topic, atMs] of this.expected) {
+      if (nowMs - atMs < this.limits.ttlMs && this.expected.size <= this.limits.maxStreams) break;
+      this.expected.delete(topic);
+    }
   }
 
   latest(topic: string): CachedFrame | undefined {

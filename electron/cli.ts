@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import {
+  addStreamLimitOptions,
   addWebAccessOptions,
   collectEndpoints,
   collectTopics,
@@ -21,6 +22,8 @@ import {
   readWebTls,
   parseIntIn,
   runCli,
+  streamLimitsFrom,
+  type StreamLimitFlags,
   WEB_ACCESS_HELP,
   type WebAccessFlags,
 } from '../common/cli';
@@ -33,12 +36,13 @@ import { StreamWatcher } from '../common/stream-watcher';
 import { VIEWER_CURVE_KEY_ENV } from '../common/viewer/message-validation';
 import { createLogger } from '../common/log';
 import { setNetworkSocketBuffer } from '../common/socket-options';
+import type { StreamLimits } from '../common/stats/stream-bounds';
 import type { ViewerPattern, ViewerSettings } from '../common/viewer/viewer-messages';
 import { ViewerWebServer } from './web-server';
 
 const NAME = 'zerocam-viewer';
 
-interface RawOptions extends WebAccessFlags {
+interface RawOptions extends WebAccessFlags, StreamLimitFlags {
   socketBuffer: number;
   connect?: string[];
   topic?: string[];
@@ -53,7 +57,7 @@ interface RawOptions extends WebAccessFlags {
 }
 
 function buildProgram() {
-  return addWebAccessOptions(createProgram(NAME, 'Watch zerocam streams: a desktop window (Electron), or any browser with --web.'))
+  return addStreamLimitOptions(addWebAccessOptions(createProgram(NAME, 'Watch zerocam streams: a desktop window (Electron), or any browser with --web.')))
     .addOption(envOption('-c, --connect <endpoint>', 'sender(s) to show, repeatable or comma-separated', 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
@@ -97,11 +101,12 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
   const tls = await readWebTls(raw);
   const log = createLogger(NAME);
   // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
-  const catalog = new StreamCatalog();
+  const streamLimits = streamLimitsFrom(raw);
+  const catalog = new StreamCatalog(DEFAULTS.viewerStallMs, streamLimits);
   const security = raw.curveServer === undefined ? undefined : { curve: { key: raw.curveKey, serverKey: raw.curveServer }, log };
   const watcher =
     raw.connect?.length && raw.pattern === 'sub'
-      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog, security })
+      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog, security, streamLimits })
       : undefined;
   const health = HealthFile.start(raw.healthFile, NAME);
   try {
@@ -116,6 +121,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
       allowedHosts: raw.allowedHost,
       tls,
       allowIpc: raw.allowIpc,
+      streamLimits,
       routes: [new GatewayRoutes(catalog)],
     }).catch((error: unknown) => {
       const code = (error as { code?: string }).code;
@@ -135,7 +141,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, signal: Abort
   return 0;
 }
 
-async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, socketBuffer: number, signal: AbortSignal): Promise<number> {
+async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, socketBuffer: number, streamLimits: StreamLimits, signal: AbortSignal): Promise<number> {
   const binary = electronBinary();
   if (!binary) {
     throw new UsageError(
@@ -145,7 +151,14 @@ async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | und
   const child = spawn(binary, [join(__dirname, 'main.js')], {
     stdio: 'inherit',
     // The main process owns the sockets, so it gets the key; its renderer never does.
-    env: { ...process.env, ZEROCAM_SOCKET_BUFFER: String(socketBuffer), ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings), ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}) },
+    env: {
+      ...process.env,
+      ZEROCAM_SOCKET_BUFFER: String(socketBuffer),
+      ZEROCAM_STREAM_TTL_MS: String(streamLimits.ttlMs),
+      ZEROCAM_MAX_STREAMS: String(streamLimits.maxStreams),
+      ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings),
+      ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}),
+    },
   });
   const stop = (): boolean => child.kill('SIGTERM');
   signal.addEventListener('abort', stop, { once: true });
@@ -168,7 +181,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       ...(raw.curveServer ? { serverKey: raw.curveServer } : {}),
     })),
   };
-  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, signal);
+  return raw.web ? serveWeb(raw, settings, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, streamLimitsFrom(raw), signal);
 }
 
 if (require.main === module) void runCli(NAME, process.argv.slice(2), main);

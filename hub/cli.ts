@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Wire } from '../common/defaults';
 import {
+  addStreamLimitOptions,
   addWebAccessOptions,
   collectEndpoints,
   createProgram,
@@ -15,6 +16,8 @@ import {
   healthFileOption,
   socketBufferOption,
   parseCommandLine,
+  streamLimitsFrom,
+  type StreamLimitFlags,
   parseEndpointFor,
   parseAutoOrIntIn,
   parseIntIn,
@@ -37,6 +40,7 @@ import { setNetworkSocketBuffer, type Attachment } from '../common/socket-option
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
 import { writeSummaryFile } from '../common/stats/write-summary';
+import { warnOnFirstRefusal } from '../common/stats/stream-bounds';
 import { ViewerLinks, type ViewerLinksSummary } from '../common/viewer-links';
 import { StreamCatalog } from '../common/stream-catalog';
 import { StreamDiscovery } from '../common/stream-discovery';
@@ -45,7 +49,7 @@ import type { ViewerSettings } from '../common/viewer/viewer-messages';
 
 const NAME = 'zerocam-hub';
 
-interface RawOptions extends WebAccessFlags {
+interface RawOptions extends WebAccessFlags, StreamLimitFlags {
   socketBuffer: number;
   curveKey?: CurveKeyPair;
   curveAllowSenders?: ReadonlySet<string>;
@@ -74,7 +78,7 @@ interface RawOptions extends WebAccessFlags {
 export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; links: ViewerLinksSummary };
 
 function buildProgram() {
-  return addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))
+  return addStreamLimitOptions(addWebAccessOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.')))
     .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
     .addOption(
       envOption('--senders-connect <endpoints>', 'connect to senders that bind instead (imagezmq PUB senders, zerocam-sender --bind); comma-separated or repeated', 'SENDERS_CONNECT')
@@ -122,6 +126,7 @@ Examples:
   ${NAME} --http 8080                             then open the URL it prints (http://127.0.0.1:8080/?token=...)
   ${NAME} --pattern pipeline                      share frames out among PULL workers
   ${NAME} --hwm 64                                a fixed queue of 64 frames per receiver (default auto)
+  ${NAME} --stream-ttl 1h --max-streams 200       forget streams silent for an hour; track 200 at most
   ${NAME} --sender-pattern req                    senders run --pattern req: each frame acknowledged by the hub
   ${NAME} --sender-pattern req --sender-wire imagezmq --senders tcp://*:5555 --receivers tcp://*:5556
                                                      in place of an imagezmq ImageHub (ImageSender connects to :5555)
@@ -139,6 +144,10 @@ imagezmq senders cannot be told, so they always send. With --http the gateway as
 only while it serves it (an MJPEG client, a snapshot, the page), and for every stream for a moment
 each --discovery-interval, so it lists new cameras and keeps a recent frame of each; in between,
 cameras nobody watches idle.
+
+Per-stream state (stats, the cached frame, metrics series) is bounded: a stream that sends nothing
+for --stream-ttl is forgotten, and past --max-streams streams, frames of new ones are refused (not
+forwarded) and counted as refused.
 
 The hub is the CURVE server on both sides, each with its own allowlist; senders and receivers
 connect with --curve-server hub.pub.
@@ -174,7 +183,8 @@ export function liveLine(s: HubSummary): string {
   const oldest = Math.max(0, ...Object.values(s.streams).map((x) => x.lastFrameAgeMs ?? 0));
   return (
     `${topics.length} streams → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
-    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s` +
+    ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''}` +
+    `${s.refused ? ` refused ${s.refused}` : ''}${s.forgotten ? ` forgotten ${s.forgotten}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s` +
     limitedViewersPart(s.links)
   );
 }
@@ -209,7 +219,8 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   setNetworkSocketBuffer(raw.socketBuffer);
   const tls = raw.http === undefined ? undefined : await readWebTls(raw);
   const log = createLogger(NAME);
-  const catalog = new StreamCatalog();
+  const catalog = new StreamCatalog(DEFAULTS.viewerStallMs, streamLimitsFrom(raw));
+  warnOnFirstRefusal(catalog.stats.bounds, (message) => log.warn({ event: 'refused' }, message));
   const links = new ViewerLinks(catalog);
   const warned = new Set<string>();
   const senders: Attachment = raw.sendersConnect ? { connect: raw.sendersConnect } : { bind: raw.senders };
@@ -257,7 +268,14 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       const intervalMs = raw.discoveryInterval * 1000;
       discovery = new StreamDiscovery((prefix) => forwarder.demand(prefix), { intervalMs, pulseMs: Math.min(DEFAULTS.hubDiscoveryPulseMs, intervalMs / 2) });
       // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
-      const ui = await viewerUiRoutes({ rendererDir: join(__dirname, '..', 'electron', 'renderer'), settings, log, curveKey: raw.curveKey, allowIpc: raw.allowIpc });
+      const ui = await viewerUiRoutes({
+        rendererDir: join(__dirname, '..', 'electron', 'renderer'),
+        settings,
+        log,
+        curveKey: raw.curveKey,
+        allowIpc: raw.allowIpc,
+        streamLimits: streamLimitsFrom(raw),
+      });
       const onDemand = { demand: (prefix: string) => forwarder.demand(prefix), isWatched: (topic: string) => forwarder.isWatched(topic) };
       http = await startHttp({ ...raw, http: raw.http }, tls, [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers }, onDemand)], log);
       log.info(
@@ -282,7 +300,10 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   }
   const final = summary(true);
   if (raw.statsJson) await writeSummaryFile(raw.statsJson, final);
-  log.info(`stopped after forwarding ${final.frames} frames from ${Object.keys(final.streams).length} streams (${final.rejected} rejected)`);
+  log.info(
+    `stopped after forwarding ${final.frames} frames from ${final.streamCount + final.forgotten} streams (${final.rejected} rejected` +
+      `${final.refused ? `, ${final.refused} of new streams refused` : ''}${final.forgotten ? `; ${final.forgotten} streams forgotten` : ''})`,
+  );
   return 0;
 }
 

@@ -2,6 +2,7 @@
 import { Option } from 'commander';
 import {
   addCurveOptions,
+  addStreamLimitOptions,
   collectEndpoints,
   CURVE_HELP,
   curveSettingsFrom,
@@ -17,6 +18,8 @@ import {
   parseIntIn,
   parseNumberIn,
   runCli,
+  streamLimitsFrom,
+  type StreamLimitFlags,
 } from '../common/cli';
 import { HealthFile } from '../common/health-file';
 import type { Wire } from '../common/defaults';
@@ -29,7 +32,7 @@ import { Receiver, type ReceiverOptions } from './receiver';
 
 const NAME = 'zerocam-receiver';
 
-interface RawOptions extends CurveFlags {
+interface RawOptions extends CurveFlags, StreamLimitFlags {
   socketBuffer: number;
   pattern: 'sub' | 'pull' | 'rep';
   wire: Wire;
@@ -51,7 +54,7 @@ interface RawOptions extends CurveFlags {
 }
 
 function buildProgram() {
-  return addCurveOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
+  return addStreamLimitOptions(addCurveOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.')
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender), pull (for a push sender) or rep (for a req sender: every frame acknowledged, after it is saved)', 'PATTERN').choices(['sub', 'pull', 'rep']).default(DEFAULTS.receiverPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (from imagezmq senders: --pattern rep or sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
     .addOption(envOption('-q, --quality <1-100>', 'JPEG quality for imagezmq raw images (send_image), encoded once on arrival', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
@@ -69,7 +72,7 @@ function buildProgram() {
     .addOption(socketBufferOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
+    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))))
     .addHelpText(
       'after',
       `
@@ -105,6 +108,7 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
     maxFrameBytes: raw.maxFrameBytes,
     receiveHighWaterMark: raw.hwm,
     curve: curveSettingsFrom(raw),
+    streamLimits: streamLimitsFrom(raw),
   };
 }
 
@@ -120,7 +124,9 @@ function liveLine(s: ReceiverSummary): string {
     (s.saved || s.saveErrors ? ` saved ${s.saved}` : '') +
     (s.saveErrors ? ` save errors ${s.saveErrors}` : '') +
     (s.peerCutOffs ? ` cut-offs ${s.peerCutOffs}` : '') +
-    (s.denied ? ` denied ${s.denied}` : '')
+    (s.denied ? ` denied ${s.denied}` : '') +
+    (s.refused ? ` refused ${s.refused}` : '') +
+    (s.forgotten ? ` forgotten ${s.forgotten}` : '')
   );
 }
 

@@ -65,6 +65,11 @@ export class FrameStore {
     return this.options.dir;
   }
 
+  /** A stream the receiver no longer tracks: its directory is checked again if it comes back. */
+  forget(topic: string): void {
+    this.topicDirs.delete(topic);
+  }
+
   /**
    * Resolves with the new index line, or undefined when this stream, session and seq is already on
    * disk: a saved file is never overwritten and never indexed twice (the first copy stands).

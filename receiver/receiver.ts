@@ -5,6 +5,7 @@ import { JpegReceiver, type Received } from '../common/jpeg-receiver';
 import type { Logger } from '../common/log';
 import type { Attachment } from '../common/socket-options';
 import { ReceiverStats } from '../common/stats/receiver-stats';
+import { warnOnFirstRefusal, type StreamLimits } from '../common/stats/stream-bounds';
 import { FrameStore } from './frame-store';
 import { LatestFrameMailbox } from './latest-frame-mailbox';
 
@@ -31,6 +32,8 @@ export interface ReceiverOptions {
   receiveHighWaterMark: number;
   /** CURVE: on when a key (binding) or a server key (connecting) is given. */
   curve?: CurveSettings | undefined;
+  /** --stream-ttl, --max-streams: the streams it keeps stats for; the defaults without it. */
+  streamLimits?: StreamLimits | undefined;
 }
 
 type FrameReceived = Extract<Received, { kind: 'frame' }>;
@@ -40,7 +43,7 @@ type FrameReceived = Extract<Received, { kind: 'frame' }>;
  * on the disk: frames go through a newest-frame-wins mailbox to a separate save loop.
  */
 export class Receiver {
-  readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
+  readonly stats: ReceiverStats;
   private readonly mailbox = new LatestFrameMailbox<FrameReceived>();
   private readonly warnedReasons = new Set<RejectReason>();
   private closed = false;
@@ -51,7 +54,11 @@ export class Receiver {
     private readonly socket: JpegReceiver,
     private readonly store: FrameStore | undefined,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.stats = new ReceiverStats(DEFAULTS.rateWindowMs, options.streamLimits);
+    warnOnFirstRefusal(this.stats.bounds, (message) => log.warn({ event: 'refused' }, message));
+    if (store) this.stats.bounds.onForget((topic) => store.forget(topic));
+  }
 
   /** Opens the output directory first, so a bad --out fails before any socket exists. */
   static async open(options: ReceiverOptions, log: Logger): Promise<Receiver> {
@@ -73,6 +80,7 @@ export class Receiver {
         wire: options.wire,
         quality: options.quality,
         onPeerCutOff: (endpoint) => receiver?.onPeerCutOff(endpoint),
+        streamLimits: options.streamLimits,
       });
       receiver = new Receiver(options, socket, store, log);
       return receiver;
@@ -114,7 +122,9 @@ export class Receiver {
       const stream = this.stats.onFrame(received.frame, received.receiveUs);
       if (!stream) {
         // A repeat (docs/protocol.md): already accepted once, so it is acknowledged and not saved again.
-        await received.reply(true);
+        // Or a new stream past --max-streams: refused, and a REQ sender is told so.
+        const refused = !this.stats.bounds.has(received.frame.topic);
+        await received.reply(!refused, refused ? 'too-many-streams' : undefined);
         continue;
       }
       const save = this.store !== undefined && (stream.frames - 1) % every === 0;
@@ -138,7 +148,9 @@ export class Receiver {
   /** True once the frame is on disk (fsynced, renamed, indexed), or was already. */
   private async saveOne(store: FrameStore, item: FrameReceived): Promise<boolean> {
     try {
-      if (await store.save(item.frame, item.receiveUs)) this.stats.stream(item.frame.topic).saved++;
+      const stream = (await store.save(item.frame, item.receiveUs)) ? this.stats.find(item.frame.topic) : undefined;
+      // A stream forgotten while its frame was being saved is not brought back by the count.
+      if (stream) stream.saved++;
       if (this.saveFailing) this.log.info(`saving to ${store.dir} works again`);
       this.saveFailing = false;
       return true;
@@ -169,6 +181,7 @@ export class Receiver {
     this.closed = true;
     this.socket.close();
     this.mailbox.close();
+    this.stats.bounds.close();
     await this.store?.close();
   }
 }

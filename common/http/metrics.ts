@@ -11,6 +11,8 @@ export interface MetricsSource {
 /**
  * The Prometheus registry behind /metrics. Values are read from the catalog when scraped, so the
  * frame path does no metrics work. Counters carry the whole run's totals (Prometheus takes rates).
+ * Per-stream series are those of the streams the catalog tracks (--max-streams at most): a
+ * forgotten stream's series go with it.
  */
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
@@ -77,6 +79,32 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     collect() {
       this.reset();
       for (const s of streams()) this.set({ topic: s.topic }, s.lastFrameAgeMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'zerocam_streams',
+    help: 'Streams tracked now (at most --max-streams; each until it sends nothing for --stream-ttl).',
+    registers: [registry],
+    collect() {
+      this.set(catalog.stats.bounds.size);
+    },
+  });
+  new Counter({
+    name: 'zerocam_refused_frames_total',
+    help: 'Frames of new streams refused because --max-streams streams were tracked.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(catalog.stats.bounds.refusedFrames);
+    },
+  });
+  new Counter({
+    name: 'zerocam_forgotten_streams_total',
+    help: 'Streams forgotten after sending nothing for --stream-ttl.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(catalog.stats.bounds.forgottenStreams);
     },
   });
   const receivers = source.receivers;

@@ -47,15 +47,18 @@ export class LatencyHistogram {
   /** One histogram holding every sample of `parts`: an aggregate without recording each sample twice. */
   static merged(parts: Iterable<LatencyHistogram>): LatencyHistogram {
     const total = new LatencyHistogram();
-    for (const part of parts) {
-      for (const [key, counts] of part.chunks) {
-        const into = total.chunk(key);
-        for (let i = 0; i < CHUNK; i++) into[i]! += counts[i]!;
-      }
-      total.total += part.total;
-      total.negative += part.negative;
-    }
+    for (const part of parts) total.add(part);
     return total;
+  }
+
+  /** Adds every sample of `other` to this one. */
+  add(other: LatencyHistogram): void {
+    for (const [key, counts] of other.chunks) {
+      const into = this.chunk(key);
+      for (let i = 0; i < CHUNK; i++) into[i]! += counts[i]!;
+    }
+    this.total += other.total;
+    this.negative += other.negative;
   }
 
   recordMicros(micros: number): void {
