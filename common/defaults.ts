@@ -67,6 +67,10 @@ export const DEFAULTS = {
   streamTtlMs: 5 * 60_000,
   /** Streams tracked at once: a frame of a new stream beyond this is refused (dropped and counted). */
   maxStreams: 1000,
+  /** Past this many streams, the live stats line shows totals, the busiest few and "+N more". */
+  statsLineStreams: 8,
+  /** Live JSON stats lines (stdout piped) list this many streams at most, the busiest, with the total count. */
+  statsJsonStreams: 32,
 
   /** The viewer shows a stream as stalled after this long without a frame. */
   viewerStallMs: 2000,

@@ -27,6 +27,7 @@ import { createLogger } from '../common/log';
 import { setNetworkSocketBuffer, type Attachment } from '../common/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond, StatsReporter } from '../common/stats/stats-reporter';
+import { streamsPart, withBusiestStreams } from '../common/stats/stream-listing';
 import { writeSummaryFile } from '../common/stats/write-summary';
 import { Receiver, type ReceiverOptions } from './receiver';
 
@@ -114,8 +115,9 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
 
 function liveLine(s: ReceiverSummary): string {
   const topics = Object.keys(s.streams);
-  const only = topics.length === 1 ? s.streams[topics[0]!] : undefined;
-  const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${topics.length} streams`;
+  const only = s.streamCount === 1 && topics.length === 1 ? s.streams[topics[0]!] : undefined;
+  const listed = streamsPart(s.streams, s.streamCount);
+  const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${s.streamCount} streams${listed ? ` (${listed})` : ''}`;
   const { p50, p95, p99 } = s.latencyMs;
   const latency = s.latencyFrames === 0 ? 'latency unknown' : `latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms`;
   return (
@@ -141,7 +143,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const receiver = await Receiver.open(options, log);
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = receiver.stats.live(Date.now());
-    return { record, line: liveLine(record) };
+    return { record: withBusiestStreams(record), line: liveLine(record) };
   });
   const health = HealthFile.start(raw.healthFile, NAME);
   try {

@@ -11,6 +11,7 @@ import { decodeLinkReport } from '../common/link-report';
 import { encodeFrame, type Frame, type FrameHeader } from '../common/protocol';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { StreamBounds } from '../common/stats/stream-bounds';
+import { streamsPart, withBusiestStreams } from '../common/stats/stream-listing';
 import { StreamCatalog } from '../common/stream-catalog';
 import { ViewerEngine, type FrameSink } from '../common/viewer/viewer-engine';
 import type { StatusUpdate } from '../common/viewer/viewer-messages';
@@ -174,6 +175,27 @@ describe('bounded per-stream state', () => {
     reporter['bounds'].forget('b');
     assert.deepEqual(await alive(sends(2, sent.length)), ['a', 'a']);
     reporter.close();
+  });
+});
+
+describe('stats lines with many streams', () => {
+  const summary = (fps: number) => ({ fps, lastFrameAgeMs: 10 });
+  const many = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`cam${i}`, summary(i % 50)]));
+
+  test('the live line lists each stream while there are few, else the three busiest and how many more', () => {
+    assert.equal(streamsPart({ a: summary(30), b: summary(15) }, 2), 'a 30.0, b 15.0 fps');
+    assert.equal(streamsPart(many, 1000), 'cam149 49.0, cam199 49.0, cam249 49.0 fps +997 more', 'ties by name');
+    assert.ok(streamsPart(many, 1000).length < 100);
+  });
+
+  test('a JSON line lists the busiest few of many streams, with their count', () => {
+    const record = { streamCount: 1000, streams: many };
+    const listed = withBusiestStreams(record, 32);
+    assert.equal(Object.keys(listed.streams).length, 32);
+    assert.equal(listed.streamCount, 1000);
+    assert.ok(Object.values(listed.streams).every((s) => s.fps === 49 || s.fps === 48));
+    const few = { streamCount: 2, streams: { a: summary(1), b: summary(2) } };
+    assert.equal(withBusiestStreams(few, 32), few);
   });
 });
 

@@ -28,7 +28,7 @@ export interface ReceiverSummary {
   refused: number;
   /** Streams forgotten after --stream-ttl without a frame (their counts stay in the totals). */
   forgotten: number;
-  /** Streams tracked now. */
+  /** Streams tracked now; `streams` may list fewer (live JSON lines list the busiest: statsJsonStreams). */
   streamCount: number;
   streams: Record<string, StreamSummary>;
 }
