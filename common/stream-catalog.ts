@@ -132,19 +132,22 @@ export class StreamCatalog {
     };
   }
 
-  /** Rates and counts read fresh; latency over the whole run (the live histograms belong to the stats reporter). */
+  /**
+   * Every tracked stream, by topic: rates and counts read fresh; latency over the whole run (the
+   * live histograms belong to the stats reporter).
+   */
   describe(nowMs: number, isWatched: (topic: string) => boolean = () => true): StreamInfo[] {
-    const summary = this.stats.final(nowMs);
-    return Object.entries(summary.streams).map(([topic, s]) => {
-      const windowed = this.stats.stream(topic).summary(nowMs);
+    this.stats.bounds.expire();
+    return [...this.stats.tracked()].sort(([a], [b]) => a.localeCompare(b)).map(([topic, stats]) => {
+      const s = stats.summary(nowMs);
       const age = s.lastFrameAgeMs ?? 0;
       return {
         topic,
         state: age <= this.stallAfterMs ? 'live' : isWatched(topic) ? 'stalled' : 'idle',
         width: s.width,
         height: s.height,
-        fps: windowed.fps,
-        bytesPerSecond: windowed.bytesPerSecond,
+        fps: s.fps,
+        bytesPerSecond: s.bytesPerSecond,
         latencyMs: { p50: s.latencyMs.p50, p99: s.latencyMs.p99 },
         lastFrameTime: new Date(nowMs - age).toISOString(),
         lastFrameAgeMs: age,

@@ -17,7 +17,16 @@ export interface MetricsSource {
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
   const { catalog } = source;
-  const streams = (): ReturnType<StreamCatalog['describe']> => catalog.describe(Date.now());
+  // prom-client calls every metric's collect() in one synchronous pass per scrape: the streams are
+  // described once for all of them, and forgotten when that pass is over.
+  let described: ReturnType<StreamCatalog['describe']> | undefined;
+  const streams = (): ReturnType<StreamCatalog['describe']> => {
+    if (!described) {
+      described = catalog.describe(Date.now());
+      queueMicrotask(() => (described = undefined));
+    }
+    return described;
+  };
 
   const perStreamCounter = (name: string, help: string, read: (s: ReturnType<typeof streams>[number]) => number): void => {
     new Counter({

@@ -69,6 +69,11 @@ export class ReceiverStats {
     return this.streams.get(topic);
   }
 
+  /** Every tracked stream and its stats, in no particular order. */
+  tracked(): IterableIterator<[string, StreamStats]> {
+    return this.streams.entries();
+  }
+
   /**
    * The stream's stats, or undefined if the frame must not be saved, shown or forwarded: a repeat,
    * or a new stream refused for want of room (then `bounds.has(topic)` is false).
