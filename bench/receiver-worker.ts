@@ -31,8 +31,7 @@ async function main(config: ReceiverWorkerConfig): Promise<void> {
     createLogger('bench-receiver', 'warn'),
   );
   // The bench sender's only stream; a full summary here would cost more than receiving at 30 fps does.
-  const stream = receiver.stats.stream(BENCH_TOPIC);
-  const frames = (): number => stream.frames;
+  const frames = (): number => receiver.stats.find(BENCH_TOPIC)?.frames ?? 0;
   const split = splitLatency(receiver);
   const onWarm = (): void => {
     // live() restarts the latency histogram, so the one read at the end covers the frames after warm-up.

@@ -59,6 +59,21 @@ export const DEFAULTS = {
   /** fps and bytes/s are averaged over this trailing window. */
   rateWindowMs: 2000,
 
+  /**
+   * Per-stream state is bounded (--stream-ttl, --max-streams): anyone can make up topics, and a
+   * recreated camera container gets a new default one, so without bounds they add up for months.
+   * A stream that sent nothing for this long is forgotten (its stats, cached frame, metrics series).
+   * (With --http, a hub's discovery asks every camera for a frame each --discovery-interval, so
+   * cameras nobody watches stay listed.)
+   */
+  streamTtlMs: 5 * 60_000,
+  /** Streams tracked at once: a frame of a new stream beyond this is refused (dropped and counted). */
+  maxStreams: 1000,
+  /** Past this many streams, the live stats line shows totals, the busiest few and "+N more". */
+  statsLineStreams: 8,
+  /** Live JSON stats lines (stdout piped) list this many streams at most, the busiest, with the total count. */
+  statsJsonStreams: 32,
+
   /** The viewer shows a stream as stalled after this long without a frame. */
   viewerStallMs: 2000,
   viewerHost: '127.0.0.1',

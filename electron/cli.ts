@@ -10,7 +10,8 @@ import { collectEndpoints, collectTopics, parseIntIn } from '../common/cli/value
 import { createProgram, envOption, runCli } from '../common/cli/program';
 import { CURVE_HELP, curveKeyOption, curveServerOption } from '../common/cli/curve-options';
 import { DEFAULTS } from '../common/defaults';
-import { healthFileOption, parseFlags, socketBufferOption } from '../common/cli/options';
+import { addStreamLimitOptions, healthFileOption, parseFlags, socketBufferOption, streamLimitsFrom, type StreamLimitFlags } from '../common/cli/options';
+import type { StreamLimits } from '../common/stats/stream-bounds';
 import type { CurveKeyPair } from '../common/sockets/curve-keys';
 import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { HealthFile } from '../common/cli/health-file';
@@ -25,7 +26,7 @@ import { ViewerWebServer } from './web-server';
 
 const NAME = 'zerocam-viewer';
 
-interface RawOptions extends WebAccessFlags {
+interface RawOptions extends WebAccessFlags, StreamLimitFlags {
   socketBuffer: number;
   connect?: string[];
   topic?: string[];
@@ -40,7 +41,7 @@ interface RawOptions extends WebAccessFlags {
 }
 
 function buildProgram() {
-  return addWebAccessOptions(createProgram(NAME, 'Watch zerocam streams: a desktop window (Electron), or any browser with --web.'))
+  return addStreamLimitOptions(addWebAccessOptions(createProgram(NAME, 'Watch zerocam streams: a desktop window (Electron), or any browser with --web.')))
     .addOption(envOption('-c, --connect <endpoint>', 'sender(s) to show, repeatable or comma-separated', 'CONNECT').argParser(collectEndpoints))
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
@@ -83,11 +84,12 @@ function electronBinary(): string | undefined {
 async function serveWeb(raw: RawOptions, settings: ViewerSettings, log: Logger, signal: AbortSignal): Promise<number> {
   const tls = await readWebTls(raw);
   // The gateway (snapshots, MJPEG, /streams.json, /metrics) watches the --connect streams. Not with pull: it would take frames from the page.
-  const catalog = new StreamCatalog();
+  const streamLimits = streamLimitsFrom(raw);
+  const catalog = new StreamCatalog(DEFAULTS.viewerStallMs, streamLimits);
   const security = raw.curveServer === undefined ? undefined : { curve: { key: raw.curveKey, serverKey: raw.curveServer }, log };
   const watcher =
     raw.connect?.length && raw.pattern === 'sub'
-      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog, security })
+      ? await StreamWatcher.open({ attachment: { connect: raw.connect }, pattern: 'sub', topics: raw.topic ?? [], catalog, security, streamLimits })
       : undefined;
   const health = HealthFile.start(raw.healthFile, NAME);
   try {
@@ -101,6 +103,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, log: Logger, 
       allowedHosts: raw.allowedHost,
       tls,
       allowIpc: raw.allowIpc,
+      streamLimits,
       routes: [new GatewayRoutes(catalog)],
     });
     try {
@@ -117,7 +120,7 @@ async function serveWeb(raw: RawOptions, settings: ViewerSettings, log: Logger, 
   return 0;
 }
 
-async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, socketBuffer: number, signal: AbortSignal): Promise<number> {
+async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | undefined, socketBuffer: number, streamLimits: StreamLimits, signal: AbortSignal): Promise<number> {
   const binary = electronBinary();
   if (!binary) {
     throw new UsageError(
@@ -127,7 +130,14 @@ async function openWindow(settings: ViewerSettings, curveKey: CurveKeyPair | und
   const child = spawn(binary, [join(__dirname, 'main.js')], {
     stdio: 'inherit',
     // The main process owns the sockets, so it gets the key; its renderer never does.
-    env: { ...process.env, ZEROCAM_SOCKET_BUFFER: String(socketBuffer), ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings), ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}) },
+    env: {
+      ...process.env,
+      ZEROCAM_SOCKET_BUFFER: String(socketBuffer),
+      ZEROCAM_STREAM_TTL_MS: String(streamLimits.ttlMs),
+      ZEROCAM_MAX_STREAMS: String(streamLimits.maxStreams),
+      ZEROCAM_VIEWER_SETTINGS: JSON.stringify(settings),
+      ...(curveKey ? { [VIEWER_CURVE_KEY_ENV]: JSON.stringify(curveKey) } : {}),
+    },
   });
   const stop = (): boolean => child.kill('SIGTERM');
   signal.addEventListener('abort', stop, { once: true });
@@ -151,7 +161,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     })),
   };
   try {
-    return await (raw.web ? serveWeb(raw, settings, log, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, signal));
+    return await (raw.web ? serveWeb(raw, settings, log, signal) : openWindow(settings, raw.curveKey, raw.socketBuffer, streamLimitsFrom(raw), signal));
   } finally {
     hosts.close();
   }

@@ -22,6 +22,11 @@ const settings: ViewerSettings = parseViewerSettings(JSON.parse(process.env.ZERO
 const curveKey = parseViewerCurveKey(process.env[VIEWER_CURVE_KEY_ENV]);
 // zerocam-viewer parsed and checked it (--socket-buffer) before it started this process.
 setNetworkSocketBuffer(Number(process.env.ZEROCAM_SOCKET_BUFFER ?? DEFAULTS.socketBufferBytes));
+// And these (--stream-ttl, --max-streams).
+const streamLimits = {
+  ttlMs: Number(process.env.ZEROCAM_STREAM_TTL_MS ?? DEFAULTS.streamTtlMs),
+  maxStreams: Number(process.env.ZEROCAM_MAX_STREAMS ?? DEFAULTS.maxStreams),
+};
 
 app.enableSandbox();
 app.on('web-contents-created', (_event, contents) => {
@@ -41,7 +46,7 @@ void app.whenReady().then(() => {
     status: (update) => {
       if (!window.isDestroyed()) window.webContents.send(IPC.status, update);
     },
-  }, { curveKey });
+  }, { curveKey, streamLimits });
   const trusted = (event: IpcMainEvent | IpcMainInvokeEvent): boolean =>
     event.sender === window.webContents && isTrustedSender(event.senderFrame?.url, indexUrl);
 

@@ -3,6 +3,7 @@ import type { ReceiverPattern } from '../common/defaults';
 import { JpegReceiver } from '../common/sockets/jpeg-receiver';
 import type { Attachment } from '../common/sockets/socket-options';
 import type { StreamCatalog } from '../common/web/stream-catalog';
+import type { StreamLimits } from '../common/stats/stream-bounds';
 
 export interface StreamWatcherOptions {
   attachment: Attachment;
@@ -13,6 +14,8 @@ export interface StreamWatcherOptions {
   catalog: StreamCatalog;
   /** CURVE for its socket; plaintext without it. */
   security?: SocketSecurityOptions | undefined;
+  /** The streams its link reports cover; the catalog has its own (StreamCatalog's limits). */
+  streamLimits?: StreamLimits | undefined;
 }
 
 /**
@@ -26,12 +29,13 @@ export class StreamWatcher {
   ) {}
 
   static async open(options: StreamWatcherOptions): Promise<StreamWatcher> {
-    for (const topic of options.topics) options.catalog.expect(topic);
+    for (const topic of options.topics) options.catalog.expect(topic, true);
     const receiver = await JpegReceiver.open({
       pattern: options.pattern,
       attachment: options.attachment,
       topics: options.topics,
       security: options.security,
+      streamLimits: options.streamLimits,
       ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
     });
     return new StreamWatcher(receiver, options.catalog);

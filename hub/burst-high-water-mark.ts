@@ -24,6 +24,7 @@ export function highWaterMarkFor(liveStreams: number): number {
  * or comes back joins it with its first frame, before that frame is sent.
  */
 export class BurstHighWaterMark {
+  /** Oldest frame first (a frame moves its stream to the end), so pruning stops at the first live one. */
   private readonly lastFrameMs = new Map<string, number>();
   private current = highWaterMarkFor(0);
 
@@ -33,10 +34,14 @@ export class BurstHighWaterMark {
     return this.current;
   }
 
-  /** Notes a frame of `topic`; returns the new HWM if it changed, else undefined. */
+  /** Notes a frame of `topic`; returns the new HWM if it changed, else undefined. O(1) per frame, plus the streams that stalled. */
   onFrame(topic: string, nowMs: number): number | undefined {
+    this.lastFrameMs.delete(topic);
     this.lastFrameMs.set(topic, nowMs);
-    for (const [other, atMs] of this.lastFrameMs) if (atMs < nowMs - this.stallMs) this.lastFrameMs.delete(other);
+    for (const [other, atMs] of this.lastFrameMs) {
+      if (atMs >= nowMs - this.stallMs) break;
+      this.lastFrameMs.delete(other);
+    }
     const needed = highWaterMarkFor(this.lastFrameMs.size);
     if (needed === this.current) return undefined;
     this.current = needed;

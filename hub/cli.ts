@@ -4,18 +4,18 @@ import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parse
 import { createProgram, envOption, runCli } from '../common/cli/program';
 import { CURVE_HELP, curveAllowOption, curveKeyOption } from '../common/cli/curve-options';
 import { DEFAULTS, type Wire } from '../common/defaults';
-import { addServiceOptions, parseFlags, type ServiceOptionFlags } from '../common/cli/options';
+import { addServiceOptions, addStreamLimitOptions, parseFlags, streamLimitsFrom, type ServiceOptionFlags, type StreamLimitFlags } from '../common/cli/options';
 import { runService } from '../common/cli/run-service';
 import { createLogger } from '../common/log';
 import type { CurveKeyPair } from '../common/sockets/curve-keys';
 import type { Attachment } from '../common/sockets/socket-options';
 import { Hub, type HubHttpOptions } from './hub';
-import { liveLine } from './hub-stats';
+import { jsonRecord, liveLine } from './hub-stats';
 import type { ForwarderPattern, HubSenderPattern, SenderIntake } from './hub-types';
 
 const NAME = 'zerocam-hub';
 
-interface RawOptions extends WebAccessFlags, ServiceOptionFlags {
+interface RawOptions extends WebAccessFlags, ServiceOptionFlags, StreamLimitFlags {
   curveKey?: CurveKeyPair;
   curveAllowSenders?: ReadonlySet<string>;
   curveAllowReceivers?: ReadonlySet<string>;
@@ -34,7 +34,7 @@ interface RawOptions extends WebAccessFlags, ServiceOptionFlags {
 }
 
 function buildProgram() {
-  return addWebAccessOptions(addServiceOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.')))
+  return addStreamLimitOptions(addWebAccessOptions(addServiceOptions(createProgram(NAME, 'Forward many zerocam cameras to many receivers through one address, with a last-frame cache and a web gateway.'))))
     .addOption(envOption('--senders <endpoint>', 'bind here for senders (they run with --connect)', 'SENDERS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubSenders))
     .addOption(
       envOption('--senders-connect <endpoints>', 'connect to senders that bind instead (imagezmq PUB senders, zerocam-sender --bind); comma-separated or repeated', 'SENDERS_CONNECT')
@@ -78,6 +78,7 @@ Examples:
   ${NAME} --http 8080                             then open the URL it prints (http://127.0.0.1:8080/?token=...)
   ${NAME} --pattern pipeline                      share frames out among PULL workers
   ${NAME} --hwm 64                                a fixed queue of 64 frames per receiver (default auto)
+  ${NAME} --stream-ttl 1h --max-streams 200       forget streams silent for an hour; track 200 at most
   ${NAME} --sender-pattern req                    senders run --pattern req: each frame acknowledged by the hub
   ${NAME} --sender-pattern req --sender-wire imagezmq --senders tcp://*:5555 --receivers tcp://*:5556
                                                      in place of an imagezmq ImageHub (ImageSender connects to :5555)
@@ -96,6 +97,10 @@ imagezmq senders cannot be told, so they always send. With --http the gateway as
 only while it serves it (an MJPEG client, a snapshot, the page), and for every stream for a moment
 each --discovery-interval, so it lists new cameras and keeps a recent frame of each; in between,
 cameras nobody watches idle.
+
+Per-stream state (stats, the cached frame, metrics series) is bounded: a stream that sends nothing
+for --stream-ttl is forgotten, and past --max-streams streams, frames of new ones are refused (not
+forwarded) and counted as refused.
 
 The hub is the CURVE server on both sides, each with its own allowlist; senders and receivers
 connect with --curve-server hub.pub.
@@ -129,7 +134,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
           allowIpc: raw.allowIpc,
           discoveryIntervalMs: raw.discoveryInterval * 1000,
         };
-  const hub = await Hub.open({ ...raw, senders, http }, log);
+  const hub = await Hub.open({ ...raw, senders, http, streamLimits: streamLimitsFrom(raw) }, log);
   const announce = (): void => {
     if (hub.http) {
       log.info(
@@ -145,6 +150,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const final = await runService(NAME, raw, {
     summary: (last) => hub.summary(last),
     liveLine,
+    jsonRecord,
     // Announced once the health file exists: whoever waits for these lines may check it at once.
     run: () => {
       announce();
@@ -152,7 +158,10 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     },
     close: () => hub.close(),
   });
-  log.info(`stopped after forwarding ${final.frames} frames from ${Object.keys(final.streams).length} streams (${final.rejected} rejected)`);
+  log.info(
+    `stopped after forwarding ${final.frames} frames from ${final.streamCount + final.forgotten} streams (${final.rejected} rejected` +
+      `${final.refused ? `, ${final.refused} of new streams refused` : ''}${final.forgotten ? `; ${final.forgotten} streams forgotten` : ''})`,
+  );
   return 0;
 }
 

@@ -183,7 +183,8 @@ export class FrameForwarder {
    * Frames from REQ or imagezmq senders, already checked (and converted) by the JpegReceiver: each
    * is encoded as a zerocam message once (its JPEG by reference), then cached and sent as any frame.
    * A REQ sender's reply goes out once the frame is accepted: cached and handed to the receivers'
-   * socket (or counted as skipped or as a repeat, which a retry would not change).
+   * socket (or counted as skipped or as a repeat, which a retry would not change). A frame of a new
+   * stream refused for --max-streams is answered with an error.
    */
   private async forwardReceived(receiver: JpegReceiver): Promise<void> {
     const { catalog } = this.options;
@@ -199,7 +200,8 @@ export class FrameForwarder {
         this.onLiveFrame(frame.topic);
         if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
       }
-      await reply(true);
+      const refused = !catalog.stats.bounds.has(frame.topic);
+      await reply(!refused, refused ? 'too-many-streams' : undefined);
     }
   }
 

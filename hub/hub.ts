@@ -11,6 +11,7 @@ import type { ViewerSettings } from '../common/viewer/viewer-messages';
 import { GatewayRoutes } from '../common/web/gateway-routes';
 import { HttpServer, type HttpTls } from '../common/web/http-server';
 import { StreamCatalog } from '../common/web/stream-catalog';
+import { warnOnFirstRefusal, type StreamLimits } from '../common/stats/stream-bounds';
 import { viewerUiRoutes } from '../common/web/viewer-page-routes';
 import { FrameForwarder } from './forwarder';
 import type { HubSummary } from './hub-stats';
@@ -44,6 +45,8 @@ export interface HubOptions {
   curveAllowSenders?: ReadonlySet<string> | undefined;
   curveAllowReceivers?: ReadonlySet<string> | undefined;
   http?: HubHttpOptions | undefined;
+  /** --stream-ttl, --max-streams: how many streams the hub tracks, and for how long after their last frame. */
+  streamLimits?: StreamLimits | undefined;
 }
 
 /**
@@ -66,7 +69,8 @@ export class Hub {
 
   static async open(options: HubOptions, log: Logger): Promise<Hub> {
     const intake = resolveSenderIntake({ pattern: options.pattern, senderPattern: options.senderPattern, wire: options.senderWire, senders: options.senders });
-    const catalog = new StreamCatalog();
+    const catalog = new StreamCatalog(DEFAULTS.viewerStallMs, options.streamLimits);
+    warnOnFirstRefusal(catalog.stats.bounds, log);
     const links = new ViewerLinks(catalog);
     const warnFirst = warnOncePerReason(log);
     const hosts = await checkAndWatchConnectEndpoints('connect' in options.senders ? options.senders.connect : [], log);
@@ -133,6 +137,7 @@ export class Hub {
     this.web?.discovery.close();
     this.forwarder.close();
     this.hosts.close();
+    this.catalog.stats.bounds.close();
     await this.web?.http.close();
   }
 }
@@ -172,7 +177,7 @@ async function openGateway(
         : [],
   };
   // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
-  const ui = await viewerUiRoutes({ settings, log, curveKey: options.curveKey, allowIpc: http.allowIpc });
+  const ui = await viewerUiRoutes({ settings, log, curveKey: options.curveKey, allowIpc: http.allowIpc, streamLimits: options.streamLimits });
   const onDemand = { demand: (prefix: string) => forwarder.demand(prefix), isWatched: (topic: string) => forwarder.isWatched(topic) };
   const server = await HttpServer.start({
     host: http.host,

@@ -22,7 +22,9 @@ export class ViewerLinks {
   private readonly monitors = new Map<string, { session: number; monitor: LinkMonitor }>();
   private badReports = 0;
 
-  constructor(private readonly catalog: StreamCatalog) {}
+  constructor(private readonly catalog: StreamCatalog) {
+    catalog.stats.bounds.onForget((topic) => this.monitors.delete(topic));
+  }
 
   /** One upstream message that starts with the link report magic. Malformed ones are counted, never thrown. */
   onMessage(message: Buffer, nowMs: number): void {

@@ -4,7 +4,7 @@ import { addCurveOptions, CURVE_HELP, curveSettingsFrom, type CurveFlags } from 
 import { collectEndpoints, collectTopics, parseByteSize, parseDuration, parseEndpointFor, parseIntIn, parseNumberIn } from '../common/cli/values';
 import { createProgram, envOption, runCli } from '../common/cli/program';
 import { DEFAULTS, type RecordFormat, type Wire } from '../common/defaults';
-import { addServiceOptions, parseFlags, type ServiceOptionFlags } from '../common/cli/options';
+import { addServiceOptions, addStreamLimitOptions, parseFlags, streamLimitsFrom, type ServiceOptionFlags, type StreamLimitFlags } from '../common/cli/options';
 import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { runService } from '../common/cli/run-service';
 import { UsageError } from '../common/errors';
@@ -12,11 +12,12 @@ import { createLogger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond } from '../common/stats/stats-reporter';
+import { streamsPart, withBusiestStreams } from '../common/stats/stream-listing';
 import { Receiver, type ReceiverOptions } from './receiver';
 
 const NAME = 'zerocam-receiver';
 
-interface RawOptions extends CurveFlags, ServiceOptionFlags {
+interface RawOptions extends CurveFlags, ServiceOptionFlags, StreamLimitFlags {
   pattern: 'sub' | 'pull' | 'rep';
   wire: Wire;
   quality: number;
@@ -40,7 +41,7 @@ interface RawOptions extends CurveFlags, ServiceOptionFlags {
 }
 
 function buildProgram() {
-  return addCurveOptions(addServiceOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.'))
+  return addStreamLimitOptions(addCurveOptions(addServiceOptions(createProgram(NAME, 'Receive zerocam streams headless: live stats, and frames saved to disk.'))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender), pull (for a push sender) or rep (for a req sender: every frame acknowledged, after it is saved)', 'PATTERN').choices(['sub', 'pull', 'rep']).default(DEFAULTS.receiverPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (from imagezmq senders: --pattern rep or sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
     .addOption(envOption('-q, --quality <1-100>', 'JPEG quality for imagezmq raw images (send_image), encoded once on arrival', 'QUALITY').argParser(parseIntIn(1, 100)).default(DEFAULTS.quality))
@@ -60,7 +61,7 @@ function buildProgram() {
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
+    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))))
     .addHelpText(
       'after',
       `
@@ -104,13 +105,15 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
     maxFrameBytes: raw.maxFrameBytes,
     receiveHighWaterMark: raw.hwm,
     curve: curveSettingsFrom(raw),
+    streamLimits: streamLimitsFrom(raw),
   };
 }
 
 function liveLine(s: ReceiverSummary): string {
   const topics = Object.keys(s.streams);
-  const only = topics.length === 1 ? s.streams[topics[0]!] : undefined;
-  const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${topics.length} streams`;
+  const only = s.streamCount === 1 && topics.length === 1 ? s.streams[topics[0]!] : undefined;
+  const listed = streamsPart(s.streams, s.streamCount);
+  const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${s.streamCount} streams${listed ? ` (${listed})` : ''}`;
   const { p50, p95, p99 } = s.latencyMs;
   const latency = s.latencyFrames === 0 ? 'latency unknown' : `latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms`;
   return (
@@ -119,7 +122,9 @@ function liveLine(s: ReceiverSummary): string {
     (s.saved || s.saveErrors ? ` saved ${s.saved}` : '') +
     (s.saveErrors ? ` save errors ${s.saveErrors}` : '') +
     (s.peerCutOffs ? ` cut-offs ${s.peerCutOffs}` : '') +
-    (s.denied ? ` denied ${s.denied}` : '')
+    (s.denied ? ` denied ${s.denied}` : '') +
+    (s.refused ? ` refused ${s.refused}` : '') +
+    (s.forgotten ? ` forgotten ${s.forgotten}` : '')
   );
 }
 
@@ -136,6 +141,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const summary = await runService(NAME, raw, {
     summary: (final) => (final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())),
     liveLine,
+    jsonRecord: (record) => withBusiestStreams(record),
     run: () => {
       const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connecting to ${options.attachment.connect.join(', ')}`;
       log.info({ event: 'receiving', endpoint: receiver.endpoint, pattern: options.pattern }, `receiving (${options.pattern}) ${where}${options.out ? `, saving to ${options.out}` : ''}`);

@@ -80,6 +80,11 @@ export class FrameStore {
     return this.options.dir;
   }
 
+  /** A stream the receiver no longer tracks: its directory is checked again if it comes back. */
+  forget(topic: string): void {
+    this.layout.forget(topic);
+  }
+
   /** Frames written and not yet committed. */
   get uncommitted(): number {
     return this.pending.length;

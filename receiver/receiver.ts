@@ -5,6 +5,7 @@ import { JpegReceiver, type Received } from '../common/sockets/jpeg-receiver';
 import { warnOncePerReason, type Logger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import { ReceiverStats } from '../common/stats/receiver-stats';
+import { warnOnFirstRefusal, type StreamLimits } from '../common/stats/stream-bounds';
 import { FrameStore } from './frame-store';
 import { SaveQueue } from './record/save-queue';
 
@@ -40,6 +41,8 @@ export interface ReceiverOptions {
   receiveHighWaterMark: number;
   /** CURVE: on when a key (binding) or a server key (connecting) is given. */
   curve?: CurveSettings | undefined;
+  /** --stream-ttl, --max-streams: the streams it keeps stats for; the defaults without it. */
+  streamLimits?: StreamLimits | undefined;
 }
 
 type FrameReceived = Extract<Received, { kind: 'frame' }>;
@@ -56,7 +59,7 @@ interface SaveItem {
  * separate save loop, which writes them and commits them in groups (one fsync per window).
  */
 export class Receiver {
-  readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
+  readonly stats: ReceiverStats;
   private readonly queue: SaveQueue<SaveItem>;
   /** Written, waiting for the commit that makes them saved. */
   private uncommitted: SaveItem[] = [];
@@ -72,6 +75,9 @@ export class Receiver {
   ) {
     this.warnFirst = warnOncePerReason(log);
     this.queue = new SaveQueue(options.saveQueue ?? DEFAULTS.saveQueueFrames);
+    this.stats = new ReceiverStats(DEFAULTS.rateWindowMs, options.streamLimits);
+    warnOnFirstRefusal(this.stats.bounds, log);
+    if (store) this.stats.bounds.onForget((topic) => store.forget(topic));
   }
 
   /** Opens the output directory first, so a bad --out fails before any socket exists. */
@@ -105,6 +111,7 @@ export class Receiver {
         wire: options.wire,
         quality: options.quality,
         onPeerCutOff: (endpoint) => receiver?.onPeerCutOff(endpoint),
+        streamLimits: options.streamLimits,
       });
       receiver = new Receiver(options, socket, store, log);
       return receiver;
@@ -146,7 +153,9 @@ export class Receiver {
       const stream = this.stats.onFrame(received.frame, received.receiveUs);
       if (!stream) {
         // A repeat (docs/protocol.md): already accepted once, so it is acknowledged and not saved again.
-        await received.reply(true);
+        // Or a new stream past --max-streams: refused, and a REQ sender is told so.
+        const refused = !this.stats.bounds.has(received.frame.topic);
+        await received.reply(!refused, refused ? 'too-many-streams' : undefined);
         continue;
       }
       const save = this.store !== undefined && (stream.frames - 1) % every === 0;
@@ -166,7 +175,9 @@ export class Receiver {
   private enqueue(item: SaveItem): void {
     const displaced = this.queue.put(item);
     if (!displaced) return;
-    this.stats.stream(displaced.received.frame.topic).skipped++;
+    // A stream forgotten meanwhile (--stream-ttl) is not brought back by the count.
+    const stream = this.stats.find(displaced.received.frame.topic);
+    if (stream) stream.skipped++;
     displaced.done?.(false);
   }
 
@@ -216,7 +227,10 @@ export class Receiver {
       for (const item of batch) item.done?.(false);
       return;
     }
-    for (const entry of saved) this.stats.stream(entry.topic).saved++;
+    for (const entry of saved) {
+      const stream = this.stats.find(entry.topic);
+      if (stream) stream.saved++;
+    }
     this.stats.fsyncs = store.fsyncs;
     if (this.saveFailing && batch.length) this.log.info(`saving to ${store.dir} works again`);
     if (batch.length) this.saveFailing = false;
@@ -246,6 +260,7 @@ export class Receiver {
     this.closed = true;
     this.socket.close();
     this.queue.close();
+    this.stats.bounds.close();
     await this.store?.close();
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createHistogram } from 'node:perf_hooks';
 import type { FrameHeader } from '../common/wire/protocol';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
 import { RateWindow } from '../common/stats/rate-window';
@@ -77,6 +78,25 @@ describe('stats', () => {
     assert.ok(Math.abs(p50 - 50) <= 0.05, `p50 ${p50}`);
     assert.ok(Math.abs(p95 - 95) <= 0.1, `p95 ${p95}`);
     assert.ok(Math.abs(p99 - 99) <= 0.1, `p99 ${p99}`);
+  });
+
+  test('LatencyHistogram answers exactly as Node\'s HDR histogram (3 significant figures), merged or not', () => {
+    let seed = 7;
+    const random = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const parts = [new LatencyHistogram(), new LatencyHistogram()];
+    const reference = createHistogram({ lowest: 1, highest: 600_000_000, figures: 3 });
+    for (let i = 0; i < 5000; i++) {
+      // 1 µs to 10 minutes, spread over every power of two.
+      const micros = Math.max(1, Math.round(600_000_000 ** random()));
+      parts[i % 2]!.recordMicros(micros);
+      reference.record(micros);
+    }
+    const merged = LatencyHistogram.merged(parts);
+    const ms = (p: number): number => Math.round(reference.percentile(p)) / 1000;
+    assert.deepEqual(merged.percentilesMs(), { p50: ms(50), p95: ms(95), p99: ms(99) });
+    assert.equal(merged.count, 5000);
+    merged.reset();
+    assert.deepEqual([merged.count, merged.percentilesMs()], [0, { p50: 0, p95: 0, p99: 0 }]);
   });
 
   test('a negative latency (skewed clocks) is recorded as ~0 and counted', () => {

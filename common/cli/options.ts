@@ -3,7 +3,8 @@ import { DEFAULTS } from '../defaults';
 import { setNetworkSocketBuffer } from '../sockets/socket-options';
 import { envOption, parseCommandLine } from './program';
 import type { ServiceFlags } from './run-service';
-import { parseIntIn } from './values';
+import type { StreamLimits } from '../stats/stream-bounds';
+import { parseDurationIn, parseIntIn } from './values';
 
 /** --health-file, which every long-running program offers the same way (common/cli/health-file.ts). */
 export function healthFileOption(): Option {
@@ -45,4 +46,28 @@ export function parseFlags<T extends { socketBuffer: number }>(program: Command,
   const flags = program.opts<T>();
   setNetworkSocketBuffer(flags.socketBuffer);
   return flags;
+}
+
+/** --stream-ttl and --max-streams, which every program that keeps per-stream state offers the same way. */
+export function addStreamLimitOptions(program: Command): Command {
+  return program
+    .addOption(
+      envOption('--stream-ttl <duration>', 'forget a stream (its stats, cached frame, metrics) once it has sent nothing for this long: 300s, 5m, 1h', 'STREAM_TTL')
+        .argParser(parseDurationIn(100, 365 * 24 * 3_600_000))
+        .default(DEFAULTS.streamTtlMs, `${DEFAULTS.streamTtlMs / 60_000}m`),
+    )
+    .addOption(
+      envOption('--max-streams <n>', 'track at most this many streams; frames of new streams beyond it are dropped and counted (stats: refused)', 'MAX_STREAMS')
+        .argParser(parseIntIn(1, 1_000_000))
+        .default(DEFAULTS.maxStreams),
+    );
+}
+
+export interface StreamLimitFlags {
+  streamTtl: number;
+  maxStreams: number;
+}
+
+export function streamLimitsFrom(raw: StreamLimitFlags): StreamLimits {
+  return { ttlMs: raw.streamTtl, maxStreams: raw.maxStreams };
 }

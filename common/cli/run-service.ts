@@ -16,6 +16,8 @@ export interface Service<S extends object> {
   summary(final: boolean): S;
   /** The live stats as one terminal line. */
   liveLine(summary: S): string;
+  /** The live stats as a JSON line, when piped; default the summary. A program with many streams lists the busiest. */
+  jsonRecord?(summary: S): object;
   /** Runs until the work is done or the program is stopped. */
   run(): Promise<void>;
   /** Frees every resource; runs in a finally, once `run` has settled. */
@@ -30,7 +32,7 @@ export interface Service<S extends object> {
 export async function runService<S extends object>(name: string, flags: ServiceFlags, service: Service<S>): Promise<S> {
   const reporter = new StatsReporter(process.stdout, DEFAULTS.statsIntervalMs, () => {
     const record = service.summary(false);
-    return { record, line: service.liveLine(record) };
+    return { record: service.jsonRecord ? service.jsonRecord(record) : record, line: service.liveLine(record) };
   });
   const health = HealthFile.start(flags.healthFile, name);
   try {

@@ -91,9 +91,9 @@ export function parseByteSize(value: string): number {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** --max-age: a duration in milliseconds from a number and a unit: 90s, 30m, 12h, 7d (combinable: 1h30m). */
+/** A duration in milliseconds from a number and a unit: 90s, 30m, 12h, 7d (combinable: 1h30m); a bare number is seconds. */
 export function parseDuration(value: string): number {
-  const text = value.trim();
+  const text = /^\d+(?:\.\d+)?$/.test(value.trim()) ? `${value.trim()}s` : value.trim();
   let ms = 0;
   let rest = text;
   for (;;) {
@@ -102,6 +102,16 @@ export function parseDuration(value: string): number {
     ms += Number(match[1]) * DURATION_UNITS[match[2]!]!;
     rest = rest.slice(match[0].length);
   }
-  if (text === '' || rest !== '' || !Number.isFinite(ms) || ms < 1) throw new InvalidArgumentError('expected a duration such as 90s, 30m, 12h, 7d or 1h30m');
+  if (text === '' || rest !== '' || !Number.isFinite(ms) || ms < 1) throw new InvalidArgumentError('expected a duration such as 90s, 30m, 12h, 7d or 1h30m (a bare number is seconds)');
   return Math.round(ms);
+}
+
+/** A duration (as parseDuration) from minMs to maxMs, for flags with a range such as --stream-ttl. */
+export function parseDurationIn(minMs: number, maxMs: number): (value: string) => number {
+  const describe = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+  return (value) => {
+    const ms = parseDuration(value);
+    if (ms < minMs || ms > maxMs) throw new InvalidArgumentError(`expected a duration from ${describe(minMs)} to ${describe(maxMs)}, such as 300s, 5m or 1h`);
+    return ms;
+  };
 }

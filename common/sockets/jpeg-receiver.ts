@@ -6,6 +6,7 @@ import { ImagezmqFramer } from '../wire/imagezmq-protocol';
 import { LinkReporter } from './link-reporter';
 import { decodeFrame, encodeTopic, type Frame } from '../wire/protocol';
 import { openSecuredSocket, type CurveSocketOptions, type SocketSecurityOptions } from './curve-security';
+import type { StreamLimits } from '../stats/stream-bounds';
 import { COMMON_SOCKET_OPTIONS, receiveUntilClosed, type Attachment } from './socket-options';
 
 export interface JpegReceiverOptions {
@@ -24,6 +25,8 @@ export interface JpegReceiverOptions {
   receiveHighWaterMark?: number;
   /** CURVE encryption and, when binding, the allowlist; plaintext without it. */
   security?: SocketSecurityOptions | undefined;
+  /** The streams its link reports cover (--stream-ttl, --max-streams); the defaults without it. */
+  streamLimits?: StreamLimits | undefined;
 }
 
 /**
@@ -68,7 +71,9 @@ export class JpegReceiver implements AsyncIterable<Received> {
     } else {
       this.decode = (parts) => decodeFrame(parts, this.limits);
     }
-    if (socket instanceof zmq.XSubscriber && options.wire !== 'imagezmq') this.reporter = new LinkReporter((message) => sendUpstream(socket, message));
+    if (socket instanceof zmq.XSubscriber && options.wire !== 'imagezmq') {
+      this.reporter = new LinkReporter((message) => sendUpstream(socket, message), DEFAULTS.linkReportIntervalMs, options.streamLimits);
+    }
   }
 
   static async open(options: JpegReceiverOptions): Promise<JpegReceiver> {

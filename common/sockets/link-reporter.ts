@@ -3,6 +3,7 @@ import { DEFAULTS } from '../defaults';
 import { SequenceTracker } from '../stats/sequence-tracker';
 import { encodeLinkReport, type LinkReport } from '../wire/link-report';
 import type { Frame } from '../wire/protocol';
+import { DEFAULT_STREAM_LIMITS, StreamBounds, type StreamLimits } from '../stats/stream-bounds';
 
 interface StreamCounts {
   readonly sequence: SequenceTracker;
@@ -15,11 +16,14 @@ interface StreamCounts {
 /**
  * The receiver's half of the return path: counts what arrives of each stream and hands a link
  * report (common/wire/link-report.ts) per stream seen to `send`, every `intervalMs`.
- * Counts are cumulative per session, so a report lost on the way costs nothing.
+ * Counts are cumulative per session, so a report lost on the way costs nothing. Streams are
+ * bounded as the receiver's own stats are (--stream-ttl, --max-streams): one that sent nothing for
+ * the TTL is no longer reported.
  */
 export class LinkReporter {
   readonly receiver = randomInt(0, 2 ** 32);
   private readonly streams = new Map<string, StreamCounts>();
+  private readonly bounds: StreamBounds;
   private readonly timer: NodeJS.Timeout;
   private sending = false;
   private closed = false;
@@ -27,12 +31,16 @@ export class LinkReporter {
   constructor(
     private readonly send: (message: Buffer) => Promise<void>,
     intervalMs: number = DEFAULTS.linkReportIntervalMs,
+    limits: StreamLimits = DEFAULT_STREAM_LIMITS,
   ) {
+    this.bounds = new StreamBounds(limits);
+    this.bounds.onForget((topic) => this.streams.delete(topic));
     this.timer = setInterval(() => void this.flush(), intervalMs);
     this.timer.unref();
   }
 
   onFrame({ topic, header, jpeg }: Frame): void {
+    if (!this.bounds.admit(topic)) return;
     let counts = this.streams.get(topic);
     if (!counts) {
       counts = { sequence: new SequenceTracker(), frames: 0, bytes: 0, dropped: 0 };
@@ -70,5 +78,6 @@ export class LinkReporter {
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
+    this.bounds.close();
   }
 }

@@ -1,6 +1,7 @@
 import type { RejectReason } from '../errors';
 import type { Frame } from '../wire/protocol';
 import { LatencyHistogram, type Percentiles } from './latency-histogram';
+import { DEFAULT_STREAM_LIMITS, StreamBounds, type StreamLimits } from './stream-bounds';
 import { round2, StreamStats, type StreamSummary } from './stream-stats';
 
 export interface ReceiverSummary {
@@ -25,12 +26,24 @@ export interface ReceiverSummary {
   peerCutOffs: number;
   /** CURVE handshakes refused because the client's key is not in --curve-allow. */
   denied: number;
+  /** Frames of new streams refused because --max-streams streams were tracked. */
+  refused: number;
+  /** Streams forgotten after --stream-ttl without a frame (their counts stay in the totals). */
+  forgotten: number;
+  /** Streams tracked now; `streams` may list fewer (live JSON lines list the busiest: statsJsonStreams). */
+  streamCount: number;
   streams: Record<string, StreamSummary>;
 }
 
-/** Everything a receiver counts, across all the streams it sees. */
+/**
+ * Everything a receiver counts, across the streams it tracks: at most --max-streams, each until it
+ * has sent nothing for --stream-ttl (`bounds`, which whoever keeps more per stream listens to).
+ */
 export class ReceiverStats {
   private readonly streams = new Map<string, StreamStats>();
+  readonly bounds: StreamBounds;
+  /** What the streams forgotten so far counted, so that the totals still cover the whole run. */
+  private readonly retired = { frames: 0, bytes: 0, dropped: 0, skipped: 0, duplicates: 0, saved: 0, latency: new LatencyHistogram() };
   rejected = 0;
   saveErrors = 0;
   fsyncs = 0;
@@ -38,21 +51,55 @@ export class ReceiverStats {
   denied = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
 
-  constructor(private readonly rateWindowMs: number) {}
-
-  stream(topic: string): StreamStats {
-    let stats = this.streams.get(topic);
-    if (!stats) {
-      stats = new StreamStats(this.rateWindowMs);
-      this.streams.set(topic, stats);
-    }
-    return stats;
+  constructor(
+    private readonly rateWindowMs: number,
+    limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  ) {
+    this.bounds = new StreamBounds(limits);
+    this.bounds.onForget((topic) => this.retire(topic));
   }
 
-  /** The stream's stats, or undefined if the frame is a repeat: then it must not be saved or shown. */
+  /**
+   * The stream's stats, to count on. A stream that is not tracked (refused, or forgotten since its
+   * frame came) gets stats that are kept nowhere: a late count (saved, skipped) cannot bring it back.
+   */
+  stream(topic: string): StreamStats {
+    return this.streams.get(topic) ?? new StreamStats(this.rateWindowMs);
+  }
+
+  /** The stream's stats if it is tracked. */
+  find(topic: string): StreamStats | undefined {
+    return this.streams.get(topic);
+  }
+
+  /** Every tracked stream and its stats, in no particular order. */
+  tracked(): IterableIterator<[string, StreamStats]> {
+    return this.streams.entries();
+  }
+
+  /**
+   * The stream's stats, or undefined if the frame must not be saved, shown or forwarded: a repeat,
+   * or a new stream refused for want of room (then `bounds.has(topic)` is false).
+   */
   onFrame(frame: Frame, receiveUs: number): StreamStats | undefined {
-    const stats = this.stream(frame.topic);
+    if (!this.bounds.admit(frame.topic)) return undefined;
+    let stats = this.streams.get(frame.topic);
+    if (!stats) this.streams.set(frame.topic, (stats = new StreamStats(this.rateWindowMs)));
     return stats.onFrame(frame.header, frame.jpeg.length, receiveUs) ? stats : undefined;
+  }
+
+  private retire(topic: string): void {
+    const stats = this.streams.get(topic);
+    if (!stats) return;
+    this.streams.delete(topic);
+    const { retired } = this;
+    retired.frames += stats.frames;
+    retired.bytes += stats.bytes;
+    retired.dropped += stats.dropped;
+    retired.skipped += stats.skipped;
+    retired.duplicates += stats.duplicates;
+    retired.saved += stats.saved;
+    retired.latency.add(stats.latency);
   }
 
   onRejected(reason: RejectReason): void {
@@ -73,8 +120,10 @@ export class ReceiverStats {
   }
 
   private summarise(nowMs: number, final: boolean): ReceiverSummary {
+    this.bounds.expire();
     const streams: Record<string, StreamSummary> = {};
-    let frames = 0, bytes = 0, fps = 0, bytesPerSecond = 0, dropped = 0, skipped = 0, duplicates = 0, saved = 0;
+    let { frames, bytes, dropped, skipped, duplicates, saved } = this.retired;
+    let fps = 0, bytesPerSecond = 0;
     for (const [topic, stats] of [...this.streams].sort(([a], [b]) => a.localeCompare(b))) {
       const s = stats.summary(nowMs, final ? stats.latency : stats.recentLatency, final);
       streams[topic] = s;
@@ -87,7 +136,7 @@ export class ReceiverStats {
       duplicates += s.duplicates;
       saved += s.saved;
     }
-    const latency = LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency)));
+    const latency = LatencyHistogram.merged([...(final ? [this.retired.latency] : []), ...[...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency))]);
     return {
       frames,
       fps: round2(fps),
@@ -105,6 +154,9 @@ export class ReceiverStats {
       rejectedByReason: { ...this.rejectedByReason },
       peerCutOffs: this.peerCutOffs,
       denied: this.denied,
+      refused: this.bounds.refusedFrames,
+      forgotten: this.bounds.forgottenStreams,
+      streamCount: this.streams.size,
       streams,
     };
   }

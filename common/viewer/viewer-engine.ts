@@ -5,6 +5,8 @@ import { ShuttingDownError } from '../errors';
 import { JpegReceiver } from '../sockets/jpeg-receiver';
 import { createLogger, type Logger } from '../log';
 import { ReceiverStats } from '../stats/receiver-stats';
+import { warnOnFirstRefusal, type StreamLimits } from '../stats/stream-bounds';
+import { StreamStats } from '../stats/stream-stats';
 import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
 
 /** Where frames and status go: a renderer, over Electron IPC or a WebSocket. */
@@ -20,8 +22,10 @@ export interface ViewerEngineOptions {
   maxFrameBytes?: number;
   /** The viewer's own CURVE key (--curve-key) for connections with a server key; without it each gets a fresh one. Stays in this process. */
   curveKey?: CurveKeyPair | undefined;
-  /** Where CURVE handshake problems are logged. */
+  /** Where CURVE handshake problems (and refused streams) are logged. */
   log?: Logger;
+  /** --stream-ttl, --max-streams, per connection: a stream forgotten by its stats leaves the status (and the page) too. */
+  streamLimits?: StreamLimits | undefined;
 }
 
 interface Delivery {
@@ -49,6 +53,8 @@ interface Connection {
 }
 
 const TICK_MS = 250;
+/** The stats of a stream that has none yet (asked for by name, no frame so far): all zeros. */
+const NO_FRAMES = new StreamStats(DEFAULTS.rateWindowMs);
 
 /**
  * The viewer's engine, free of Electron: owns one receiving socket per connection, keeps each
@@ -62,6 +68,7 @@ export class ViewerEngine {
   private readonly maxFrameBytes: number;
   private readonly curveKey: CurveKeyPair | undefined;
   private readonly log: Logger;
+  private readonly streamLimits: StreamLimits | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly receiveLatency = new Map<string, { p50: number; p99: number }>();
   private lastStatsMs = 0;
@@ -77,6 +84,7 @@ export class ViewerEngine {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
     this.curveKey = options.curveKey;
     this.log = options.log ?? createLogger('zerocam-viewer');
+    this.streamLimits = options.streamLimits;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
@@ -90,6 +98,7 @@ export class ViewerEngine {
       maxFrameBytes: this.maxFrameBytes,
       wire: request.wire,
       security: request.serverKey === undefined ? undefined : { curve: { key: this.curveKey, serverKey: request.serverKey }, log: this.log },
+      streamLimits: this.streamLimits,
     });
     if (this.closed) {
       // The page went away while the socket was being opened.
@@ -100,9 +109,11 @@ export class ViewerEngine {
       id: `c${this.nextConnectionId++}`,
       request,
       receiver,
-      stats: new ReceiverStats(DEFAULTS.rateWindowMs),
+      stats: new ReceiverStats(DEFAULTS.rateWindowMs, this.streamLimits),
       streams: new Map(),
     };
+    connection.stats.bounds.onForget((topic) => this.forget(connection, topic));
+    warnOnFirstRefusal(connection.stats.bounds, this.log, `${request.endpoint}: `);
     for (const topic of request.topics) this.stream(connection, topic);
     this.connections.set(connection.id, connection);
     void this.receive(connection);
@@ -119,6 +130,7 @@ export class ViewerEngine {
     const connection = this.connections.get(connectionId);
     if (!connection) return false;
     connection.receiver.close();
+    connection.stats.bounds.close();
     this.connections.delete(connectionId);
     this.publish(false);
     return true;
@@ -142,7 +154,10 @@ export class ViewerEngine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    for (const connection of this.connections.values()) connection.receiver.close();
+    for (const connection of this.connections.values()) {
+      connection.receiver.close();
+      connection.stats.bounds.close();
+    }
     this.connections.clear();
   }
 
@@ -194,6 +209,19 @@ export class ViewerEngine {
     return stream;
   }
 
+  /** A stream its stats forgot (--stream-ttl): it leaves the status, unless it was asked for by name (then it waits again). */
+  private forget(connection: Connection, topic: string): void {
+    const stream = connection.streams.get(topic);
+    if (!stream) return;
+    this.receiveLatency.delete(stream.key);
+    if (connection.request.topics.includes(topic)) {
+      stream.state = 'waiting';
+      stream.toScreen.reset();
+    } else {
+      connection.streams.delete(topic);
+    }
+  }
+
   private findStream(key: string): Stream | undefined {
     const slash = key.indexOf('/');
     return this.connections.get(key.slice(0, slash))?.streams.get(key.slice(slash + 1));
@@ -228,7 +256,7 @@ export class ViewerEngine {
   }
 
   private streamStatus(connection: Connection, stream: Stream): StreamStatus {
-    const summary = connection.stats.stream(stream.topic).summary(Date.now());
+    const summary = (connection.stats.find(stream.topic) ?? NO_FRAMES).summary(Date.now());
     return {
       key: stream.key,
       connectionId: connection.id,

@@ -11,11 +11,22 @@ export interface MetricsSource {
 /**
  * The Prometheus registry behind /metrics. Values are read from the catalog when scraped, so the
  * frame path does no metrics work. Counters carry the whole run's totals (Prometheus takes rates).
+ * Per-stream series are those of the streams the catalog tracks (--max-streams at most): a
+ * forgotten stream's series go with it.
  */
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
   const { catalog } = source;
-  const streams = (): ReturnType<StreamCatalog['describe']> => catalog.describe(Date.now());
+  // prom-client calls every metric's collect() in one synchronous pass per scrape: the streams are
+  // described once for all of them, and forgotten when that pass is over.
+  let described: ReturnType<StreamCatalog['describe']> | undefined;
+  const streams = (): ReturnType<StreamCatalog['describe']> => {
+    if (!described) {
+      described = catalog.describe(Date.now());
+      queueMicrotask(() => (described = undefined));
+    }
+    return described;
+  };
 
   const perStreamCounter = (name: string, help: string, read: (s: ReturnType<typeof streams>[number]) => number): void => {
     new Counter({
@@ -77,6 +88,32 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     collect() {
       this.reset();
       for (const s of streams()) this.set({ topic: s.topic }, s.lastFrameAgeMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'zerocam_streams',
+    help: 'Streams tracked now (at most --max-streams; each until it sends nothing for --stream-ttl).',
+    registers: [registry],
+    collect() {
+      this.set(catalog.stats.bounds.size);
+    },
+  });
+  new Counter({
+    name: 'zerocam_refused_frames_total',
+    help: 'Frames of new streams refused because --max-streams streams were tracked.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(catalog.stats.bounds.refusedFrames);
+    },
+  });
+  new Counter({
+    name: 'zerocam_forgotten_streams_total',
+    help: 'Streams forgotten after sending nothing for --stream-ttl.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(catalog.stats.bounds.forgottenStreams);
     },
   });
   const receivers = source.receivers;

@@ -2,6 +2,8 @@ import { DEFAULTS } from '../defaults';
 import type { RejectReason } from '../errors';
 import type { Frame } from '../wire/protocol';
 import { ReceiverStats } from '../stats/receiver-stats';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from '../stats/stream-bounds';
+import { compactFrame } from './compact-frame';
 
 /** The newest frame of one stream, with the message parts it arrived in (to send on unchanged). */
 export interface CachedFrame {
@@ -41,21 +43,34 @@ type FrameListener = (cached: CachedFrame) => void;
 /**
  * Every stream a process has seen: its stats and its newest frame (the ZeroMQ guide's last-value
  * cache). The hub's forwarder and the viewer's gateway fill it; HTTP routes read it and listen
- * for new frames. Frames are held by reference, never copied; one frame per topic is kept.
+ * for new frames. One frame per topic is kept, by reference, except that small ones are copied
+ * (common/compact-frame.ts). Streams are those its stats track (--max-streams, --stream-ttl): a
+ * forgotten stream's frame goes with its stats.
  */
 export class StreamCatalog {
-  readonly stats = new ReceiverStats(DEFAULTS.rateWindowMs);
+  readonly stats: ReceiverStats;
   private readonly newest = new Map<string, CachedFrame>();
   private readonly listeners = new Map<string, Set<FrameListener>>();
-  /** Topics someone asked for by name, whose first frame may not have come yet. */
-  private readonly expected = new Set<string>();
+  /**
+   * Topics someone asked for by name (a subscribe), whose first frame may not have come yet, with
+   * when they were last asked for, oldest first: kept for --stream-ttl, --max-streams at most.
+   */
+  private readonly expected = new Map<string, number>();
+  /** Topics configured by name (--topic), expected for as long as the process runs. */
+  private readonly configured = new Set<string>();
 
-  constructor(private readonly stallAfterMs: number = DEFAULTS.viewerStallMs) {}
+  constructor(
+    private readonly stallAfterMs: number = DEFAULTS.viewerStallMs,
+    private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  ) {
+    this.stats = new ReceiverStats(DEFAULTS.rateWindowMs, limits);
+    this.stats.bounds.onForget((topic) => this.newest.delete(topic));
+  }
 
   /** Counts the frame and caches it; false (and nothing cached) for a repeat (docs/protocol.md). */
   add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number): boolean {
     if (!this.stats.onFrame(frame, receiveUs)) return false;
-    const cached = { frame, parts, receiveUs };
+    const cached = { ...compactFrame(frame, parts), receiveUs };
     this.newest.set(frame.topic, cached);
     for (const listener of this.listeners.get(frame.topic) ?? []) listener(cached);
     return true;
@@ -65,14 +80,32 @@ export class StreamCatalog {
     this.stats.onRejected(reason);
   }
 
-  /** Notes a stream that was asked for by name, so it is known (and waited for) before its first frame. */
-  expect(topic: string): void {
-    this.expected.add(topic);
+  /**
+   * Notes a stream that was asked for by name, so it is known (and waited for) before its first
+   * frame: for --stream-ttl since it was last asked for, or for good if it was `configured`.
+   */
+  expect(topic: string, configured = false): void {
+    if (configured) {
+      this.configured.add(topic);
+      return;
+    }
+    const nowMs = performance.now();
+    this.expected.delete(topic);
+    this.expected.set(topic, nowMs);
+    this.forgetExpected(nowMs);
   }
 
   /** A stream that has sent a frame or was asked for by name. */
   knows(topic: string): boolean {
-    return this.newest.has(topic) || this.expected.has(topic);
+    this.forgetExpected(performance.now());
+    return this.newest.has(topic) || this.expected.has(topic) || this.configured.has(topic);
+  }
+
+  private forgetExpected(nowMs: number): void {
+    for (const [topic, atMs] of this.expected) {
+      if (nowMs - atMs < this.limits.ttlMs && this.expected.size <= this.limits.maxStreams) break;
+      this.expected.delete(topic);
+    }
   }
 
   latest(topic: string): CachedFrame | undefined {
@@ -101,19 +134,22 @@ export class StreamCatalog {
     };
   }
 
-  /** Rates and counts read fresh; latency over the whole run (the live histograms belong to the stats reporter). */
+  /**
+   * Every tracked stream, by topic: rates and counts read fresh; latency over the whole run (the
+   * live histograms belong to the stats reporter).
+   */
   describe(nowMs: number, isWatched: (topic: string) => boolean = () => true): StreamInfo[] {
-    const summary = this.stats.final(nowMs);
-    return Object.entries(summary.streams).map(([topic, s]) => {
-      const windowed = this.stats.stream(topic).summary(nowMs);
+    this.stats.bounds.expire();
+    return [...this.stats.tracked()].sort(([a], [b]) => a.localeCompare(b)).map(([topic, stats]) => {
+      const s = stats.summary(nowMs);
       const age = s.lastFrameAgeMs ?? 0;
       return {
         topic,
         state: age <= this.stallAfterMs ? 'live' : isWatched(topic) ? 'stalled' : 'idle',
         width: s.width,
         height: s.height,
-        fps: windowed.fps,
-        bytesPerSecond: windowed.bytesPerSecond,
+        fps: s.fps,
+        bytesPerSecond: s.bytesPerSecond,
         latencyMs: { p50: s.latencyMs.p50, p99: s.latencyMs.p99 },
         lastFrameTime: new Date(nowMs - age).toISOString(),
         lastFrameAgeMs: age,

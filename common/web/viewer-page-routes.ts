@@ -10,6 +10,7 @@ import { BASE_HEADERS, isReadMethod, type HttpRoutes } from './http-server';
 import type { Logger } from '../log';
 import { CONTENT_SECURITY_POLICY } from '../viewer/content-security-policy';
 import { parseClientMessage } from '../viewer/message-validation';
+import type { StreamLimits } from '../stats/stream-bounds';
 import { ViewerEngine } from '../viewer/viewer-engine';
 import type { ClientMessage, ServerMessage, ViewerSettings } from '../viewer/viewer-messages';
 
@@ -23,6 +24,8 @@ export interface ViewerUiOptions {
   curveKey?: CurveKeyPair | undefined;
   /** --allow-ipc: a page may ask for ipc:// and inproc:// endpoints, not only tcp:// ones. */
   allowIpc?: boolean | undefined;
+  /** --stream-ttl, --max-streams: the streams each page's connections keep state for. */
+  streamLimits?: StreamLimits | undefined;
 }
 
 /**
@@ -119,7 +122,7 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
       ws.send(jpeg, { binary: true });
     },
     status: (update) => send({ type: 'status', update }),
-  }, { curveKey: options.curveKey, log: options.log });
+  }, { curveKey: options.curveKey, log: options.log, streamLimits: options.streamLimits });
   let invalidMessages = 0;
   ws.on('message', (data, isBinary) => {
     let message: ClientMessage;

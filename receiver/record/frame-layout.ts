@@ -17,6 +17,8 @@ export interface FrameLayout {
   discard(): Promise<void>;
   /** A file still being written: retention leaves it alone. */
   isOpen(file: string): boolean;
+  /** A stream the receiver no longer tracks (--stream-ttl): its directory is checked again if it comes back. */
+  forget(topic: string): void;
   /** Finishes open files (fsynced when `fsync`). Idempotent. */
   close(fsync: boolean): Promise<void>;
 }

@@ -81,6 +81,10 @@ export class JpegLayout implements FrameLayout {
     }
   }
 
+  forget(topic: string): void {
+    this.topicDirs.delete(topic);
+  }
+
   isOpen(): boolean {
     return false;
   }

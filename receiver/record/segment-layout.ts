@@ -177,6 +177,10 @@ export class SegmentLayout implements FrameLayout {
     // Bytes already in a segment stay there, unindexed: the index names only frames a sync covered.
   }
 
+  forget(topic: string): void {
+    this.topicDirs.delete(topic);
+  }
+
   isOpen(file: string): boolean {
     for (const segment of this.open.values()) if (segment.file === file) return true;
     return this.finishing.some((s) => s.file === file);
