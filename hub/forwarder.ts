@@ -5,7 +5,7 @@ import { DEFAULTS } from '../common/defaults';
 import { ProtocolError } from '../common/errors';
 import { JpegReceiver } from '../common/sockets/jpeg-receiver';
 import { isLinkReport } from '../common/wire/link-report';
-import { decodeFrame, encodeFrame, isValidTopic } from '../common/wire/protocol';
+import { decodeFrame, encodeFrame, isValidTopic, type Frame } from '../common/wire/protocol';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../common/sockets/curve-security';
 import type { ForwarderPattern, SenderIntake } from './hub-types';
 import { COMMON_SOCKET_OPTIONS, isWouldBlock, receiveUntilClosed, type Attachment } from '../common/sockets/socket-options';
@@ -37,6 +37,8 @@ export interface FrameForwarderOptions {
   receiversSecurity?: SocketSecurityOptions | undefined;
   /** A connected sender that libzmq cut off for good (an oversized message) and that was redialled. */
   onPeerCutOff?: (endpoint: string) => void;
+  /** Each new frame, before it goes to receivers (--workers); a promise holds the intake until it settles (back-pressure). */
+  onFrame?: (frame: Frame, parts: readonly Buffer[]) => Promise<void> | undefined;
 }
 
 /**
@@ -188,7 +190,7 @@ export class FrameForwarder {
         continue;
       }
       if (!catalog.add(frame, parts, receiveUs)) continue;
-      this.onLiveFrame(frame.topic);
+      await this.onLiveFrame(frame, parts);
       if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
     }
   }
@@ -210,17 +212,18 @@ export class FrameForwarder {
       const { frame, receiveUs, reply } = received;
       const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
       if (catalog.add(frame, parts, receiveUs)) {
-        this.onLiveFrame(frame.topic);
+        await this.onLiveFrame(frame, parts);
         if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
       }
       await reply(true);
     }
   }
 
-  /** A frame about to be sent: with --hwm auto, the receivers' queues grow before it goes if its stream is new. */
-  private onLiveFrame(topic: string): void {
-    const changed = this.burst?.onFrame(topic, Date.now());
+  /** A frame about to be sent: with --hwm auto, the receivers' queues grow before it goes if its stream is new; workers get their offer. */
+  private async onLiveFrame(frame: Frame, parts: readonly Buffer[]): Promise<void> {
+    const changed = this.burst?.onFrame(frame.topic, Date.now());
     if (changed !== undefined) this.applyHighWaterMark(changed);
+    await this.options.onFrame?.(frame, parts);
   }
 
   /**
