@@ -89,7 +89,9 @@ export class ResultOrder<R extends OrderedResult> {
       }
       const entry = order.held.get(next)!;
       if (blocked) {
-        const overdue = this.options.mode === 'live' && (order.held.size > this.options.maxHeld || nowMs - entry.sinceMs >= this.options.maxHeldMs);
+        let oldestMs = Infinity;
+        for (const held of order.held.values()) oldestMs = Math.min(oldestMs, held.sinceMs);
+        const overdue = this.options.mode === 'live' && (order.held.size > this.options.maxHeld || nowMs - oldestMs >= this.options.maxHeldMs);
         if (!overdue) break;
         // The lower frames still out will be late: forget them, so they hold nothing up again.
         for (const seq of order.outstanding) if (seq < next) order.outstanding.delete(seq);
