@@ -200,8 +200,13 @@ export class WorkDispatcher {
   async run(): Promise<void> {
     this.ticker = setInterval(() => this.tick(Date.now()), TICK_MS);
     const discard = (async () => {
-      // Subscriptions to results: nothing to do with them but read them (XPUB queues them otherwise).
-      for await (const _ of receiveUntilClosed(this.publisher.socket)) void _;
+      // Subscriptions to results: read (XPUB queues them otherwise) and logged, so whoever waits for one knows it arrived.
+      for await (const [message] of receiveUntilClosed(this.publisher.socket)) {
+        if (message?.[0] === 1) {
+          const prefix = message.toString('latin1', 1, 65);
+          this.log.info({ event: 'results-subscribed', prefix }, `a receiver subscribed to results${prefix ? ` of ${prefix}` : ''}`);
+        }
+      }
     })();
     try {
       for await (const [identity, ...parts] of receiveUntilClosed(this.router.socket)) {
