@@ -101,7 +101,7 @@ export class Hub {
       });
       // Workers want their streams whether or not anyone watches: PUB senders must not idle.
       if (options.work) for (const prefix of options.work.topics ?? ['']) forwarder.demand(prefix);
-      const web = options.http ? await openGateway(options, options.http, catalog, forwarder, log) : undefined;
+      const web = options.http ? await openGateway(options, options.http, catalog, forwarder, dispatcher, log) : undefined;
       return new Hub(intake, catalog, links, hosts, forwarder, web, work);
     } catch (error) {
       forwarder?.close();
@@ -192,13 +192,22 @@ async function openGateway(
   http: HubHttpOptions,
   catalog: StreamCatalog,
   forwarder: FrameForwarder,
+  work: WorkDispatcher | undefined,
   log: Logger,
 ): Promise<{ http: HttpServer; discovery: StreamDiscovery }> {
   // The page watches the hub as any viewer would: through its receivers' socket (pubsub only; a PULL would take frames from the workers).
   const settings: ViewerSettings = {
     connections:
       options.pattern === 'pubsub'
-        ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [], ...(options.curveKey ? { serverKey: options.curveKey.publicKey } : {}) }]
+        ? [
+            {
+              endpoint: localEndpoint(forwarder.receiversEndpoint),
+              pattern: 'sub',
+              topics: [],
+              ...(options.curveKey ? { serverKey: options.curveKey.publicKey } : {}),
+              ...(work ? { results: localEndpoint(work.resultsEndpoint) } : {}),
+            },
+          ]
         : [],
   };
   // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
