@@ -8,6 +8,7 @@ import { healthFileOption, socketBufferOption } from '../common/cli/options';
 import { checkAndWatchConnectEndpoints } from '../common/cli/connect-endpoints';
 import { runService } from '../common/cli/run-service';
 import { createLogger } from '../common/log';
+import { UsageError } from '../common/errors';
 import { setNetworkSocketBuffer, type Attachment } from '../common/sockets/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { formatBytesPerSecond } from '../common/stats/stats-reporter';
@@ -34,6 +35,7 @@ interface RawOptions extends CurveFlags {
   stats: boolean;
   maxFrameBytes: number;
   hwm: number;
+  results?: string;
 }
 
 function buildProgram() {
@@ -55,7 +57,8 @@ function buildProgram() {
     .addOption(socketBufferOption())
     .addOption(new Option('--no-stats', 'do not print live stats'))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark)))
+    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))
+    .addOption(envOption('--results <endpoint>', "with --out: a hub's --results endpoint; each result is appended to results.jsonl, joined to its frame's file", 'RESULTS').argParser(parseEndpointFor('connect'))))
     .addHelpText(
       'after',
       `
@@ -91,10 +94,11 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
     maxFrameBytes: raw.maxFrameBytes,
     receiveHighWaterMark: raw.hwm,
     curve: curveSettingsFrom(raw),
+    results: raw.results,
   };
 }
 
-function liveLine(s: ReceiverSummary): string {
+function liveLine(s: ReceiverSummary & { results?: number; resultsDropped?: number }): string {
   const topics = Object.keys(s.streams);
   const only = topics.length === 1 ? s.streams[topics[0]!] : undefined;
   const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${topics.length} streams`;
@@ -106,6 +110,7 @@ function liveLine(s: ReceiverSummary): string {
     (s.saved || s.saveErrors ? ` saved ${s.saved}` : '') +
     (s.saveErrors ? ` save errors ${s.saveErrors}` : '') +
     (s.peerCutOffs ? ` cut-offs ${s.peerCutOffs}` : '') +
+    (s.results !== undefined ? ` results ${s.results}${s.resultsDropped ? ` (${s.resultsDropped} dropped)` : ''}` : '') +
     (s.denied ? ` denied ${s.denied}` : '')
   );
 }
@@ -115,6 +120,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   parseCommandLine(program, argv);
   const raw = program.opts<RawOptions>();
   setNetworkSocketBuffer(raw.socketBuffer);
+  if (raw.results !== undefined && raw.out === undefined) throw new UsageError('--results needs --out: results are appended to OUT/results.jsonl');
   const options = receiverOptionsFrom(raw);
   const log = createLogger(NAME);
 
@@ -124,7 +130,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     throw error;
   });
   const summary = await runService(NAME, raw, {
-    summary: (final) => (final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())),
+    summary: (final) => ({ ...(final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())), ...receiver.resultCounts }),
     liveLine,
     run: () => {
       const where = 'bind' in options.attachment ? `bound to ${receiver.endpoint}` : `connecting to ${options.attachment.connect.join(', ')}`;

@@ -5,7 +5,10 @@ import { JpegReceiver, type Received } from '../common/sockets/jpeg-receiver';
 import { warnOncePerReason, type Logger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import { ReceiverStats } from '../common/stats/receiver-stats';
+import { nowMicros } from '../common/clock';
+import { ResultsFeed } from '../common/sockets/results-feed';
 import { FrameStore } from './frame-store';
+import { ResultLog } from './result-log';
 import { LatestFrameMailbox } from './latest-frame-mailbox';
 
 export interface ReceiverOptions {
@@ -31,6 +34,8 @@ export interface ReceiverOptions {
   receiveHighWaterMark: number;
   /** CURVE: on when a key (binding) or a server key (connecting) is given. */
   curve?: CurveSettings | undefined;
+  /** A hub's --results endpoint: each result appended to OUT/results.jsonl (needs `out`). */
+  results?: string | undefined;
 }
 
 type FrameReceived = Extract<Received, { kind: 'frame' }>;
@@ -51,6 +56,7 @@ export class Receiver {
     private readonly socket: JpegReceiver,
     private readonly store: FrameStore | undefined,
     private readonly log: Logger,
+    private readonly results: { feed: ResultsFeed; log: ResultLog } | undefined,
   ) {
     this.warnFirst = warnOncePerReason(log);
   }
@@ -64,7 +70,17 @@ export class Receiver {
       if (receiver) receiver.stats.denied++;
     };
     const security = options.curve ? { curve: options.curve, log, onDenied } : undefined;
+    let results: { feed: ResultsFeed; log: ResultLog } | undefined;
     try {
+      if (options.results !== undefined && options.out !== undefined) {
+        const resultLog = await ResultLog.open(options.out, log);
+        const serverKey = options.curve?.serverKey;
+        const feed = await ResultsFeed.open(options.results, options.topics, options.maxFrameBytes, serverKey ? { curve: { key: options.curve?.key, serverKey }, log } : undefined).catch(async (error: unknown) => {
+          await resultLog.close();
+          throw error;
+        });
+        results = { feed, log: resultLog };
+      }
       const socket = await JpegReceiver.open({
         security,
         pattern: options.pattern,
@@ -76,9 +92,11 @@ export class Receiver {
         quality: options.quality,
         onPeerCutOff: (endpoint) => receiver?.onPeerCutOff(endpoint),
       });
-      receiver = new Receiver(options, socket, store, log);
+      receiver = new Receiver(options, socket, store, log, results);
       return receiver;
     } catch (error) {
+      results?.feed.close();
+      await results?.log.close();
       await store?.close();
       throw error;
     }
@@ -94,6 +112,10 @@ export class Receiver {
     signal.addEventListener('abort', stop, { once: true });
     const timer = this.options.durationS === undefined ? undefined : setTimeout(stop, this.options.durationS * 1000);
     const saving = this.store ? this.saveLoop(this.store) : Promise.resolve();
+    const results = this.results;
+    const logging = results?.feed.run((result) => {
+      if (this.options.topics.length === 0 || this.options.topics.includes(result.topic)) results.log.append(result, nowMicros());
+    });
     try {
       if (!signal.aborted) await this.receiveLoop();
     } finally {
@@ -101,8 +123,14 @@ export class Receiver {
       signal.removeEventListener('abort', stop);
       this.socket.close();
       this.mailbox.close();
-      await saving;
+      this.results?.feed.close();
+      await Promise.all([saving, logging]);
     }
+  }
+
+  /** --results: results appended to results.jsonl, and those dropped because the disk lagged. */
+  get resultCounts(): { results: number; resultsDropped: number } | undefined {
+    return this.results && { results: this.results.log.written, resultsDropped: this.results.log.dropped };
   }
 
   private async receiveLoop(): Promise<void> {
@@ -140,7 +168,11 @@ export class Receiver {
   /** True once the frame is on disk (fsynced, renamed, indexed), or was already. */
   private async saveOne(store: FrameStore, item: FrameReceived): Promise<boolean> {
     try {
-      if (await store.save(item.frame, item.receiveUs)) this.stats.stream(item.frame.topic).saved++;
+      const entry = await store.save(item.frame, item.receiveUs);
+      if (entry) {
+        this.stats.stream(item.frame.topic).saved++;
+        this.results?.log.onSaved(entry.topic, entry.session, entry.seq, entry.file);
+      }
       if (this.saveFailing) this.log.info(`saving to ${store.dir} works again`);
       this.saveFailing = false;
       return true;
@@ -169,6 +201,8 @@ export class Receiver {
     this.closed = true;
     this.socket.close();
     this.mailbox.close();
+    this.results?.feed.close();
+    await this.results?.log.close();
     await this.store?.close();
   }
 }

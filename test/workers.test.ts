@@ -148,6 +148,31 @@ describe('zerocam-hub --workers with zerocam-worker', () => {
     await results.until((all) => all.some((r) => r.worker === 'real'));
   });
 
+  test('the recorder (--results) appends each result to results.jsonl, joined to the frame it saved', async (t) => {
+    const hub = await startWorkHub(t, []);
+    startWorker(t, hub, 'w', PLUGIN);
+    await joined(hub, 'w');
+    const dir = await tempDir(t, 'zc-results-');
+    const receivers = String((await hub.process.waitForJson('stderr', (r) => r.event === 'forwarding')).receivers);
+    const subscribed = hub.process.waitForJson('stderr', (r) => r.event === 'results-subscribed');
+    const recorder = new CliProcess('receiver', ['--connect', receivers, '--out', dir, '--no-fsync', '--results', hub.results]);
+    t.after(() => recorder.stop());
+    await subscribed;
+    startSender(t, hub, ['--fps', '20', '--topic', 'rec']);
+    await recorder.waitForJson('stdout', (r) => Number(r.results) >= 10);
+    recorder.kill('SIGTERM');
+    assert.equal((await recorder.exited).code, 0, recorder.stderr.join('\n'));
+    const lines = (await readFile(join(dir, 'results.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown> & { file: string | null });
+    assert.ok(lines.length >= 10);
+    const saved = new Set((await readFile(join(dir, 'index.jsonl'), 'utf8')).trim().split('\n').map((line) => String((JSON.parse(line) as { file: string }).file)));
+    for (const line of lines) {
+      assert.deepEqual([line.topic, line.processor, line.worker], ['rec', 'brightness', 'w']);
+      assert.equal(typeof (line.result as { mean?: unknown }).mean, 'number');
+      if (line.file !== null) assert.ok(saved.has(line.file), `${line.file} is in index.jsonl`);
+    }
+    assert.ok(lines.filter((line) => line.file !== null).length >= lines.length - 2, 'results are joined to their frames (all but a frame or two still being saved)');
+  });
+
   test("the Python worker in docs/protocol.md runs against the hub", async (t) => {
     if (skipWithoutPython(t)) return;
     const doc = await readFile(join(__dirname, '..', '..', 'docs', 'protocol.md'), 'utf8');

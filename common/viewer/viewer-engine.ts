@@ -8,7 +8,7 @@ import { ReceiverStats } from '../stats/receiver-stats';
 import { LatencyHistogram } from '../stats/latency-histogram';
 import { RateWindow } from '../stats/rate-window';
 import { resultBoxes } from '../wire/result-protocol';
-import { ResultsFeed, type DecodedResult } from './results-feed';
+import { ResultsFeed, type DecodedResult } from '../sockets/results-feed';
 import type { ConnectionStatus, ConnectRequest, FrameMeta, ResultOverlay, ResultStats, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
 
 /** Where frames and status go: a renderer, over Electron IPC or a WebSocket. */

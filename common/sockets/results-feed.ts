@@ -1,7 +1,7 @@
 import * as zmq from 'zeromq';
 import { ProtocolError } from '../errors';
-import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../sockets/curve-security';
-import { COMMON_SOCKET_OPTIONS, receiveUntilClosed } from '../sockets/socket-options';
+import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from './curve-security';
+import { COMMON_SOCKET_OPTIONS, receiveUntilClosed } from './socket-options';
 import { decodeResult, type WorkResult } from '../wire/result-protocol';
 
 export type DecodedResult = WorkResult & { bodyJson: Record<string, unknown> };
