@@ -19,6 +19,7 @@ import { resolveSenderIntake } from './intake';
 import { StreamDiscovery } from './stream-discovery';
 import { ViewerLinks } from './viewer-links';
 import { WorkDispatcher, type WorkOptions } from './work/dispatcher';
+import { workMetrics } from './work/work-stats';
 
 /** The hub's web gateway (--http): the viewer page, MJPEG, snapshots, /streams.json and /metrics. */
 export interface HubHttpOptions {
@@ -216,7 +217,7 @@ async function openGateway(
   const server = await HttpServer.start({
     host: http.host,
     port: http.port,
-    routes: [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers }, onDemand)],
+    routes: [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers, ...(work && { work: () => workMetrics(work.summary()) }) }, onDemand)],
     log,
     token: http.token,
     allowedHosts: http.allowedHosts,

@@ -8,6 +8,7 @@ import { CliProcess } from './helpers/cli-process';
 import { makeClip } from './helpers/media';
 import { skipWithoutPython } from './helpers/python';
 import { tempDir } from './helpers/temp-dir';
+import { webUrl } from './helpers/web-url';
 import { BRIGHTNESS_PLUGIN, joined, ResultCollector, startWorkHub, startWorker, workOf, type ReceivedResult, type WorkHub } from './helpers/workers';
 
 const SMALL = ['--width', '160', '--height', '120'];
@@ -146,6 +147,24 @@ describe('zerocam-hub --workers with zerocam-worker', () => {
     // The hub goes on: a real worker joins and gets results out.
     startWorker(t, hub, 'real', PLUGIN);
     await results.until((all) => all.some((r) => r.worker === 'real'));
+  });
+
+  test('/streams.json and /metrics show the workers, results/s, processing and the work counters per processor', async (t) => {
+    const hub = await startWorkHub(t, ['--http', '0']);
+    const url = String((await hub.process.waitForJson('stderr', (r) => r.event === 'serving')).url);
+    const results = await ResultCollector.open(t, hub);
+    startWorker(t, hub, 'w', PLUGIN);
+    startSender(t, hub, ['--fps', '20', '--topic', 'metered']);
+    await results.until((all) => all.length >= 5);
+    const streams = (await (await fetch(webUrl(url, 'streams.json'))).json()) as { work: { workers: number; processors: Record<string, { results: number }>; events: Record<string, number> } };
+    assert.equal(streams.work.workers, 1);
+    assert.ok(streams.work.processors.brightness!.results >= 5);
+    assert.equal(streams.work.events.malformed, 0);
+    const metrics = await (await fetch(webUrl(url, 'metrics'))).text();
+    assert.match(metrics, /^zerocam_work_workers\{processor="brightness"\} 1$/m);
+    assert.match(metrics, /^zerocam_work_results_total\{processor="brightness"\} \d+$/m);
+    assert.match(metrics, /^zerocam_work_processing_seconds\{processor="brightness",quantile="0.5"\} [\d.e-]+$/m);
+    assert.match(metrics, /^zerocam_work_events_total\{event="redispatched"\} 0$/m);
   });
 
   test('the recorder (--results) appends each result to results.jsonl, joined to the frame it saved', async (t) => {

@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../../common/defaults';
 import { LatencyHistogram } from '../../common/stats/latency-histogram';
 import { RateWindow } from '../../common/stats/rate-window';
+import type { WorkMetrics } from '../../common/web/metrics';
 
 /** The hub's counters for --workers; every count is since start. */
 export interface WorkCounters {
@@ -128,6 +129,14 @@ export class WorkStats {
       processors,
     };
   }
+}
+
+/** The summary as the gateway shows it (/streams.json's `work`, /metrics). */
+export function workMetrics(s: WorkSummary): WorkMetrics {
+  const { mode, workers, busy, resultsPerSecond, processingMs, processors } = s;
+  const events: Record<string, number> = {};
+  for (const [name, count] of Object.entries(s)) if (typeof count === 'number' && !['workers', 'busy', 'resultsPerSecond', 'held'].includes(name)) events[name] = count;
+  return { mode, workers, busy, resultsPerSecond, processingMs, processors, events };
 }
 
 /** The work part of the hub's live line. */
