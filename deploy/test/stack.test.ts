@@ -21,6 +21,8 @@ const stack = new ComposeStack(PROJECT, {
   ZEROCAM_RECEIVERS_PORT: '',
   ZEROCAM_HUB_HTTP_PORT: '',
   ZEROCAM_WEB_PORT: '',
+  ZEROCAM_WORKERS_PORT: '',
+  ZEROCAM_RESULTS_PORT: '',
   ZEROCAM_TOKEN: TOKEN,
 });
 
@@ -52,7 +54,7 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
   });
 
   test('three scaled cameras reach the recorder as three streams, saved on its volume', async () => {
-    await stack.compose('up', '--detach', '--scale', 'camera=3');
+    await stack.compose('up', '--detach', '--scale', 'camera=3', '--scale', 'worker=2');
     const record = await stack.waitForJson(
       'recorder',
       (r) => Object.values(streamsOf(r)).filter((s) => Number(s.saved) > 0).length === 3,
@@ -81,6 +83,26 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
     assert.ok(listing.index >= listing.counts.reduce((a, b) => a + b, 0));
   });
 
+  test("two workers' results reach the recorder's results.jsonl, joined to saved frames", async () => {
+    const read = async (): Promise<{ workers: string[]; lines: number; joined: number }> =>
+      JSON.parse(
+        await stack.exec(
+          'recorder',
+          'node',
+          '-e',
+          `const fs = require('fs');
+           const lines = fs.existsSync('/recordings/results.jsonl') ? fs.readFileSync('/recordings/results.jsonl', 'utf8').split('\\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+           console.log(JSON.stringify({ workers: [...new Set(lines.map((l) => l.worker))], lines: lines.length, joined: lines.filter((l) => l.file).length }));`,
+        ),
+      ) as { workers: string[]; lines: number; joined: number };
+    const results = await poll(async () => {
+      const now = await read();
+      return now.workers.length === 2 && now.joined > 0 ? now : undefined;
+    }, 2 * MINUTE, 'results from 2 workers in results.jsonl');
+    assert.equal(results.workers.length, 2);
+    assert.ok(results.lines >= results.joined);
+  });
+
   test('the gateway lists the three streams and serves their snapshots; the viewer page loads', async () => {
     const topics = await poll(async () => {
       const live = await liveTopics();
@@ -100,7 +122,7 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
   });
 
   test('the programs run as a non-root user and report healthy', async () => {
-    for (const service of ['hub', 'camera', 'recorder', 'web']) {
+    for (const service of ['hub', 'camera', 'worker', 'recorder', 'web']) {
       assert.notEqual((await stack.exec(service, 'id', '-u')).trim(), '0', `${service} runs as root`);
     }
     const [hub] = await stack.containers('hub');
