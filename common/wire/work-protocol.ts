@@ -78,6 +78,9 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 const ascii = (text: string): Buffer => Buffer.from(text, 'ascii');
+/** Parts that never change, made once: the hot path (WORK, RESULT) allocates only the job number. */
+const COMMAND = Object.fromEntries(['HELLO', 'CREDIT', 'HEARTBEAT', 'RESULT', 'BYE', 'WORK', 'DISCONNECT'].map((c) => [c, ascii(c)])) as Record<WorkerCommand | HubCommand, Buffer>;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function parseDecimal(part: Buffer | undefined, max: number, what: string, reason: WorkProtocolError['reason']): number {
   const text = part?.toString('latin1') ?? '';
@@ -91,7 +94,7 @@ function parseJsonObject(part: Buffer | undefined, maxBytes: number, what: strin
   if (part === undefined || part.length > maxBytes) throw new WorkProtocolError(reason, `${what} is missing or over ${maxBytes} bytes`);
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(part));
+    value = JSON.parse(UTF8.decode(part));
   } catch {
     throw new WorkProtocolError(reason, `${what} is not UTF-8 JSON`);
   }
@@ -108,17 +111,17 @@ export function isValidName(name: unknown): name is string {
 export function encodeWorkerMessage(message: WorkerMessage): Buffer[] {
   switch (message.kind) {
     case 'hello':
-      return [PROTOCOL_PART, ascii('HELLO'), Buffer.from(JSON.stringify({ processor: message.processor, worker: message.worker, jobs: message.jobs }))];
+      return [PROTOCOL_PART, COMMAND.HELLO, Buffer.from(JSON.stringify({ processor: message.processor, worker: message.worker, jobs: message.jobs }))];
     case 'credit':
-      return [PROTOCOL_PART, ascii('CREDIT'), ascii(String(message.credit))];
+      return [PROTOCOL_PART, COMMAND.CREDIT, ascii(String(message.credit))];
     case 'heartbeat':
-      return [PROTOCOL_PART, ascii('HEARTBEAT')];
+      return [PROTOCOL_PART, COMMAND.HEARTBEAT];
     case 'result': {
-      const parts = [PROTOCOL_PART, ascii('RESULT'), ascii(String(message.job)), Buffer.from(JSON.stringify({ processingMs: message.processingMs })), message.body];
+      const parts = [PROTOCOL_PART, COMMAND.RESULT, ascii(String(message.job)), Buffer.from(JSON.stringify({ processingMs: message.processingMs })), message.body];
       return message.image ? [...parts, message.image] : parts;
     }
     case 'bye':
-      return [PROTOCOL_PART, ascii('BYE')];
+      return [PROTOCOL_PART, COMMAND.BYE];
   }
 }
 
@@ -183,7 +186,7 @@ function checkResultImage(image: Buffer, limits: DecodeLimits): void {
 
 /** WORK carries the frame's three parts exactly as received: no copy of the JPEG. */
 export function encodeWork(job: number, frameParts: readonly Buffer[]): Buffer[] {
-  return [PROTOCOL_PART, ascii('WORK'), ascii(String(job)), ...frameParts];
+  return [PROTOCOL_PART, COMMAND.WORK, ascii(String(job)), ...frameParts];
 }
 
 export function encodeHubMessage(message: HubMessage): Buffer[] {
@@ -191,9 +194,9 @@ export function encodeHubMessage(message: HubMessage): Buffer[] {
     case 'work':
       throw new TypeError('encode WORK with encodeWork(job, frameParts)');
     case 'heartbeat':
-      return [PROTOCOL_PART, ascii('HEARTBEAT')];
+      return [PROTOCOL_PART, COMMAND.HEARTBEAT];
     case 'disconnect':
-      return [PROTOCOL_PART, ascii('DISCONNECT'), Buffer.from(message.reason.slice(0, 200))];
+      return [PROTOCOL_PART, COMMAND.DISCONNECT, Buffer.from(message.reason.slice(0, 200))];
   }
 }
 

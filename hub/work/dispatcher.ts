@@ -49,6 +49,8 @@ interface Job {
   ticket: Ticket;
   worker: WorkerState;
   sentMs: number;
+  /** performance.now() at dispatch, for the work path's own cost (Date.now()'s milliseconds are too coarse). */
+  sentAt: number;
   timedOut: boolean;
 }
 
@@ -313,7 +315,7 @@ export class WorkDispatcher {
       this.stats.counters.duplicates++;
     } else {
       ticket.done = true;
-      this.stats.onResult(worker.processor, message.processingMs, nowMs - job.sentMs, nowMs);
+      this.stats.onResult(worker.processor, message.processingMs, performance.now() - job.sentAt, nowMs);
       const result = {
         topic: ticket.topic,
         seq: ticket.seq,
@@ -418,7 +420,7 @@ export class WorkDispatcher {
       } else {
         this.queue.splice(this.queue.indexOf(ticket), 1);
       }
-      const job: Job = { id: this.nextJob++, ticket, worker, sentMs: nowMs, timedOut: false };
+      const job: Job = { id: this.nextJob++, ticket, worker, sentMs: nowMs, sentAt: performance.now(), timedOut: false };
       ticket.attempts++;
       ticket.out++;
       worker.credit--;

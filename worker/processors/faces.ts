@@ -15,6 +15,9 @@ const SEARCH_WIDTH = 640;
  */
 export function facesProcessor(): Processor {
   const cv = loadOpenCv('use another --processor');
+  // One thread per frame: a worker scales with --jobs and with processes, and OpenCV's own pool
+  // would fight them for the cores (faces on 2 cores: 1.15x from a second worker with it, see docs/benchmarks.md).
+  cv.setNumThreads(1);
   const cascade = [cv.HAAR_FRONTALFACE_ALT2, DEBIAN_CASCADE].find((path) => typeof path === 'string' && existsSync(path));
   if (!cascade) throw new UsageError(`no frontal-face cascade found (the OpenCV addon's, or ${DEBIAN_CASCADE}: apt-get install opencv-data)`);
   const idle: Array<InstanceType<typeof cv.CascadeClassifier>> = [new cv.CascadeClassifier(cascade)];

@@ -18,6 +18,9 @@ const MAX_STREAMS = 64;
  */
 export function motionProcessor(): Processor {
   const cv = loadOpenCv('use another --processor');
+  // One thread per frame: a worker scales with --jobs and with processes, and OpenCV's own pool
+  // would fight them for the cores (faces on 2 cores: 1.15x from a second worker with it, see docs/benchmarks.md).
+  cv.setNumThreads(1);
   const previous = new Map<string, { session: number; grey: InstanceType<typeof cv.Mat> }>();
   return {
     name: 'motion',
