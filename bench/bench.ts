@@ -29,6 +29,7 @@ import { soak, type SoakResult } from './soak';
 import { checkTargets } from './targets';
 import { measureThroughput, type Throughput } from './throughput';
 import { killWorkers } from './worker-ipc';
+import { measureWorkers, renderWorkersReport } from './workers';
 
 const NAME = 'zerocam-bench';
 const IPC_SIZE = '1280x720';
@@ -51,6 +52,7 @@ interface RawOptions {
   json?: string;
   profile?: string;
   link?: LinkRate[];
+  workers: boolean;
 }
 
 const MODES = {
@@ -74,6 +76,7 @@ function buildProgram() {
     .addOption(new Option('--encode-concurrency <n>', "the sender's encodes in flight, to compare settings").argParser(parseIntIn(1, 64)).default(DEFAULTS.encodeConcurrency))
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
+    .addOption(new Option('--workers', 'run only the workers section (#18): faces scaling, the work path\'s cost, fast and slow workers against --pattern pipeline').default(false))
     .addOption(new Option('--link <rates>', 'run only the slow-link scenario (#11) over links of these rates, with and without --adapt (e.g. 8mbit,20mbit; needs root)').argParser(parseLinkRates));
 }
 
@@ -103,6 +106,15 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const settings: RunSettings = { encodeConcurrency: raw.encodeConcurrency, profileDir };
   if (raw.link) return benchSlowLinks(raw.link, raw.quick ? 8 : 30, raw.json);
+  if (raw.workers) {
+    const workers = await measureWorkers({ seconds: raw.quick ? 3 : 10, progress, profileDir });
+    process.stdout.write(renderWorkersReport(workers));
+    if (raw.json) {
+      await mkdir(dirname(resolve(raw.json)), { recursive: true });
+      await writeSummaryFile(raw.json, { machine: describeMachine(), workers });
+    }
+    return 0;
+  }
 
   const startedAt = new Date();
   const machine = describeMachine();
