@@ -213,4 +213,24 @@ describe('zerocam-hub --workers with zerocam-worker', () => {
     assert.equal((first.body.boxes as unknown[]).length, 1);
     await gone(hub, String(first.worker));
   });
+
+  const BAD: Array<[string, 'worker' | 'hub' | 'receiver', string[]]> = [
+    ['no --processor', 'worker', []],
+    ['--jobs 0', 'worker', ['--processor', 'thumbnail', '--jobs', '0']],
+    ['a plug-in that does not exist', 'worker', ['--processor', '/nonexistent/detector.mjs']],
+    ['a name outside the alphabet', 'worker', ['--processor', 'thumbnail', '--name', 'a b']],
+    ['--work-mode sometimes', 'hub', ['--workers', 'tcp://127.0.0.1:*', '--work-mode', 'sometimes']],
+    ['--results without --out', 'receiver', ['--results', 'tcp://127.0.0.1:5558']],
+  ];
+  for (const [what, name, args] of BAD) {
+    test(`zerocam-${name} with ${what}: one readable line and exit code 2`, async (t) => {
+      const child = new CliProcess(name, args);
+      t.after(() => child.stop());
+      const { code } = await child.exited;
+      const lines = child.stderr.filter(Boolean);
+      assert.equal(lines.length, 1, `stderr:\n${lines.join('\n')}`);
+      assert.match(lines[0]!, new RegExp(`^zerocam-${name}: \\S`));
+      assert.equal(code, 2, lines[0]);
+    });
+  }
 });
