@@ -1,4 +1,5 @@
 import * as zmq from 'zeromq';
+import { nowMicros } from '../../common/clock';
 import { DEFAULTS, type WorkMode } from '../../common/defaults';
 import type { Logger } from '../../common/log';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../../common/sockets/curve-security';
@@ -68,6 +69,8 @@ interface WorkerState {
 }
 
 const BANNED_KEPT = 1024;
+/** Streams whose frames --work-every counts; past it the oldest count is forgotten (it restarts at the stream's next frame). */
+const COUNTED_STREAMS = 10_000;
 const TICK_MS = 50;
 
 /**
@@ -170,6 +173,7 @@ export class WorkDispatcher {
     if (this.closed || (this.topics && !this.topics.has(frame.topic))) return undefined;
     const count = (this.frameCounts.get(frame.topic) ?? 0) + 1;
     this.frameCounts.set(frame.topic, count);
+    if (this.frameCounts.size > COUNTED_STREAMS) this.frameCounts.delete(this.frameCounts.keys().next().value!);
     if ((count - 1) % this.options.every !== 0) return undefined;
     this.stats.counters.offered++;
     const { topic, header } = frame;
@@ -326,7 +330,7 @@ export class WorkDispatcher {
           processor: worker.processor,
           worker: worker.name,
           processingMs: Math.round(message.processingMs * 1000) / 1000,
-          resultUs: nowMs * 1000,
+          resultUs: nowMicros(),
         },
         body: message.body,
         image: message.image,
