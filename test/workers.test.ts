@@ -5,6 +5,7 @@ import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
 import { decodeHubMessage, encodeWorkerMessage, type HubMessage } from '../common/wire/work-protocol';
 import { CliProcess } from './helpers/cli-process';
+import { ipcEndpoint } from './helpers/endpoints';
 import { makeClip } from './helpers/media';
 import { skipWithoutPython } from './helpers/python';
 import { tempDir } from './helpers/temp-dir';
@@ -212,6 +213,22 @@ describe('zerocam-hub --workers with zerocam-worker', () => {
     assert.equal(typeof first.body.mean, 'number');
     assert.equal((first.body.boxes as unknown[]).length, 1);
     await gone(hub, String(first.worker));
+  });
+
+  test('a worker finds a restarted hub by itself (the new hub tells it to say HELLO again)', async (t) => {
+    const endpoints = ['--workers', ipcEndpoint(), '--results', ipcEndpoint()];
+    const first = await startWorkHub(t, endpoints);
+    const worker = startWorker(t, first, 'loyal', PLUGIN);
+    await joined(first, 'loyal');
+    first.process.kill('SIGTERM');
+    assert.equal((await first.process.exited).code, 0);
+    const second = await startWorkHub(t, endpoints);
+    const results = await ResultCollector.open(t, second);
+    await joined(second, 'loyal');
+    startSender(t, second, ['--fps', '20', '--topic', 'again']);
+    await results.until((all) => all.some((r) => r.worker === 'loyal'));
+    worker.kill('SIGTERM');
+    assert.equal((await worker.exited).code, 0);
   });
 
   const BAD: Array<[string, 'worker' | 'hub' | 'receiver', string[]]> = [
