@@ -152,8 +152,14 @@ export class Receiver {
         // An acknowledged frame is a saved frame: the reply waits for the disk, and the sender waits for the reply.
         const saved = await this.saveOne(this.store, received);
         await received.reply(saved, saved ? undefined : 'save-failed');
-      } else if (save && this.mailbox.put(received.frame.topic, received)) {
-        stream.skipped++;
+      } else if (save) {
+        const { topic, header } = received.frame;
+        this.results?.log.expect(topic, header.session, header.seq);
+        const displaced = this.mailbox.put(topic, received);
+        if (displaced) {
+          stream.skipped++;
+          this.results?.log.notSaved(topic, displaced.frame.header.session, displaced.frame.header.seq);
+        }
       }
       // Answered here, not when the next message is asked for: after the last frame there is no next.
       await received.reply(true);
@@ -169,14 +175,18 @@ export class Receiver {
   private async saveOne(store: FrameStore, item: FrameReceived): Promise<boolean> {
     try {
       const entry = await store.save(item.frame, item.receiveUs);
+      const { topic, header } = item.frame;
       if (entry) {
-        this.stats.stream(item.frame.topic).saved++;
-        this.results?.log.onSaved(entry.topic, entry.session, entry.seq, entry.file);
+        this.stats.stream(topic).saved++;
+        this.results?.log.onSaved(topic, header.session, header.seq, entry.file);
+      } else {
+        this.results?.log.notSaved(topic, header.session, header.seq);
       }
       if (this.saveFailing) this.log.info(`saving to ${store.dir} works again`);
       this.saveFailing = false;
       return true;
     } catch (error) {
+      this.results?.log.notSaved(item.frame.topic, item.frame.header.session, item.frame.header.seq);
       this.stats.saveErrors++;
       // Once per outage, not once per frame; the count is in the stats.
       if (!this.saveFailing) this.log.error(describeError(error));
