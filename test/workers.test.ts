@@ -215,6 +215,20 @@ describe('zerocam-hub --workers with zerocam-worker', () => {
     await gone(hub, String(first.worker));
   });
 
+  test('--work-topics and --work-every choose the frames processed', async (t) => {
+    const hub = await startWorkHub(t, ['--sender-pattern', 'req', '--work-mode', 'every', '--work-topics', 'keep', '--work-every', '3']);
+    const results = await ResultCollector.open(t, hub);
+    startWorker(t, hub, 'w', PLUGIN);
+    await joined(hub, 'w');
+    const keep = startSender(t, hub, ['--pattern', 'req', '--topic', 'keep', '--frames', '12', '--fps', '50']);
+    const other = startSender(t, hub, ['--pattern', 'req', '--topic', 'other', '--frames', '6', '--fps', '50']);
+    assert.deepEqual([(await keep.exited).code, (await other.exited).code], [0, 0]);
+    await results.until((all) => all.length >= 4);
+    const stats = workOf(await hub.process.waitForJson('stdout', (r) => Number(workOf(r).results) >= 4 && Number(r.frames) >= 18));
+    assert.deepEqual(results.results.map((r) => [r.topic, r.seq]), [['keep', 0], ['keep', 3], ['keep', 6], ['keep', 9]]);
+    assert.deepEqual([stats.offered, stats.results], [4, 4]);
+  });
+
   test('a worker finds a restarted hub by itself (the new hub tells it to say HELLO again)', async (t) => {
     const endpoints = ['--workers', ipcEndpoint(), '--results', ipcEndpoint()];
     const first = await startWorkHub(t, endpoints);
