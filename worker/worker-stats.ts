@@ -17,7 +17,7 @@ export interface WorkerSummary {
   errors: number;
   /** Times the hub went silent past the liveness window, or said DISCONNECT: the worker reconnected. */
   timeouts: number;
-  /** WORK messages whose frame was malformed: dropped (the hub times them out). */
+  /** WORK messages whose frame was malformed, or past the credit: dropped (the hub times them out). */
   rejected: number;
 }
 

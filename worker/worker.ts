@@ -172,6 +172,11 @@ export class Worker {
         return 'disconnect';
       case 'work':
         if (this.stopping) return undefined;
+        // A hub that sends past the credit is not followed: the frames in hand stay bounded.
+        if (this.inHand >= this.options.jobs) {
+          this.stats.rejected++;
+          return undefined;
+        }
         void this.work(connection, message.job, message.frame);
         return undefined;
     }
