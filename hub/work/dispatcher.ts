@@ -72,6 +72,8 @@ const BANNED_KEPT = 1024;
 /** Streams whose frames --work-every counts; past it the oldest count is forgotten (it restarts at the stream's next frame). */
 const COUNTED_STREAMS = 10_000;
 const TICK_MS = 50;
+/** Result subscriptions tracked one by one; past this many every result is sent (XPUB filters them itself). */
+const MAX_RESULT_PREFIXES = 1024;
 
 /**
  * The hub's work side (#18): the ZeroMQ guide's load-balancing broker with credit. Workers connect
@@ -104,6 +106,8 @@ export class WorkDispatcher {
   private readonly affinity = new Map<string, WorkerState>();
   private readonly orphaned = new Set<string>();
   private readonly banned = new Set<string>();
+  /** What receivers of results subscribe to (XPUB reports each prefix's first subscribe and last unsubscribe). */
+  private readonly resultPrefixes = new Set<string>();
   private readonly stats = new WorkStats();
   private readonly order: ResultOrder<WorkResult & { seq: number }>;
   private readonly workOutbox: Outbox;
@@ -209,8 +213,11 @@ export class WorkDispatcher {
       // Subscriptions to results: read (XPUB queues them otherwise) and logged, so whoever waits for one knows it arrived.
       for await (const [message] of receiveUntilClosed(this.publisher.socket)) {
         if (message?.[0] === 1) {
-          const prefix = message.toString('latin1', 1, 65);
-          this.log.info({ event: 'results-subscribed', prefix }, `a receiver subscribed to results${prefix ? ` of ${prefix}` : ''}`);
+          const prefix = message.toString('latin1', 1);
+          if (this.resultPrefixes.size < MAX_RESULT_PREFIXES) this.resultPrefixes.add(prefix);
+          this.log.info({ event: 'results-subscribed', prefix: prefix.slice(0, 64) }, `a receiver subscribed to results${prefix ? ` of ${prefix.slice(0, 64)}` : ''}`);
+        } else if (message?.[0] === 0) {
+          this.resultPrefixes.delete(message.toString('latin1', 1));
         }
       }
     })();
@@ -486,9 +493,12 @@ export class WorkDispatcher {
     return best;
   }
 
+  /** Results nobody subscribes to are not encoded or sent: XPUB would drop them anyway. */
   private publish(result: WorkResult): void {
     this.release();
-    this.resultOutbox.push(encodeResult(result));
+    if (this.resultPrefixes.size >= MAX_RESULT_PREFIXES || [...this.resultPrefixes].some((prefix) => result.topic.startsWith(prefix))) {
+      this.resultOutbox.push(encodeResult(result));
+    }
   }
 
   private send(identity: Buffer, parts: Buffer[], worker: WorkerState | undefined): void {
