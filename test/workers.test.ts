@@ -113,6 +113,26 @@ describe('zerocam-hub --workers with zerocam-worker', () => {
     assert.equal(stats.moved, 1);
   });
 
+  test('--affinity stream: a worker that joins takes streams from a busier one, so scaling up spreads them', async (t) => {
+    const hub = await startWorkHub(t, ['--affinity', 'stream']);
+    const results = await ResultCollector.open(t, hub);
+    startWorker(t, hub, 'first', PLUGIN);
+    await joined(hub, 'first');
+    startSender(t, hub, ['--fps', '20', '--topic', 'left']);
+    startSender(t, hub, ['--fps', '20', '--topic', 'right']);
+    const of = (all: readonly ReceivedResult[], topic: string): ReceivedResult[] => all.filter((r) => r.topic === topic);
+    await results.until((all) => of(all, 'left').length >= 3 && of(all, 'right').length >= 3);
+    assert.deepEqual(new Set(results.results.map((r) => r.worker)), new Set(['first']), 'one worker: both streams on it');
+    const moved = hub.process.waitForJson('stderr', (r) => r.event === 'stream-moved' && r.worker === 'second');
+    startWorker(t, hub, 'second', PLUGIN);
+    const topic = String((await moved).topic);
+    const before = results.results.length;
+    await results.until((all) => of(all.slice(before), topic).filter((r) => r.worker === 'second').length >= 5);
+    const other = topic === 'left' ? 'right' : 'left';
+    await results.until((all) => of(all.slice(before), other).length >= 5);
+    assert.deepEqual(new Set(of(results.results.slice(before), other).map((r) => r.worker)), new Set(['first']), `${other} stays where it was`);
+  });
+
   test('malformed and unknown results are counted and dropped; a peer sending garbage is disconnected; the hub goes on', async (t) => {
     const hub = await startWorkHub(t, []);
     const results = await ResultCollector.open(t, hub);

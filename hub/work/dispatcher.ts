@@ -308,6 +308,7 @@ export class WorkDispatcher {
     };
     this.workers.set(key, worker);
     this.log.info({ event: 'worker-joined', worker: hello.worker, processor: hello.processor, jobs: hello.jobs }, `worker ${hello.worker} (${hello.processor}, ${hello.jobs} jobs) joined`);
+    if (this.options.affinity) this.rebalance(worker);
     this.dispatch();
   }
 
@@ -494,6 +495,24 @@ export class WorkDispatcher {
   }
 
   /** Results nobody subscribes to are not encoded or sent: XPUB would drop them anyway. */
+  /**
+   * --affinity stream: a worker that joins takes streams from the busiest worker until no worker has
+   * two more than it (each move counted), so scaling up spreads the streams. Streams otherwise stay put.
+   */
+  private rebalance(joined: WorkerState): void {
+    for (;;) {
+      let busiest: WorkerState | undefined;
+      for (const worker of this.workers.values()) if (!busiest || worker.topics.size > busiest.topics.size) busiest = worker;
+      if (!busiest || busiest === joined || busiest.topics.size - joined.topics.size < 2) return;
+      const topic = busiest.topics.values().next().value!;
+      busiest.topics.delete(topic);
+      joined.topics.add(topic);
+      this.affinity.set(topic, joined);
+      this.stats.counters.moved++;
+      this.log.info({ event: 'stream-moved', topic, worker: joined.name }, `stream ${topic} moved to worker ${joined.name}, which joined`);
+    }
+  }
+
   private publish(result: WorkResult): void {
     this.release();
     if (this.resultPrefixes.size >= MAX_RESULT_PREFIXES || [...this.resultPrefixes].some((prefix) => result.topic.startsWith(prefix))) {
