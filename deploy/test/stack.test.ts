@@ -182,6 +182,7 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
       ZEROCAM_HUB_HTTP_PORT: String(http),
       ZEROCAM_WEB_PORT: String(web),
     };
+    const hadGatewayBridge = (await sh('docker', ['network', 'ls', '--quiet', '--filter', 'name=^docker_gwbridge$'])).trim() !== '';
     await sh('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
     try {
       await sh('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', 'compose.yaml', '-c', 'deploy/swarm/stack.yaml', name], env);
@@ -213,6 +214,8 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
         (error: unknown) => console.error(String(error)),
       );
       await sh('docker', ['volume', 'rm', `${name}_recordings`]).catch(() => undefined);
+      // swarm init made it, and leaving does not remove it.
+      if (!hadGatewayBridge) await sh('docker', ['network', 'rm', 'docker_gwbridge']).catch((error: unknown) => console.error(String(error)));
     }
   });
 });
