@@ -30,6 +30,7 @@ import { soak, type SoakResult } from './soak';
 import { checkTargets } from './targets';
 import { measureThroughput, type Throughput } from './throughput';
 import { killWorkers } from './worker-ipc';
+import { measureWorkers, renderWorkersReport } from './workers';
 
 const NAME = 'zerocam-bench';
 const IPC_SIZE = '1280x720';
@@ -53,6 +54,7 @@ interface RawOptions {
   profile?: string;
   link?: LinkRate[];
   recorder: boolean;
+  workers: boolean;
 }
 
 const MODES = {
@@ -77,6 +79,7 @@ function buildProgram() {
     .addOption(new Option('--json <file>', 'write every number here as JSON'))
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
     .addOption(new Option('--recorder', 'run only the recorder section (#19): 8 streams of 720p30 into one recorder on this disk, jpeg and segments, group commit against an fsync per frame').default(false))
+    .addOption(new Option('--workers', 'run only the workers section (#18): faces scaling, the work path\'s cost, fast and slow workers against --pattern pipeline').default(false))
     .addOption(new Option('--link <rates>', 'run only the slow-link scenario (#11) over links of these rates, with and without --adapt (e.g. 8mbit,20mbit; needs root)').argParser(parseLinkRates));
 }
 
@@ -107,6 +110,15 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   const settings: RunSettings = { encodeConcurrency: raw.encodeConcurrency, profileDir };
   if (raw.link) return benchSlowLinks(raw.link, raw.quick ? 8 : 30, raw.json);
   if (raw.recorder) return benchRecorder(raw.quick ? 3 : 15, raw.json);
+  if (raw.workers) {
+    const workers = await measureWorkers({ seconds: raw.quick ? 3 : 10, progress, profileDir });
+    process.stdout.write(renderWorkersReport(workers));
+    if (raw.json) {
+      await mkdir(dirname(resolve(raw.json)), { recursive: true });
+      await writeSummaryFile(raw.json, { machine: describeMachine(), workers });
+    }
+    return 0;
+  }
 
   const startedAt = new Date();
   const machine = describeMachine();

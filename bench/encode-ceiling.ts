@@ -5,7 +5,7 @@ import { DEFAULTS } from '../common/defaults';
 import type { JpegSettings } from '../sender/encode/frame-encoder';
 import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
 import type { RawFrame } from '../sender/sources/frame-source';
-import { loadOpenCv, type OpenCv } from '../sender/sources/opencv-loader';
+import { loadOpenCv, type OpenCv } from '../common/opencv-loader';
 import { OpenCvSource } from '../sender/sources/opencv-source';
 import { sizeLabel, type Clip } from './clip';
 import { ForeignLoad } from './foreign-load';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import sharp from 'sharp';
 import * as zmq from 'zeromq';
-import { loadOpenCv } from '../sender/sources/opencv-loader';
+import { loadOpenCv } from '../common/opencv-loader';
 
 export interface Machine {
   cores: number;

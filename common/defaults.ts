@@ -124,6 +124,31 @@ export const DEFAULTS = {
    */
   curveDeniedPeersLogged: 1000,
 
+  /**
+   * #18, workers: the hub binds --workers (ROUTER) for zerocam-worker and --results (XPUB) for
+   * receivers and viewers that want results; neither is opened without --workers.
+   */
+  hubWorkers: 'tcp://*:5557',
+  hubResults: 'tcp://*:5558',
+  workMode: 'live' as WorkMode,
+  /** every: a frame out at a worker this long is handed to another (live: only counted as a timeout). */
+  workTimeoutMs: 10_000,
+  /** every: frames the hub keeps (queued, out at workers, results waiting for order) before it stops taking more. */
+  workQueueFrames: 32,
+  /** Paranoid Pirate: each side sends a heartbeat after this long without sending, and gives the other up after `workLiveness` of them unheard. */
+  workHeartbeatMs: 1000,
+  workLiveness: 3,
+  /** live: results wait for a lower seq at most this many per stream, and this long; later ones are late. */
+  workReorderResults: 16,
+  workReorderMs: 500,
+  /** every: a frame whose worker died or timed out this many times is given up (counted as failed). */
+  workMaxAttempts: 3,
+  /** Workers one hub keeps; a HELLO past it is told DISCONNECT. */
+  workMaxWorkers: 256,
+  /** zerocam-worker --jobs: frames in flight per worker process. */
+  workerJobs: 1,
+  workerConnect: 'tcp://127.0.0.1:5557',
+
   saveEvery: 1,
   fsync: true,
   /** --format: a JPEG file per frame, as zerocam always saved; `segments` writes video files. */
@@ -187,6 +212,8 @@ export const DEFAULTS = {
   webMaxConnectionsPerPage: 8,
 } as const;
 
+/** --work-mode: newest-frame-wins processing, or every frame exactly once (#18). */
+export type WorkMode = 'live' | 'every';
 /** --encoder: which library turns frames into JPEG (sender/encode/frame-encoder.ts). */
 export type EncoderName = 'opencv' | 'sharp';
 export type SenderPattern = 'pub' | 'push';

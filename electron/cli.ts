@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import { addWebAccessOptions, readWebTls, WEB_ACCESS_HELP, type WebAccessFlags } from '../common/cli/web-options';
-import { collectEndpoints, collectTopics, parseIntIn } from '../common/cli/values';
+import { collectEndpoints, collectTopics, parseEndpointFor, parseIntIn } from '../common/cli/values';
 import { createProgram, envOption, runCli } from '../common/cli/program';
 import { CURVE_HELP, curveKeyOption, curveServerOption } from '../common/cli/curve-options';
 import { DEFAULTS } from '../common/defaults';
@@ -30,6 +30,7 @@ interface RawOptions extends WebAccessFlags, StreamLimitFlags {
   socketBuffer: number;
   connect?: string[];
   topic?: string[];
+  results?: string;
   pattern: ViewerPattern;
   wire: 'zerocam' | 'imagezmq';
   web: boolean;
@@ -46,6 +47,7 @@ function buildProgram() {
     .addOption(envOption('-t, --topic <name>', 'only these streams (repeatable or comma-separated; default: all)', 'TOPIC').argParser(collectTopics))
     .addOption(envOption('-p, --pattern <pattern>', 'sub (for a pub sender) or pull (for a push sender)', 'PATTERN').choices(['sub', 'pull']).default(DEFAULTS.receiverPattern))
     .addOption(envOption('--wire <format>', 'zerocam, or imagezmq (imagezmq PUB senders, with --pattern sub)', 'WIRE').choices(['zerocam', 'imagezmq']).default(DEFAULTS.wire))
+    .addOption(envOption('--results <endpoint>', "a hub's --results endpoint: draw each stream's newest result (boxes, labels) over its frames", 'RESULTS').argParser(parseEndpointFor('connect')))
     .addOption(new Option('--web', 'serve the viewer over HTTP for a browser instead of opening a window').default(false))
     .addOption(envOption('--host <address>', 'address to serve --web on (127.0.0.1 keeps it to this machine)', 'VIEWER_HOST').default(DEFAULTS.viewerHost))
     .addOption(envOption('--port <port>', 'port to serve --web on (0 picks a free one)', 'VIEWER_PORT').argParser(parseIntIn(0, 65535)).default(DEFAULTS.viewerPort))
@@ -158,6 +160,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       topics: raw.topic ?? [],
       ...(raw.wire === 'imagezmq' ? { wire: raw.wire } : {}),
       ...(raw.curveServer ? { serverKey: raw.curveServer } : {}),
+      ...(raw.results ? { results: raw.results } : {}),
     })),
   };
   try {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { addWebAccessOptions, readWebTls, WEB_ACCESS_HELP, type WebAccessFlags } from '../common/cli/web-options';
-import { collectEndpoints, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn } from '../common/cli/values';
+import { collectEndpoints, collectTopics, parseEndpointFor, parseAutoOrIntIn, parseIntIn, parseNumberIn } from '../common/cli/values';
 import { createProgram, envOption, runCli } from '../common/cli/program';
 import { CURVE_HELP, curveAllowOption, curveKeyOption } from '../common/cli/curve-options';
-import { DEFAULTS, type Wire } from '../common/defaults';
+import { DEFAULTS, type Wire, type WorkMode } from '../common/defaults';
 import { addServiceOptions, addStreamLimitOptions, parseFlags, streamLimitsFrom, type ServiceOptionFlags, type StreamLimitFlags } from '../common/cli/options';
 import { runService } from '../common/cli/run-service';
 import { createLogger } from '../common/log';
@@ -31,6 +31,16 @@ interface RawOptions extends WebAccessFlags, ServiceOptionFlags, StreamLimitFlag
   httpHost: string;
   maxFrameBytes: number;
   hwm: number | 'auto';
+  curveAllowWorkers?: ReadonlySet<string>;
+  workers?: string;
+  results: string;
+  workMode: WorkMode;
+  workTopics?: string[];
+  workEvery: number;
+  affinity: 'none' | 'stream';
+  workTimeout: number;
+  workQueue: number;
+  workHeartbeat: number;
 }
 
 function buildProgram() {
@@ -68,6 +78,16 @@ function buildProgram() {
     .addOption(curveKeyOption())
     .addOption(curveAllowOption('--curve-allow-senders <path>', 'CURVE_ALLOW_SENDERS', 'senders (cameras)'))
     .addOption(curveAllowOption('--curve-allow-receivers <path>', 'CURVE_ALLOW_RECEIVERS', 'receivers and viewers'))
+    .addOption(curveAllowOption('--curve-allow-workers <path>', 'CURVE_ALLOW_WORKERS', 'workers (--workers)'))
+    .addOption(envOption('--workers <endpoint>', 'bind here for zerocam-worker processes (they --connect): frames are handed to workers with room, results published on --results', 'WORKERS').argParser(parseEndpointFor('bind')))
+    .addOption(envOption('--results <endpoint>', 'with --workers: bind here for receivers and viewers of results (they subscribe by topic)', 'RESULTS').argParser(parseEndpointFor('bind')).default(DEFAULTS.hubResults))
+    .addOption(envOption('--work-mode <mode>', 'live: an idle worker gets the newest frame, the rest are skipped; every: each frame processed exactly once, with back-pressure to the senders', 'WORK_MODE').choices(['live', 'every']).default(DEFAULTS.workMode))
+    .addOption(envOption('--work-topics <topics>', 'process only these streams (exact topics; comma-separated or repeated)', 'WORK_TOPICS').argParser(collectTopics))
+    .addOption(envOption('--work-every <n>', 'process one frame in N of each stream', 'WORK_EVERY').argParser(parseIntIn(1, 1_000_000)).default(1))
+    .addOption(envOption('--affinity <kind>', 'stream: keep each stream on one worker while it lives (for processors with state, such as motion)', 'AFFINITY').choices(['none', 'stream']).default('none'))
+    .addOption(envOption('--work-timeout <ms>', 'a frame out at a worker this long is counted as a timeout; every: handed to another worker', 'WORK_TIMEOUT').argParser(parseIntIn(10, 3_600_000)).default(DEFAULTS.workTimeoutMs))
+    .addOption(envOption('--work-queue <frames>', 'every: frames the hub holds for processing before it holds back its senders', 'WORK_QUEUE').argParser(parseIntIn(1, 10_000)).default(DEFAULTS.workQueueFrames))
+    .addOption(envOption('--work-heartbeat <ms>', 'heartbeat interval with workers; a worker silent for 3 is given up', 'WORK_HEARTBEAT').argParser(parseIntIn(10, 60_000)).default(DEFAULTS.workHeartbeatMs))
     .addHelpText(
       'after',
       `
@@ -86,6 +106,9 @@ Examples:
                                                      imagezmq PUB senders (REQ_REP=False), which bind
   ${NAME} --curve-key hub.key --curve-allow-senders cameras/ --curve-allow-receivers viewers/
                                                   encrypted; a viewer's key can watch but not publish
+  ${NAME} --workers tcp://*:5557                  frames to zerocam-worker processes, results on tcp://*:5558
+  ${NAME} --workers tcp://*:5557 --work-mode every --sender-pattern req
+                                                  every frame processed once; each REQ sender held back while the hub is full
 
 Each receiver's queue (--hwm, fixed at start) is small, so a viewer on a slow link misses frames
 rather than falling behind. 2N-2 frames hold a burst of one frame from each of N cameras; auto is 10
@@ -134,7 +157,20 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
           allowIpc: raw.allowIpc,
           discoveryIntervalMs: raw.discoveryInterval * 1000,
         };
-  const hub = await Hub.open({ ...raw, senders, http, streamLimits: streamLimitsFrom(raw) }, log);
+  const work = raw.workers
+    ? {
+        workers: raw.workers,
+        results: raw.results,
+        mode: raw.workMode,
+        topics: raw.workTopics,
+        every: raw.workEvery,
+        affinity: raw.affinity === 'stream',
+        timeoutMs: raw.workTimeout,
+        queueFrames: raw.workQueue,
+        heartbeatMs: raw.workHeartbeat,
+      }
+    : undefined;
+  const hub = await Hub.open({ ...raw, senders, http, work, streamLimits: streamLimitsFrom(raw) }, log);
   const announce = (): void => {
     if (hub.http) {
       log.info(
@@ -146,6 +182,13 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       { event: 'forwarding', senders: hub.sendersEndpoint, receivers: hub.receiversEndpoint, pattern: raw.pattern, intake: hub.intake.kind, senderWire: raw.senderWire },
       `forwarding (${raw.pattern}) from ${describeSenders(hub.intake, raw.senderWire, senders, hub.sendersEndpoint)} to receivers on ${hub.receiversEndpoint}`,
     );
+    const endpoints = hub.workEndpoints;
+    if (endpoints) {
+      log.info(
+        { event: 'working', workers: endpoints.workers, results: endpoints.results, mode: raw.workMode },
+        `handing frames to workers on ${endpoints.workers} (${raw.workMode}${raw.affinity === 'stream' ? ', stream affinity' : ''}), results on ${endpoints.results}`,
+      );
+    }
   };
   const final = await runService(NAME, raw, {
     summary: (last) => hub.summary(last),

@@ -5,7 +5,7 @@ import { DEFAULTS } from '../common/defaults';
 import { ProtocolError } from '../common/errors';
 import { JpegReceiver } from '../common/sockets/jpeg-receiver';
 import { isLinkReport } from '../common/wire/link-report';
-import { decodeFrame, encodeFrame, isValidTopic } from '../common/wire/protocol';
+import { decodeFrame, encodeFrame, isValidTopic, type Frame } from '../common/wire/protocol';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../common/sockets/curve-security';
 import { StreamDemand } from './demand';
 import type { ForwarderPattern, SenderIntake } from './hub-types';
@@ -44,6 +44,8 @@ export interface FrameForwarderOptions {
    * queue (`frames`) for a burst of one frame from each; called each time that need grows. For logging.
    */
   onQueueShort?: (needed: number, frames: number) => void;
+  /** Each new frame, before it goes to receivers (--workers); a promise holds the intake until it settles (back-pressure). */
+  onFrame?: (frame: Frame, parts: readonly Buffer[]) => Promise<void> | undefined;
 }
 
 /**
@@ -174,7 +176,7 @@ export class FrameForwarder {
         continue;
       }
       if (!catalog.add(frame, parts, receiveUs)) continue;
-      this.onLiveFrame(frame.topic);
+      await this.onLiveFrame(frame, parts);
       if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
     }
   }
@@ -197,7 +199,7 @@ export class FrameForwarder {
       const { frame, receiveUs, reply } = received;
       const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
       if (catalog.add(frame, parts, receiveUs)) {
-        this.onLiveFrame(frame.topic);
+        await this.onLiveFrame(frame, parts);
         if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
       }
       const refused = !catalog.stats.bounds.has(frame.topic);
@@ -205,12 +207,17 @@ export class FrameForwarder {
     }
   }
 
-  /** With --hwm auto (pubsub): says when the live streams need a longer queue than the fixed one, which is never changed. */
-  private onLiveFrame(topic: string): void {
-    const needed = this.burst?.onFrame(topic, Date.now());
-    if (needed === undefined || needed <= this.highWaterMark || needed <= this.warnedNeed) return;
-    this.warnedNeed = needed;
-    this.options.onQueueShort?.(needed, this.highWaterMark);
+  /**
+   * A frame about to be sent: with --hwm auto (pubsub), says when the live streams need a longer
+   * queue than the fixed one (which is never changed); workers get their offer (--workers).
+   */
+  private async onLiveFrame(frame: Frame, parts: readonly Buffer[]): Promise<void> {
+    const needed = this.burst?.onFrame(frame.topic, Date.now());
+    if (needed !== undefined && needed > this.highWaterMark && needed > this.warnedNeed) {
+      this.warnedNeed = needed;
+      this.options.onQueueShort?.(needed, this.highWaterMark);
+    }
+    await this.options.onFrame?.(frame, parts);
   }
 
   /**

@@ -3,12 +3,13 @@ import type { ReceiverSummary } from '../common/stats/receiver-stats';
 import { streamsPart, withBusiestStreams } from '../common/stats/stream-listing';
 import { formatBytesPerSecond } from '../common/stats/stats-reporter';
 import type { ViewerLinksSummary } from './viewer-links';
+import { workLine, type WorkSummary } from './work/work-stats';
 
 /**
  * The hub's stats: what it forwards, its receivers, the frames it queues per receiver now (`hwm`), and
  * what its zerocam receivers report of their links (`links`, per stream; plain SUB receivers report nothing).
  */
-export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; links: ViewerLinksSummary };
+export type HubSummary = ReceiverSummary & { receivers: number; hwm: number; links: ViewerLinksSummary; work?: WorkSummary };
 
 /**
  * The slowest link-limited viewer of each stream, e.g. ` | link-limited viewers: cam1 8 of 30 fps (120 skipped)`;
@@ -31,7 +32,8 @@ export function liveLine(s: HubSummary): string {
     `${s.streamCount} streams${streams ? ` (${streams})` : ''} → ${s.receivers} receivers | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)}` +
     ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}${s.denied ? ` denied ${s.denied}` : ''}` +
     `${s.refused ? ` refused ${s.refused}` : ''}${s.forgotten ? ` forgotten ${s.forgotten}` : ''} | oldest frame ${(oldest / 1000).toFixed(1)} s` +
-    limitedViewersPart(s.links)
+    limitedViewersPart(s.links) +
+    (s.work ? workLine(s.work) : '')
   );
 }
 

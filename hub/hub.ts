@@ -19,6 +19,8 @@ import type { ForwarderPattern, HubSenderPattern, SenderIntake } from './hub-typ
 import { resolveSenderIntake } from './intake';
 import { StreamDiscovery } from './stream-discovery';
 import { ViewerLinks } from './viewer-links';
+import { WorkDispatcher, type WorkOptions } from './work/dispatcher';
+import { workMetrics } from './work/work-stats';
 
 /** The hub's web gateway (--http): the viewer page, MJPEG, snapshots, /streams.json and /metrics. */
 export interface HubHttpOptions {
@@ -44,9 +46,13 @@ export interface HubOptions {
   curveKey?: CurveKeyPair | undefined;
   curveAllowSenders?: ReadonlySet<string> | undefined;
   curveAllowReceivers?: ReadonlySet<string> | undefined;
+  /** --curve-allow-workers: the workers' keys (ZAP domain `workers`). */
+  curveAllowWorkers?: ReadonlySet<string> | undefined;
   http?: HubHttpOptions | undefined;
   /** --stream-ttl, --max-streams: how many streams the hub tracks, and for how long after their last frame. */
   streamLimits?: StreamLimits | undefined;
+  /** --workers: frames handed out to workers, results published on their own socket. */
+  work?: Omit<WorkOptions, 'workersSecurity' | 'resultsSecurity' | 'maxFrameBytes'> | undefined;
 }
 
 /**
@@ -65,6 +71,7 @@ export class Hub {
     private readonly hosts: HostNameWatch,
     private readonly forwarder: FrameForwarder,
     private readonly web: { http: HttpServer; discovery: StreamDiscovery } | undefined,
+    private readonly work: WorkDispatcher | undefined,
   ) {}
 
   static async open(options: HubOptions, log: Logger): Promise<Hub> {
@@ -75,9 +82,16 @@ export class Hub {
     const warnFirst = warnOncePerReason(log);
     const hosts = await checkAndWatchConnectEndpoints('connect' in options.senders ? options.senders.connect : [], log);
     let forwarder: FrameForwarder | undefined;
+    let work: WorkDispatcher | undefined;
     try {
+      const security = hubSecurity(options, log, () => catalog.stats.denied++);
+      const dispatcher = options.work
+        ? await WorkDispatcher.open({ ...options.work, maxFrameBytes: options.maxFrameBytes, workersSecurity: security.workersSecurity, resultsSecurity: security.resultsSecurity }, log)
+        : undefined;
+      work = dispatcher;
       forwarder = await FrameForwarder.open({
-        ...hubSecurity(options, log, () => catalog.stats.denied++),
+        ...security,
+        ...(dispatcher && { onFrame: (frame, parts) => dispatcher.offer(frame, parts) }),
         pattern: options.pattern,
         senders: options.senders,
         intake,
@@ -95,10 +109,13 @@ export class Hub {
             `${(needed + 2) / 2} live streams: a burst of one frame from each needs ${needed} frames per receiver, but the queue is fixed at ${frames} when the hub starts; receivers may miss frames of a burst (restart with --hwm ${needed})`,
           ),
       });
-      const web = options.http ? await openGateway(options, options.http, catalog, forwarder, log) : undefined;
-      return new Hub(intake, catalog, links, hosts, forwarder, web);
+      // Workers want their streams whether or not anyone watches: PUB senders must not idle.
+      if (options.work) for (const prefix of options.work.topics ?? ['']) forwarder.demand(prefix);
+      const web = options.http ? await openGateway(options, options.http, catalog, forwarder, dispatcher, log) : undefined;
+      return new Hub(intake, catalog, links, hosts, forwarder, web, work);
     } catch (error) {
       forwarder?.close();
+      work?.close();
       hosts.close();
       throw error;
     }
@@ -112,6 +129,11 @@ export class Hub {
     return this.forwarder.receiversEndpoint;
   }
 
+  /** Where workers connect and where results are published; undefined without --workers. */
+  get workEndpoints(): { workers: string; results: string } | undefined {
+    return this.work && { workers: this.work.workersEndpoint, results: this.work.resultsEndpoint };
+  }
+
   /** The gateway's page, with the token when the hub made it up; undefined without --http. */
   get http(): HttpServer | undefined {
     return this.web?.http;
@@ -121,12 +143,18 @@ export class Hub {
   summary(final: boolean): HubSummary {
     const now = Date.now();
     const stats = final ? this.catalog.stats.final(now) : this.catalog.stats.live(now);
-    return { ...stats, receivers: this.forwarder.receivers, hwm: this.forwarder.sendHighWaterMark, links: this.links.summary(now) };
+    return {
+      ...stats,
+      receivers: this.forwarder.receivers,
+      hwm: this.forwarder.sendHighWaterMark,
+      links: this.links.summary(now),
+      ...(this.work && { work: this.work.summary() }),
+    };
   }
 
   /** Forwards until `signal` aborts (or the sockets close). */
   async run(signal: AbortSignal): Promise<void> {
-    const running = this.forwarder.run();
+    const running = Promise.all([this.forwarder.run(), this.work?.run()]);
     await Promise.race([running, signal.aborted ? Promise.resolve() : once(signal, 'abort')]);
   }
 
@@ -135,6 +163,7 @@ export class Hub {
     if (this.closed) return;
     this.closed = true;
     this.web?.discovery.close();
+    this.work?.close();
     this.forwarder.close();
     this.hosts.close();
     this.catalog.stats.bounds.close();
@@ -147,13 +176,20 @@ export class Hub {
  * can publish and a viewer's key can only watch. The hub's own page watches through the receivers'
  * socket with the hub's key, so that key is on the receivers' list too.
  */
-function hubSecurity(options: HubOptions, log: Logger, onDenied: () => void): { sendersSecurity?: SocketSecurityOptions; receiversSecurity?: SocketSecurityOptions } {
-  const { curveKey, curveAllowSenders, curveAllowReceivers } = options;
-  if (curveKey === undefined && curveAllowSenders === undefined && curveAllowReceivers === undefined) return {};
+function hubSecurity(
+  options: HubOptions,
+  log: Logger,
+  onDenied: () => void,
+): { sendersSecurity?: SocketSecurityOptions; receiversSecurity?: SocketSecurityOptions; workersSecurity?: SocketSecurityOptions; resultsSecurity?: SocketSecurityOptions } {
+  const { curveKey, curveAllowSenders, curveAllowReceivers, curveAllowWorkers } = options;
+  if (curveKey === undefined && curveAllowSenders === undefined && curveAllowReceivers === undefined && curveAllowWorkers === undefined) return {};
   const receiversAllowed = curveAllowReceivers && curveKey ? new Set([...curveAllowReceivers, curveKey.publicKey]) : curveAllowReceivers;
   return {
     sendersSecurity: { curve: { key: curveKey, allow: curveAllowSenders }, log, zapDomain: 'senders', onDenied },
     receiversSecurity: { curve: { key: curveKey, allow: receiversAllowed }, log, zapDomain: 'receivers', onDenied },
+    // Workers see every frame they are given and publish results: their own list. Results go to whoever may watch.
+    workersSecurity: { curve: { key: curveKey, allow: curveAllowWorkers }, log, zapDomain: 'workers', onDenied },
+    resultsSecurity: { curve: { key: curveKey, allow: receiversAllowed }, log, zapDomain: 'results', onDenied },
   };
 }
 
@@ -167,13 +203,22 @@ async function openGateway(
   http: HubHttpOptions,
   catalog: StreamCatalog,
   forwarder: FrameForwarder,
+  work: WorkDispatcher | undefined,
   log: Logger,
 ): Promise<{ http: HttpServer; discovery: StreamDiscovery }> {
   // The page watches the hub as any viewer would: through its receivers' socket (pubsub only; a PULL would take frames from the workers).
   const settings: ViewerSettings = {
     connections:
       options.pattern === 'pubsub'
-        ? [{ endpoint: localEndpoint(forwarder.receiversEndpoint), pattern: 'sub', topics: [], ...(options.curveKey ? { serverKey: options.curveKey.publicKey } : {}) }]
+        ? [
+            {
+              endpoint: localEndpoint(forwarder.receiversEndpoint),
+              pattern: 'sub',
+              topics: [],
+              ...(options.curveKey ? { serverKey: options.curveKey.publicKey } : {}),
+              ...(work ? { results: localEndpoint(work.resultsEndpoint) } : {}),
+            },
+          ]
         : [],
   };
   // Its sockets use the hub's own key, which the receivers' allowlist admits (hubSecurity).
@@ -182,7 +227,7 @@ async function openGateway(
   const server = await HttpServer.start({
     host: http.host,
     port: http.port,
-    routes: [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers }, onDemand)],
+    routes: [ui, new GatewayRoutes(catalog, { receivers: () => forwarder.receivers, ...(work && { work: () => workMetrics(work.summary()) }) }, onDemand)],
     log,
     token: http.token,
     allowedHosts: http.allowedHosts,

@@ -38,6 +38,7 @@ interface RawOptions extends CurveFlags, ServiceOptionFlags, StreamLimitFlags {
   duration?: number;
   maxFrameBytes: number;
   hwm: number;
+  results?: string;
 }
 
 function buildProgram() {
@@ -61,7 +62,8 @@ function buildProgram() {
     .addOption(new Option('--frames <n>', 'stop after N frames').argParser(parseIntIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(parseNumberIn(0.001, 1e9)))
     .addOption(envOption('--max-frame-bytes <n>', 'reject JPEGs larger than this', 'MAX_FRAME_BYTES').argParser(parseIntIn(1024, 1 << 30)).default(DEFAULTS.maxFrameBytes))
-    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))))
+    .addOption(envOption('--hwm <frames>', 'frames queued per sender before libzmq drops', 'HWM').argParser(parseIntIn(1, 1000)).default(DEFAULTS.receiveHighWaterMark))
+    .addOption(envOption('--results <endpoint>', "with --out: a hub's --results endpoint; each result is appended to results.jsonl, joined to its frame's file", 'RESULTS').argParser(parseEndpointFor('connect')))))
     .addHelpText(
       'after',
       `
@@ -106,10 +108,11 @@ export function receiverOptionsFrom(raw: RawOptions): ReceiverOptions {
     receiveHighWaterMark: raw.hwm,
     curve: curveSettingsFrom(raw),
     streamLimits: streamLimitsFrom(raw),
+    results: raw.results,
   };
 }
 
-function liveLine(s: ReceiverSummary): string {
+function liveLine(s: ReceiverSummary & { results?: number; resultsDropped?: number }): string {
   const topics = Object.keys(s.streams);
   const only = s.streamCount === 1 && topics.length === 1 ? s.streams[topics[0]!] : undefined;
   const listed = streamsPart(s.streams, s.streamCount);
@@ -123,6 +126,7 @@ function liveLine(s: ReceiverSummary): string {
     (s.saveErrors ? ` save errors ${s.saveErrors}` : '') +
     (s.peerCutOffs ? ` cut-offs ${s.peerCutOffs}` : '') +
     (s.denied ? ` denied ${s.denied}` : '') +
+    (s.results !== undefined ? ` results ${s.results}${s.resultsDropped ? ` (${s.resultsDropped} dropped)` : ''}` : '') +
     (s.refused ? ` refused ${s.refused}` : '') +
     (s.forgotten ? ` forgotten ${s.forgotten}` : '')
   );
@@ -130,6 +134,7 @@ function liveLine(s: ReceiverSummary): string {
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const raw = parseFlags<RawOptions>(buildProgram(), argv);
+  if (raw.results !== undefined && raw.out === undefined) throw new UsageError('--results needs --out: results are appended to OUT/results.jsonl');
   const options = receiverOptionsFrom(raw);
   const log = createLogger(NAME);
 
@@ -139,7 +144,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     throw error;
   });
   const summary = await runService(NAME, raw, {
-    summary: (final) => (final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())),
+    summary: (final) => ({ ...(final ? receiver.stats.final(Date.now()) : receiver.stats.live(Date.now())), ...receiver.resultCounts }),
     liveLine,
     jsonRecord: (record) => withBusiestStreams(record),
     run: () => {

@@ -6,8 +6,12 @@ import { warnOncePerReason, type Logger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { warnOnFirstRefusal, type StreamLimits } from '../common/stats/stream-bounds';
+import type { IndexEntry } from '../common/wire/recording-index';
 import { FrameStore } from './frame-store';
 import { SaveQueue } from './record/save-queue';
+import { nowMicros } from '../common/clock';
+import { ResultsFeed } from '../common/sockets/results-feed';
+import { ResultLog } from './result-log';
 
 export interface ReceiverOptions {
   /** rep: every frame is acknowledged, and with --out only once it is on disk. */
@@ -43,6 +47,8 @@ export interface ReceiverOptions {
   curve?: CurveSettings | undefined;
   /** --stream-ttl, --max-streams: the streams it keeps stats for; the defaults without it. */
   streamLimits?: StreamLimits | undefined;
+  /** A hub's --results endpoint: each result appended to OUT/results.jsonl (needs `out`). */
+  results?: string | undefined;
 }
 
 type FrameReceived = Extract<Received, { kind: 'frame' }>;
@@ -72,6 +78,7 @@ export class Receiver {
     private readonly socket: JpegReceiver,
     private readonly store: FrameStore | undefined,
     private readonly log: Logger,
+    private readonly results: { feed: ResultsFeed; log: ResultLog } | undefined,
   ) {
     this.warnFirst = warnOncePerReason(log);
     this.queue = new SaveQueue(options.saveQueue ?? DEFAULTS.saveQueueFrames);
@@ -100,7 +107,17 @@ export class Receiver {
       if (receiver) receiver.stats.denied++;
     };
     const security = options.curve ? { curve: options.curve, log, onDenied } : undefined;
+    let results: { feed: ResultsFeed; log: ResultLog } | undefined;
     try {
+      if (options.results !== undefined && options.out !== undefined) {
+        const resultLog = await ResultLog.open(options.out, log);
+        const serverKey = options.curve?.serverKey;
+        const feed = await ResultsFeed.open(options.results, options.topics, options.maxFrameBytes, serverKey ? { curve: { key: options.curve?.key, serverKey }, log } : undefined).catch(async (error: unknown) => {
+          await resultLog.close();
+          throw error;
+        });
+        results = { feed, log: resultLog };
+      }
       const socket = await JpegReceiver.open({
         security,
         pattern: options.pattern,
@@ -113,9 +130,11 @@ export class Receiver {
         onPeerCutOff: (endpoint) => receiver?.onPeerCutOff(endpoint),
         streamLimits: options.streamLimits,
       });
-      receiver = new Receiver(options, socket, store, log);
+      receiver = new Receiver(options, socket, store, log, results);
       return receiver;
     } catch (error) {
+      results?.feed.close();
+      await results?.log.close();
       await store?.close();
       throw error;
     }
@@ -131,6 +150,10 @@ export class Receiver {
     signal.addEventListener('abort', stop, { once: true });
     const timer = this.options.durationS === undefined ? undefined : setTimeout(stop, this.options.durationS * 1000);
     const saving = this.store ? this.saveLoop(this.store) : Promise.resolve();
+    const results = this.results;
+    const logging = results?.feed.run((result) => {
+      if (this.options.topics.length === 0 || this.options.topics.includes(result.topic)) results.log.append(result, nowMicros());
+    });
     try {
       if (!signal.aborted) await this.receiveLoop();
     } finally {
@@ -138,8 +161,14 @@ export class Receiver {
       signal.removeEventListener('abort', stop);
       this.socket.close();
       this.queue.close();
-      await saving;
+      this.results?.feed.close();
+      await Promise.all([saving, logging]);
     }
+  }
+
+  /** --results: results appended to results.jsonl, and those dropped because the disk lagged. */
+  get resultCounts(): { results: number; resultsDropped: number } | undefined {
+    return this.results && { results: this.results.log.written, resultsDropped: this.results.log.dropped };
   }
 
   private async receiveLoop(): Promise<void> {
@@ -164,6 +193,7 @@ export class Receiver {
         const saved = await new Promise<boolean>((done) => this.enqueue({ received, done }));
         await received.reply(saved, saved ? undefined : 'save-failed');
       } else if (save) {
+        this.results?.log.expect(received.frame.topic, received.frame.header.session, received.frame.header.seq);
         this.enqueue({ received });
       }
       // Answered here, not when the next message is asked for: after the last frame there is no next.
@@ -176,8 +206,10 @@ export class Receiver {
     const displaced = this.queue.put(item);
     if (!displaced) return;
     // A stream forgotten meanwhile (--stream-ttl) is not brought back by the count.
-    const stream = this.stats.find(displaced.received.frame.topic);
+    const { topic, header } = displaced.received.frame;
+    const stream = this.stats.find(topic);
     if (stream) stream.skipped++;
+    this.results?.log.notSaved(topic, header.session, header.seq);
     displaced.done?.(false);
   }
 
@@ -211,6 +243,7 @@ export class Receiver {
       this.uncommitted.push(item);
     } catch (error) {
       this.onSaveError(error);
+      this.notSaved([item]);
       item.done?.(false);
     }
   }
@@ -219,11 +252,12 @@ export class Receiver {
   private async commit(store: FrameStore): Promise<void> {
     const batch = this.uncommitted;
     this.uncommitted = [];
-    let saved: readonly { topic: string }[];
+    let saved: readonly IndexEntry[];
     try {
       saved = await store.commit();
     } catch (error) {
       this.onSaveError(error, batch.length);
+      this.notSaved(batch);
       for (const item of batch) item.done?.(false);
       return;
     }
@@ -231,10 +265,26 @@ export class Receiver {
       const stream = this.stats.find(entry.topic);
       if (stream) stream.saved++;
     }
+    if (this.results) this.joinResults(batch, saved, this.results.log);
     this.stats.fsyncs = store.fsyncs;
     if (this.saveFailing && batch.length) this.log.info(`saving to ${store.dir} works again`);
     if (batch.length) this.saveFailing = false;
     for (const item of batch) item.done?.(true);
+  }
+
+  /** --results: each committed frame's results name its file; a repeat (saved before) or a lost frame's, none. */
+  private joinResults(batch: readonly SaveItem[], saved: readonly IndexEntry[], log: ResultLog): void {
+    const files = new Map(saved.map((entry) => [`${entry.topic}/${entry.session}/${entry.seq}`, entry.file]));
+    for (const { received } of batch) {
+      const { topic, header } = received.frame;
+      const file = files.get(`${topic}/${header.session}/${header.seq}`);
+      if (file === undefined) log.notSaved(topic, header.session, header.seq);
+      else log.onSaved(topic, header.session, header.seq, file);
+    }
+  }
+
+  private notSaved(items: readonly SaveItem[]): void {
+    for (const { received } of items) this.results?.log.notSaved(received.frame.topic, received.frame.header.session, received.frame.header.seq);
   }
 
   private onSaveError(error: unknown, frames = 1): void {
@@ -261,6 +311,8 @@ export class Receiver {
     this.socket.close();
     this.queue.close();
     this.stats.bounds.close();
+    this.results?.feed.close();
+    await this.results?.log.close();
     await this.store?.close();
   }
 }

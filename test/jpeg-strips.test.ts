@@ -5,7 +5,7 @@ import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/wi
 import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../sender/encode/jpeg-restart';
 import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
 import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, StripChooser } from '../sender/encode/strip-plan';
-import { loadOpenCv } from '../sender/sources/opencv-loader';
+import { loadOpenCv } from '../common/opencv-loader';
 import { launchBrowser } from './helpers/browser';
 import { chromiumMaxDifference } from './helpers/browser-decode';
 import { CliProcess } from './helpers/cli-process';

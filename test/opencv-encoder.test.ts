@@ -13,7 +13,7 @@ import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
 import { OpenCvJpegEncoder } from '../sender/encode/opencv-jpeg-encoder';
 import type { RawFrame } from '../sender/sources/frame-source';
 import { OpenCvSource } from '../sender/sources/opencv-source';
-import { loadOpenCv } from '../sender/sources/opencv-loader';
+import { loadOpenCv } from '../common/opencv-loader';
 import { planStrips } from '../sender/encode/strip-plan';
 import { TestPatternSource, testPatternLayout } from '../sender/sources/test-pattern';
 import { launchBrowser } from './helpers/browser';

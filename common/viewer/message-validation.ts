@@ -42,6 +42,13 @@ export function parseConnectRequest(value: unknown): ConnectRequest {
     throw new InvalidMessageError('serverKey must be a CURVE public key: 40 characters of Z85, as zerocam-keys show prints');
   }
   if (serverKey !== '') request.serverKey = serverKey;
+  if (value.results !== undefined && value.results !== '') {
+    try {
+      request.results = parseEndpoint(shortString(value.results, 'results', 512), 'connect');
+    } catch (error) {
+      throw new InvalidMessageError(describeError(error));
+    }
+  }
   return request;
 }
 

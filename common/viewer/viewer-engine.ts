@@ -7,7 +7,11 @@ import { createLogger, type Logger } from '../log';
 import { ReceiverStats } from '../stats/receiver-stats';
 import { warnOnFirstRefusal, type StreamLimits } from '../stats/stream-bounds';
 import { StreamStats } from '../stats/stream-stats';
-import type { ConnectionStatus, ConnectRequest, FrameMeta, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
+import { LatencyHistogram } from '../stats/latency-histogram';
+import { RateWindow } from '../stats/rate-window';
+import { resultBoxes } from '../wire/result-protocol';
+import { ResultsFeed, type DecodedResult } from '../sockets/results-feed';
+import type { ConnectionStatus, ConnectRequest, FrameMeta, ResultOverlay, ResultStats, StatusUpdate, StreamState, StreamStatus } from './viewer-messages';
 
 /** Where frames and status go: a renderer, over Electron IPC or a WebSocket. */
 export interface FrameSink {
@@ -42,12 +46,24 @@ interface Stream {
   nextTicket: number;
   /** At most one frame in flight to the renderer; it acknowledges each once painted. */
   readonly toScreen: NewestWaits<Delivery>;
+  /** With a results endpoint: the newest result, drawn over each frame sent, and its stats. */
+  results?: StreamResults;
+}
+
+interface StreamResults {
+  newest: ResultOverlay;
+  processor: string;
+  rate: RateWindow;
+  processing: LatencyHistogram;
+  processingP50Ms: number;
+  ageMs: number | undefined;
 }
 
 interface Connection {
   id: string;
   request: ConnectRequest;
   receiver: JpegReceiver;
+  results: ResultsFeed | undefined;
   stats: ReceiverStats;
   streams: Map<string, Stream>;
 }
@@ -100,15 +116,26 @@ export class ViewerEngine {
       security: request.serverKey === undefined ? undefined : { curve: { key: this.curveKey, serverKey: request.serverKey }, log: this.log },
       streamLimits: this.streamLimits,
     });
+    let results: ResultsFeed | undefined;
+    try {
+      results = request.results
+        ? await ResultsFeed.open(request.results, request.topics, this.maxFrameBytes, request.serverKey === undefined ? undefined : { curve: { key: this.curveKey, serverKey: request.serverKey }, log: this.log })
+        : undefined;
+    } catch (error) {
+      receiver.close();
+      throw error;
+    }
     if (this.closed) {
       // The page went away while the socket was being opened.
       receiver.close();
+      results?.close();
       throw new ShuttingDownError('the viewer is shutting down');
     }
     const connection: Connection = {
       id: `c${this.nextConnectionId++}`,
       request,
       receiver,
+      results,
       stats: new ReceiverStats(DEFAULTS.rateWindowMs, this.streamLimits),
       streams: new Map(),
     };
@@ -117,6 +144,7 @@ export class ViewerEngine {
     for (const topic of request.topics) this.stream(connection, topic);
     this.connections.set(connection.id, connection);
     void this.receive(connection);
+    void results?.run((result) => this.onResult(connection, result));
     this.publish(false);
     return this.connectionStatus(connection);
   }
@@ -131,6 +159,7 @@ export class ViewerEngine {
     if (!connection) return false;
     connection.receiver.close();
     connection.stats.bounds.close();
+    connection.results?.close();
     this.connections.delete(connectionId);
     this.publish(false);
     return true;
@@ -157,8 +186,25 @@ export class ViewerEngine {
     for (const connection of this.connections.values()) {
       connection.receiver.close();
       connection.stats.bounds.close();
+      connection.results?.close();
     }
     this.connections.clear();
+  }
+
+  /** A result for a stream this connection shows: kept as its newest, for the next frame sent. */
+  private onResult(connection: Connection, result: DecodedResult): void {
+    const { topics } = connection.request;
+    if (topics.length > 0 && !topics.includes(result.topic)) return;
+    const stream = this.stream(connection, result.topic);
+    const { header } = result;
+    const nowMs = Date.now();
+    stream.results ??= { newest: { seq: 0, processor: '', worker: '', boxes: [] }, processor: '', rate: new RateWindow(DEFAULTS.rateWindowMs), processing: new LatencyHistogram(), processingP50Ms: 0, ageMs: undefined };
+    const mine = stream.results;
+    mine.newest = { seq: header.seq, processor: header.processor, worker: header.worker, boxes: resultBoxes(result.bodyJson) };
+    mine.processor = header.processor;
+    mine.rate.record(nowMs);
+    mine.processing.recordMicros(header.processingMs * 1000);
+    mine.ageMs = header.captureUs === 0 ? undefined : nowMs - header.captureUs / 1000;
   }
 
   private async receive(connection: Connection): Promise<void> {
@@ -189,6 +235,7 @@ export class ViewerEngine {
           receiveUs,
           width: header.width,
           height: header.height,
+          ...(stream.results && { result: stream.results.newest }),
         },
       };
       const now = stream.toScreen.offer(delivery);
@@ -250,6 +297,11 @@ export class ViewerEngine {
         for (const [topic, summary] of Object.entries(connection.stats.live(now).streams)) {
           this.receiveLatency.set(`${connection.id}/${topic}`, { p50: summary.latencyMs.p50, p99: summary.latencyMs.p99 });
         }
+        for (const stream of connection.streams.values()) {
+          if (!stream.results || stream.results.processing.count === 0) continue;
+          stream.results.processingP50Ms = stream.results.processing.percentilesMs().p50;
+          stream.results.processing.reset();
+        }
       }
     }
     this.sink.status(this.status());
@@ -271,6 +323,7 @@ export class ViewerEngine {
       dropped: summary.dropped,
       skipped: stream.toScreen.skipped,
       rejected: connection.stats.rejected,
+      ...(stream.results && { results: resultStats(stream.results) }),
     };
   }
 
@@ -280,4 +333,13 @@ export class ViewerEngine {
     const { endpoint, pattern, topics, serverKey } = connection.request;
     return { id: connection.id, endpoint, pattern, topics, ...(serverKey === undefined ? {} : { serverKey }), state };
   }
+}
+
+function resultStats(results: StreamResults): ResultStats {
+  return {
+    perSecond: results.rate.rates(Date.now()).perSecond,
+    processingP50Ms: results.processingP50Ms,
+    ageMs: results.ageMs === undefined ? undefined : Math.round(results.ageMs * 10) / 10,
+    processor: results.processor,
+  };
 }

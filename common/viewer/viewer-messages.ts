@@ -14,6 +14,26 @@ export interface ConnectRequest {
   wire?: 'zerocam' | 'imagezmq';
   /** The sender's CURVE public key (Z85, 40 characters): encrypts this connection. Never a secret key. */
   serverKey?: string;
+  /** A hub's --results endpoint: results for these streams, drawn over their frames (#18). */
+  results?: string;
+}
+
+/** The newest result of a stream, as drawn over its frame. */
+export interface ResultOverlay {
+  seq: number;
+  processor: string;
+  worker: string;
+  /** In the frame's pixels. */
+  boxes: Array<{ x: number; y: number; w: number; h: number; label?: string | undefined }>;
+}
+
+/** A stream's results, for its tile's stats. */
+export interface ResultStats {
+  perSecond: number;
+  processingP50Ms: number;
+  /** Capture to the result's arrival here, of the newest result; undefined without a capture time. */
+  ageMs: number | undefined;
+  processor: string;
 }
 
 /** What the viewer was started with (its flags); the renderer pre-fills its form from it. */
@@ -53,6 +73,8 @@ export interface StreamStatus {
   skipped: number;
   /** Malformed messages on this stream's connection. */
   rejected: number;
+  /** With a results endpoint, once results came. */
+  results?: ResultStats;
 }
 
 export interface StatusUpdate {
@@ -76,6 +98,8 @@ export interface FrameMeta {
   receiveUs: number;
   width: number;
   height: number;
+  /** The stream's newest result (with a results endpoint), drawn over this frame. */
+  result?: ResultOverlay;
 }
 
 /** Renderer -> backend. */

@@ -36,6 +36,7 @@ export interface OnDemandSource {
  */
 export class GatewayRoutes {
   private readonly registry: Registry;
+  private readonly work: MetricsSource['work'];
   private readonly clients = new Set<MjpegClient>();
   private readonly pendingSnapshots = new Set<() => void>();
 
@@ -45,6 +46,7 @@ export class GatewayRoutes {
     private readonly onDemand?: OnDemandSource,
   ) {
     this.registry = createMetricsRegistry({ ...source, catalog });
+    this.work = source.work;
   }
 
   /** Frames MJPEG clients connected now passed over for a newer one. */
@@ -64,7 +66,8 @@ export class GatewayRoutes {
   request(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     if (!isReadMethod(req)) return false;
     if (path === '/streams.json') {
-      const body = Buffer.from(`${JSON.stringify({ streams: this.catalog.describe(Date.now(), this.onDemand?.isWatched) }, null, 2)}\n`);
+      const streams = this.catalog.describe(Date.now(), this.onDemand?.isWatched);
+      const body = Buffer.from(`${JSON.stringify({ streams, ...(this.work && { work: this.work() }) }, null, 2)}\n`);
       res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'application/json', 'Content-Length': body.length }).end(body);
       return true;
     }

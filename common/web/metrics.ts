@@ -2,10 +2,24 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { REJECT_REASONS } from '../errors';
 import type { StreamCatalog } from './stream-catalog';
 
+/** A hub's workers (--workers), per processor, as /metrics and /streams.json show them. */
+export interface WorkMetrics {
+  mode: string;
+  workers: number;
+  busy: number;
+  resultsPerSecond: number;
+  processingMs: { p50: number; p99: number };
+  /** Counts since start: results, skipped, redispatched, timeouts, late, duplicates, malformed... */
+  events: Record<string, number>;
+  processors: Record<string, { workers: number; busy: number; results: number; resultsPerSecond: number; processingMs: { p50: number; p99: number } }>;
+}
+
 export interface MetricsSource {
   catalog: StreamCatalog;
   /** Receivers connected to a hub; absent outside the hub. */
   receivers?: () => number;
+  /** A hub's work side; absent without --workers. */
+  work?: () => WorkMetrics;
 }
 
 /**
@@ -116,6 +130,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
       this.inc(catalog.stats.bounds.forgottenStreams);
     },
   });
+  if (source.work) addWorkMetrics(registry, source.work);
   const receivers = source.receivers;
   if (receivers) {
     new Gauge({
@@ -128,4 +143,55 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     });
   }
   return registry;
+}
+
+function addWorkMetrics(registry: Registry, work: () => WorkMetrics): void {
+  const perProcessor = (name: string, help: string, read: (p: WorkMetrics['processors'][string]) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['processor'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [processor, p] of Object.entries(work().processors)) this.set({ processor }, read(p));
+      },
+    });
+  };
+  perProcessor('zerocam_work_workers', 'Workers connected, per processor.', (p) => p.workers);
+  perProcessor('zerocam_work_busy_workers', 'Workers holding a frame now, per processor.', (p) => p.busy);
+  perProcessor('zerocam_work_results_per_second', 'Results per second over the last seconds, per processor.', (p) => p.resultsPerSecond);
+  new Counter({
+    name: 'zerocam_work_results_total',
+    help: 'Results published, per processor.',
+    labelNames: ['processor'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [processor, p] of Object.entries(work().processors)) this.inc({ processor }, p.results);
+    },
+  });
+  new Gauge({
+    name: 'zerocam_work_processing_seconds',
+    help: 'Processing time the workers report, per processor, by quantile.',
+    labelNames: ['processor', 'quantile'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [processor, p] of Object.entries(work().processors)) {
+        this.set({ processor, quantile: '0.5' }, p.processingMs.p50 / 1000);
+        this.set({ processor, quantile: '0.99' }, p.processingMs.p99 / 1000);
+      }
+    },
+  });
+  new Counter({
+    name: 'zerocam_work_events_total',
+    help: 'Work events since start: dispatched, skipped, redispatched, timeouts, late, duplicates, unknown, malformed, garbage, abandoned, failed, moved.',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [event, count] of Object.entries(work().events)) this.inc({ event }, count);
+    },
+  });
 }

@@ -109,7 +109,7 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
   ws.on('error', (error) => {
     if (protocolErrors++ === 0) options.log.warn(`closed a browser connection that broke the WebSocket protocol: ${error.message} (further ones are not logged)`);
   });
-  const offered = new Set(options.settings.connections.map((c) => c.endpoint));
+  const offered = new Set(options.settings.connections.flatMap((c) => (c.results ? [c.endpoint, c.results] : [c.endpoint])));
   let opening = 0;
   const send = (message: ServerMessage): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
@@ -147,6 +147,7 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
       case 'connect':
         try {
           checkEndpoint(message.request.endpoint, offered, options.allowIpc ?? false);
+          if (message.request.results) checkEndpoint(message.request.results, offered, options.allowIpc ?? false);
           if (engine.connectionCount + opening >= DEFAULTS.webMaxConnectionsPerPage) {
             throw new LimitError(`this page already has ${DEFAULTS.webMaxConnectionsPerPage} connections, the most the server allows; disconnect one first`);
           }

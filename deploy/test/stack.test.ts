@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { freePorts } from './free-ports';
 import { ComposeStack, poll, sh, type JsonRecord } from './compose-stack';
 
 const PROJECT = `zerocam-deploy-test-${process.pid}`;
@@ -21,6 +22,8 @@ const stack = new ComposeStack(PROJECT, {
   ZEROCAM_RECEIVERS_PORT: '',
   ZEROCAM_HUB_HTTP_PORT: '',
   ZEROCAM_WEB_PORT: '',
+  ZEROCAM_WORKERS_PORT: '',
+  ZEROCAM_RESULTS_PORT: '',
   ZEROCAM_TOKEN: TOKEN,
 });
 
@@ -52,7 +55,7 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
   });
 
   test('three scaled cameras reach the recorder as three streams, saved on its volume', async () => {
-    await stack.compose('up', '--detach', '--scale', 'camera=3');
+    await stack.compose('up', '--detach', '--scale', 'camera=3', '--scale', 'worker=2');
     const record = await stack.waitForJson(
       'recorder',
       (r) => Object.values(streamsOf(r)).filter((s) => Number(s.saved) > 0).length === 3,
@@ -81,6 +84,26 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
     assert.ok(listing.index >= listing.counts.reduce((a, b) => a + b, 0));
   });
 
+  test("two workers' results reach the recorder's results.jsonl, joined to saved frames", async () => {
+    const read = async (): Promise<{ workers: string[]; lines: number; joined: number }> =>
+      JSON.parse(
+        await stack.exec(
+          'recorder',
+          'node',
+          '-e',
+          `const fs = require('fs');
+           const lines = fs.existsSync('/recordings/results.jsonl') ? fs.readFileSync('/recordings/results.jsonl', 'utf8').split('\\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+           console.log(JSON.stringify({ workers: [...new Set(lines.map((l) => l.worker))], lines: lines.length, joined: lines.filter((l) => l.file).length }));`,
+        ),
+      ) as { workers: string[]; lines: number; joined: number };
+    const results = await poll(async () => {
+      const now = await read();
+      return now.workers.length === 2 && now.joined > 0 ? now : undefined;
+    }, 2 * MINUTE, 'results from 2 workers in results.jsonl');
+    assert.equal(results.workers.length, 2);
+    assert.ok(results.lines >= results.joined);
+  });
+
   test('the gateway lists the three streams and serves their snapshots; the viewer page loads', async () => {
     const topics = await poll(async () => {
       const live = await liveTopics();
@@ -100,7 +123,7 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
   });
 
   test('the programs run as a non-root user and report healthy', async () => {
-    for (const service of ['hub', 'camera', 'recorder', 'web']) {
+    for (const service of ['hub', 'camera', 'worker', 'recorder', 'web']) {
       assert.notEqual((await stack.exec(service, 'id', '-u')).trim(), '0', `${service} runs as root`);
     }
     const [hub] = await stack.containers('hub');
@@ -140,5 +163,59 @@ describe('the Compose stack', { timeout: 40 * MINUTE }, () => {
     assert.equal((await sh('docker', ['ps', '--all', '--quiet', '--filter', label])).trim(), '');
     assert.equal((await sh('docker', ['network', 'ls', '--quiet', '--filter', label])).trim(), '');
     assert.equal((await sh('docker', ['volume', 'ls', '--quiet', '--filter', label])).trim(), '');
+  });
+
+  test('the same compose file as a Swarm stack (one node): 2 cameras and 2 worker replicas, results at the recorder', async () => {
+    const info = (await sh('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim();
+    assert.equal(info, 'inactive', 'this daemon is not in a swarm already (the test makes and leaves its own)');
+    const name = `zerocam-swarm-test-${process.pid}`;
+    const [senders, receivers, workers, results, http, web] = await freePorts(6);
+    const env = {
+      ZEROCAM_TAG: TAG,
+      ZEROCAM_TOKEN: TOKEN,
+      ZEROCAM_SWARM_CAMERAS: '2',
+      ZEROCAM_SWARM_WORKERS: '2',
+      ZEROCAM_SENDERS_PORT: String(senders),
+      ZEROCAM_RECEIVERS_PORT: String(receivers),
+      ZEROCAM_WORKERS_PORT: String(workers),
+      ZEROCAM_RESULTS_PORT: String(results),
+      ZEROCAM_HUB_HTTP_PORT: String(http),
+      ZEROCAM_WEB_PORT: String(web),
+    };
+    const hadGatewayBridge = (await sh('docker', ['network', 'ls', '--quiet', '--filter', 'name=^docker_gwbridge$'])).trim() !== '';
+    await sh('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+    try {
+      await sh('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', 'compose.yaml', '-c', 'deploy/swarm/stack.yaml', name], env);
+      const recorder = async (): Promise<string | undefined> =>
+        (await sh('docker', ['ps', '--quiet', '--filter', `label=com.docker.swarm.service.name=${name}_recorder`])).trim().split('\n')[0] || undefined;
+      const seen = await poll(async () => {
+        const id = await recorder();
+        if (!id) return undefined;
+        const out = await sh('docker', [
+          'exec',
+          id,
+          'node',
+          '-e',
+          `const fs = require('fs'); const f = '/recordings/results.jsonl';
+           const lines = fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+           console.log(JSON.stringify({ workers: [...new Set(lines.map((l) => l.worker))], topics: [...new Set(lines.map((l) => l.topic))] }));`,
+        ]);
+        const now = JSON.parse(out) as { workers: string[]; topics: string[] };
+        return now.workers.length === 2 && now.topics.length === 2 ? now : undefined;
+      }, 3 * MINUTE, 'results of 2 streams from 2 worker replicas at the recorder');
+      assert.equal(seen.workers.length, 2);
+    } finally {
+      await sh('docker', ['stack', 'rm', name]).catch((error: unknown) => console.error(String(error)));
+      await poll(async () => ((await sh('docker', ['ps', '--all', '--quiet', '--filter', `label=com.docker.stack.namespace=${name}`])).trim() === '' ? true : undefined), MINUTE, 'the stack removed').catch(
+        (error: unknown) => console.error(String(error)),
+      );
+      await sh('docker', ['swarm', 'leave', '--force']);
+      await poll(async () => ((await sh('docker', ['network', 'ls', '--quiet', '--filter', `label=com.docker.stack.namespace=${name}`])).trim() === '' ? true : undefined), MINUTE, 'its network removed').catch(
+        (error: unknown) => console.error(String(error)),
+      );
+      await sh('docker', ['volume', 'rm', `${name}_recordings`]).catch(() => undefined);
+      // swarm init made it, and leaving does not remove it.
+      if (!hadGatewayBridge) await sh('docker', ['network', 'rm', 'docker_gwbridge']).catch((error: unknown) => console.error(String(error)));
+    }
   });
 });

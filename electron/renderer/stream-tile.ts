@@ -1,5 +1,5 @@
 import type { ViewerFeed } from '../viewer-feed';
-import type { FrameMeta, StreamState, StreamStatus } from '../../common/viewer/viewer-messages';
+import type { FrameMeta, ResultOverlay, StreamState, StreamStatus } from '../../common/viewer/viewer-messages';
 import { DisplayStats } from './display-stats';
 import { drawSparkline } from './sparkline';
 
@@ -105,12 +105,16 @@ export class StreamTile {
       latency ? `latency p50 ${latency.p50.toFixed(1)} · p99 ${latency.p99.toFixed(1)} ms` : 'latency –',
       `${(((s?.bytesPerSecond ?? 0) * 8) / 1e6).toFixed(1)} Mbit/s`,
       `dropped ${s?.dropped ?? 0} · skipped ${s?.skipped ?? 0}`,
+      s?.results
+        ? `${s.results.processor} ${s.results.perSecond.toFixed(1)} results/s · processing p50 ${s.results.processingP50Ms.toFixed(1)} ms · age ${s.results.ageMs === undefined ? '–' : `${s.results.ageMs.toFixed(0)} ms`}`
+        : '',
     ].filter(Boolean);
     this.metrics.replaceChildren(...parts.map((text) => element('span', 'metric', text)));
     this.element.dataset.displayFps = fps.toFixed(2);
     this.element.dataset.receivedFps = String(s?.receivedFps ?? 0);
     this.element.dataset.latencyP50 = latency ? latency.p50.toFixed(2) : '';
     this.element.dataset.latencyP99 = latency ? latency.p99.toFixed(2) : '';
+    this.element.dataset.resultsPerSecond = s?.results ? s.results.perSecond.toFixed(2) : '';
     drawSparkline(this.sparkline, this.stats.history(now, SPARKLINE_SPAN_MS), now, SPARKLINE_SPAN_MS);
   }
 
@@ -125,6 +129,7 @@ export class StreamTile {
       this.canvas.height = bitmap.height;
     }
     this.context.drawImage(bitmap, 0, 0);
+    if (meta.result) this.drawResult(meta.result, bitmap.width);
     // Latency is taken as the frame is drawn for the next paint, not when it arrived.
     // capture_us 0: no capture time (imagezmq), so the latency is unknown, not a number. A replay's
     // capture time is its original one, hours ago: its latency counts from when it was sent.
@@ -135,6 +140,29 @@ export class StreamTile {
     this.element.dataset.displayed = String(this.stats.displayed);
     this.element.dataset.seq = String(meta.seq);
     if (this.status?.state !== 'stalled') this.setState('live');
+  }
+
+  /** The stream's newest result over the frame: its boxes, each with its label. */
+  private drawResult(result: ResultOverlay, width: number): void {
+    const context = this.context;
+    const line = Math.max(2, Math.round(width / 320));
+    const fontPx = Math.max(12, Math.round(width / 40));
+    context.lineWidth = line;
+    context.font = `${fontPx}px sans-serif`;
+    context.textBaseline = 'top';
+    for (const box of result.boxes) {
+      context.strokeStyle = '#39ff14';
+      context.strokeRect(box.x, box.y, box.w, box.h);
+      const label = box.label ?? result.processor;
+      const textWidth = context.measureText(label).width;
+      const top = box.y >= fontPx + 4 ? box.y - fontPx - 4 : box.y;
+      context.fillStyle = 'rgba(0, 0, 0, 0.6)';
+      context.fillRect(box.x, top, textWidth + 8, fontPx + 4);
+      context.fillStyle = '#39ff14';
+      context.fillText(label, box.x + 4, top + 2);
+    }
+    this.element.dataset.resultSeq = String(result.seq);
+    this.element.dataset.resultBoxes = String(result.boxes.length);
   }
 
   private setState(state: StreamState): void {

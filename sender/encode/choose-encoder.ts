@@ -1,6 +1,6 @@
 import { DEFAULTS, type EncoderName } from '../../common/defaults';
 import { UsageError } from '../../common/errors';
-import { loadOpenCv } from '../sources/opencv-loader';
+import { loadOpenCv } from '../../common/opencv-loader';
 import type { FrameEncoder, JpegSettings } from './frame-encoder';
 import { OpenCvJpegEncoder } from './opencv-jpeg-encoder';
 import { SharpJpegEncoder } from './sharp-jpeg-encoder';

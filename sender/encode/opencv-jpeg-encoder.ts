@@ -1,7 +1,7 @@
 import type { Mat } from '@u4/opencv4nodejs';
 import { joinJpegStrips } from './jpeg-restart';
 import { elapsedUs, scaledBox, type EncodedFrame, type FrameEncoder, type JpegSettings } from './frame-encoder';
-import { loadOpenCv, type OpenCv } from '../sources/opencv-loader';
+import { loadOpenCv, type OpenCv } from '../../common/opencv-loader';
 import type { RawFrame } from '../sources/frame-source';
 import { planStrips } from './strip-plan';
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Mat, VideoCapture } from '@u4/opencv4nodejs';
 import { describeError, SourceOpenError } from '../../common/errors';
-import { loadOpenCv, type OpenCv } from './opencv-loader';
+import { loadOpenCv, type OpenCv } from '../../common/opencv-loader';
 
 export interface CameraRequest {
   width: number;

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 
 const DIST = join(__dirname, '..', '..');
-const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js', hub: 'hub/cli.js', keys: 'keys/cli.js', bench: 'bench/bench.js' } as const;
+const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'electron/cli.js', hub: 'hub/cli.js', keys: 'keys/cli.js', worker: 'worker/cli.js', bench: 'bench/bench.js' } as const;
 /** Debian's python3 with python3-zmq and python3-opencv, which scripts/setup.sh installs (not pyenv's). */
 export const PYTHON = '/usr/bin/python3';
 /** The Python peers under test/python/. */

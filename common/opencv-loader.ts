@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as OpenCvModule from '@u4/opencv4nodejs';
-import { UsageError } from '../../common/errors';
+import { UsageError } from './errors';
 
 export type OpenCv = typeof OpenCvModule;
 
@@ -11,7 +11,7 @@ let loaded: OpenCv | undefined;
  * The loader looks for its own auto-build unless told not to, and prints "Info:" lines to stdout
  * (where our stats go) unless silenced first.
  */
-export function loadOpenCv(): OpenCv {
+export function loadOpenCv(fallback = 'use --source testsrc'): OpenCv {
   if (loaded) return loaded;
   process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
   process.env.OPENCV_LOG_LEVEL ??= 'SILENT';
@@ -22,7 +22,7 @@ export function loadOpenCv(): OpenCv {
   } catch (error) {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new UsageError(
-      `the OpenCV addon is not available (${detail}); run "npm run setup" to build it against libopencv-dev, or use --source testsrc`,
+      `the OpenCV addon is not available (${detail}); run "npm run setup" to build it against libopencv-dev, or ${fallback}`,
     );
   }
   return loaded;

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CliProcess } from './helpers/cli-process';
+import { openPage, screenshot } from './helpers/browser';
+import { BRIGHTNESS_PLUGIN, joined, startWorkHub, startWorker } from './helpers/workers';
+
+const BOX_COLOUR = [0x39, 0xff, 0x14];
+
+describe('zerocam-viewer --web with --results', () => {
+  test("draws each stream's newest result (boxes and labels) over its frame, and shows results/s, processing and age", async (t) => {
+    const hub = await startWorkHub(t, []);
+    startWorker(t, hub, 'bright', ['--processor', BRIGHTNESS_PLUGIN]);
+    await joined(hub, 'bright');
+    const sender = new CliProcess('sender', ['--connect', hub.senders, '--topic', 'cam1', '--width', '640', '--height', '360', '--fps', '15', '--no-stats']);
+    t.after(() => sender.stop());
+    const receivers = String((await hub.process.waitForJson('stderr', (r) => r.event === 'forwarding')).receivers);
+    const viewer = new CliProcess('viewer', ['--web', '--port', '0', '--connect', receivers, '--results', hub.results]);
+    t.after(() => viewer.stop());
+    const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
+    const page = await openPage(t, url);
+    const tile = '.tile[data-stream$="/cam1"]';
+    // A frame painted with a result, once the stats have counted results.
+    await page.waitForSelector(`${tile}[data-result-boxes="1"]`);
+    await page.waitForFunction((selector) => Number(document.querySelector<HTMLElement>(selector)?.dataset.resultsPerSecond ?? 0) > 0, tile);
+    await page.waitForFunction((selector) => /results\/s/.test(document.querySelector(selector)?.textContent ?? ''), `${tile} .metrics`);
+    const boxPixels = await page.$eval(
+      `${tile} canvas.frame`,
+      (canvas, colour) => {
+        const { width, height } = canvas as HTMLCanvasElement;
+        const data = (canvas as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, width, height).data;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i]! - colour[0]!) < 8 && Math.abs(data[i + 1]! - colour[1]!) < 8 && Math.abs(data[i + 2]! - colour[2]!) < 8) n++;
+        return n;
+      },
+      BOX_COLOUR,
+    );
+    assert.ok(boxPixels > 200, `the box and its label are drawn (${boxPixels} pixels of its colour)`);
+    const metrics = await page.$eval(`${tile} .metrics`, (node) => node.textContent ?? '');
+    assert.match(metrics, /brightness [\d.]+ results\/s · processing p50 [\d.]+ ms · age \d+ ms/);
+    await screenshot(page, 'viewer-results');
+  });
+});
