@@ -194,7 +194,8 @@ export class FrameForwarder {
         continue;
       }
       const { frame, receiveUs, reply } = received;
-      const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
+      // The clock field answers the hub, not the receivers behind it (docs/protocol.md, "Clock offsets").
+      const parts = encodeFrame(frame.topic, { ...frame.header, clock: undefined }, frame.jpeg);
       if (catalog.add(frame, parts, receiveUs)) {
         this.onLiveFrame(frame.topic);
         if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
