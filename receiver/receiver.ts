@@ -143,7 +143,7 @@ export class Receiver {
         this.onRejected(received.error.reason, received.error.message);
         continue;
       }
-      const stream = this.stats.onFrame(received.frame, received.receiveUs);
+      const stream = this.stats.onFrame(received.frame, received.receiveUs, received.clock);
       if (!stream) {
         // A repeat (docs/protocol.md): already accepted once, so it is acknowledged and not saved again.
         await received.reply(true);

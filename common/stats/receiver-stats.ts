@@ -1,5 +1,6 @@
 import type { RejectReason } from '../errors';
 import type { Frame } from '../wire/protocol';
+import type { ClockEstimate } from './clock-offset';
 import { LatencyHistogram, type Percentiles } from './latency-histogram';
 import { round2, StreamStats, type StreamSummary } from './stream-stats';
 
@@ -11,6 +12,8 @@ export interface ReceiverSummary {
   latencyMs: Percentiles;
   /** Frames behind latencyMs; 0 with frames > 0 means latency is unknown (no capture times, e.g. imagezmq). */
   latencyFrames: number;
+  /** Every stream behind latencyMs has it corrected by its sender's measured clock offset (docs/protocol.md, "Clock offsets"). */
+  latencyCorrected: boolean;
   dropped: number;
   skipped: number;
   /** Repeats discarded (docs/protocol.md, "Repeats and duplicates"). */
@@ -50,9 +53,9 @@ export class ReceiverStats {
   }
 
   /** The stream's stats, or undefined if the frame is a repeat: then it must not be saved or shown. */
-  onFrame(frame: Frame, receiveUs: number): StreamStats | undefined {
+  onFrame(frame: Frame, receiveUs: number, clock?: ClockEstimate): StreamStats | undefined {
     const stats = this.stream(frame.topic);
-    return stats.onFrame(frame.header, frame.jpeg.length, receiveUs) ? stats : undefined;
+    return stats.onFrame(frame.header, frame.jpeg.length, receiveUs, clock) ? stats : undefined;
   }
 
   onRejected(reason: RejectReason): void {
@@ -63,7 +66,7 @@ export class ReceiverStats {
   /** Since the previous live() call for latency; over the trailing window for rates. */
   live(nowMs: number): ReceiverSummary {
     const summary = this.summarise(nowMs, false);
-    for (const stats of this.streams.values()) stats.recentLatency.reset();
+    for (const stats of this.streams.values()) stats.resetRecentLatency();
     return summary;
   }
 
@@ -76,7 +79,7 @@ export class ReceiverStats {
     const streams: Record<string, StreamSummary> = {};
     let frames = 0, bytes = 0, fps = 0, bytesPerSecond = 0, dropped = 0, skipped = 0, duplicates = 0, saved = 0;
     for (const [topic, stats] of [...this.streams].sort(([a], [b]) => a.localeCompare(b))) {
-      const s = stats.summary(nowMs, final ? stats.latency : stats.recentLatency, final);
+      const s = stats.summary(nowMs, stats.reportedLatency(final).histogram, final);
       streams[topic] = s;
       frames += s.frames;
       bytes += s.bytes;
@@ -87,7 +90,8 @@ export class ReceiverStats {
       duplicates += s.duplicates;
       saved += s.saved;
     }
-    const latency = LatencyHistogram.merged([...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency)));
+    const reported = [...this.streams.values()].map((s) => s.reportedLatency(final));
+    const latency = LatencyHistogram.merged(reported.map((r) => r.histogram));
     return {
       frames,
       fps: round2(fps),
@@ -95,6 +99,7 @@ export class ReceiverStats {
       bytesPerSecond: Math.round(bytesPerSecond),
       latencyMs: latency.percentilesMs(),
       latencyFrames: latency.count,
+      latencyCorrected: latency.count > 0 && reported.every((r) => r.corrected || r.histogram.count === 0),
       dropped,
       skipped,
       duplicates,
