@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClockOffsetEstimator } from '../common/stats/clock-offset';
+import { ReceiverStats } from '../common/stats/receiver-stats';
+import { StreamStats } from '../common/stats/stream-stats';
+import type { Frame, FrameHeader } from '../common/wire/protocol';
 
 /**
  * One simulated exchange: the peer's clock reads local + offsetUs; `up` and `down` are the one-way
@@ -103,5 +106,34 @@ describe('ClockOffsetEstimator', () => {
     let t = 1e12;
     for (let i = 0; i < 10_000; i++, t += 10) clock.addExchange(...exchange(t, 5, 1, 1, 0));
     assert.ok((clock.estimate(t)?.samples ?? 0) <= 64);
+  });
+});
+
+describe('StreamStats with clock offsets', () => {
+  const header = (seq: number, captureUs: number): FrameHeader => ({ session: 1, seq, captureUs, sendUs: captureUs, width: 8, height: 8, codec: 'jpeg', quality: 80 });
+
+  test('corrected latency = receive − capture + offset; frames before the first estimate never mix into it', () => {
+    const stats = new StreamStats(2000);
+    // The sender's clock is 2 s ahead: raw latency 2 s negative.
+    stats.onFrame(header(0, 12_002_000_000), 10, 12_000_003_000);
+    let summary = stats.summary(12_000_010);
+    assert.deepEqual([summary.latencyCorrected, summary.clockOffsetMs, summary.latencyMs.p50], [false, null, 0.001]);
+    const clock = { offsetUs: 2_000_000, uncertaintyUs: 150, samples: 1, steps: 0 };
+    stats.onFrame(header(1, 12_002_100_000), 10, 12_000_104_000, clock);
+    summary = stats.summary(12_000_110);
+    assert.deepEqual([summary.latencyCorrected, summary.clockOffsetMs, summary.clockUncertaintyMs], [true, 2000, 0.15]);
+    assert.ok(Math.abs(summary.latencyMs.p50 - 4) < 0.01, `${summary.latencyMs.p50}`); // the histogram keeps 3 digits
+  });
+
+  test("a receiver's figures are corrected only if every stream behind them is", () => {
+    const stats = new ReceiverStats(2000);
+    const frame = (topic: string, seq: number): Frame => ({ topic, header: header(seq, 1_000_000), jpeg: Buffer.alloc(4) });
+    stats.onFrame(frame('a', 0), 1_001_000, { offsetUs: 0, uncertaintyUs: 50, samples: 1, steps: 0 });
+    assert.equal(stats.live(2000).latencyCorrected, true);
+    stats.onFrame(frame('a', 1), 1_001_000, { offsetUs: 0, uncertaintyUs: 50, samples: 1, steps: 0 });
+    stats.onFrame(frame('b', 0), 1_001_000);
+    const live = stats.live(2000);
+    assert.equal(live.latencyCorrected, false);
+    assert.deepEqual([live.streams.a?.latencyCorrected, live.streams.b?.latencyCorrected], [true, false]);
   });
 });

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { CliProcess, type JsonRecord } from './helpers/cli-process';
+import { bindEndpoint } from './helpers/endpoints';
+import { tempDir } from './helpers/temp-dir';
+
+/** Debian's libfaketime (apt package faketime, which scripts/setup.sh installs). */
+const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+const SMALL = ['--width', '160', '--height', '120', '--fps', '30'];
+
+/** A process whose wall clock reads `spec` off the real one (libfaketime's FAKETIME, e.g. "+2s"); monotonic time stays real. */
+const fakeClock = (spec: string): NodeJS.ProcessEnv => ({ LD_PRELOAD: LIBFAKETIME, FAKETIME: spec, DONT_FAKE_MONOTONIC: '1' });
+
+function start(t: TestContext, name: 'sender' | 'receiver' | 'hub', args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  const child = new CliProcess(name, args, env);
+  t.after(() => child.stop());
+  return child;
+}
+
+function skipWithoutFaketime(t: TestContext): boolean {
+  if (existsSync(LIBFAKETIME)) return false;
+  t.skip(`no ${LIBFAKETIME} (apt-get install faketime)`);
+  return true;
+}
+
+interface StreamClock {
+  latencyCorrected: boolean;
+  clockOffsetMs: number | null;
+  clockUncertaintyMs: number | null;
+  clockSteps: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  frames: number;
+}
+
+const streamOf = (record: JsonRecord, topic: string): StreamClock | undefined => (record.streams as Record<string, StreamClock> | undefined)?.[topic];
+
+/** The first live stats record still to come that satisfies `match`. */
+async function nextRecord(receiver: CliProcess, match: (record: JsonRecord) => boolean): Promise<JsonRecord> {
+  const from = receiver.stdout.length;
+  const line = await receiver.waitForLine('stdout', (l) => receiver.stdout.lastIndexOf(l) >= from && l.startsWith('{') && match(JSON.parse(l) as JsonRecord));
+  return JSON.parse(line) as JsonRecord;
+}
+
+/** The next live stats record in which every topic's latency is corrected. */
+async function corrected(receiver: CliProcess, topics: readonly string[]): Promise<Record<string, StreamClock>> {
+  const record = await nextRecord(receiver, (r) => topics.every((topic) => streamOf(r, topic)?.latencyCorrected === true));
+  return Object.fromEntries(topics.map((topic) => [topic, streamOf(record, topic)!]));
+}
+
+/** The reported offset holds the true one (ms) within the reported uncertainty (the estimate's µs rounding aside). */
+function assertOffset(stream: StreamClock, trueMs: number, what: string): void {
+  assert.ok(stream.clockOffsetMs !== null && stream.clockUncertaintyMs !== null, what);
+  assert.ok(
+    Math.abs(stream.clockOffsetMs - trueMs) <= stream.clockUncertaintyMs + 0.002,
+    `${what}: offset ${stream.clockOffsetMs} ± ${stream.clockUncertaintyMs} ms does not hold ${trueMs} ms`,
+  );
+}
+
+/**
+ * The corrected latency of the stream with a false clock against the one with a true clock, both
+ * through the same receiver at the same time: they differ by the offset's error (within its
+ * uncertainty) plus what separates two streams anyway, which their own spread (p95 − p50) bounds.
+ * Uncorrected, they would differ by the whole clock offset (seconds).
+ */
+function assertSameLatency(fake: StreamClock, truth: StreamClock): void {
+  const allowance = fake.clockUncertaintyMs! + truth.clockUncertaintyMs! + (fake.latencyMs.p95 - fake.latencyMs.p50) + (truth.latencyMs.p95 - truth.latencyMs.p50);
+  assert.ok(
+    Math.abs(fake.latencyMs.p50 - truth.latencyMs.p50) <= allowance,
+    `corrected p50 ${fake.latencyMs.p50} ms vs same-clock p50 ${truth.latencyMs.p50} ms (allowance ${allowance} ms)`,
+  );
+}
+
+describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets"), real processes under libfaketime', () => {
+  test('PUB → SUB: a sender 2 s ahead and one on the true clock, one receiver: both corrected, offsets within their uncertainty', async (t) => {
+    if (skipWithoutFaketime(t)) return;
+    const fake = start(t, 'sender', ['--bind', bindEndpoint('tcp'), '--topic', 'fake', ...SMALL, '--no-stats'], fakeClock('+2s'));
+    const truth = start(t, 'sender', ['--bind', bindEndpoint('tcp'), '--topic', 'truth', ...SMALL, '--no-stats']);
+    const receiver = start(t, 'receiver', ['--connect', await fake.ready(), '--connect', await truth.ready()]);
+    await corrected(receiver, ['fake', 'truth']);
+    // The record after: a whole second of corrected frames of both.
+    const record = await nextRecord(receiver, () => true);
+    const [f, s] = [streamOf(record, 'fake')!, streamOf(record, 'truth')!];
+    assert.equal(record.latencyCorrected, true);
+    assertOffset(f, 2000, 'fake');
+    assertOffset(s, 0, 'truth');
+    assertSameLatency(f, s);
+  });
+
+  test('REQ → REP: a sender 1.5 s behind is corrected from the reply round trips', async (t) => {
+    if (skipWithoutFaketime(t)) return;
+    const receiver = start(t, 'receiver', ['--pattern', 'rep', '--bind', bindEndpoint('tcp')]);
+    const endpoint = await receiver.ready();
+    start(t, 'sender', ['--pattern', 'req', '--connect', endpoint, '--topic', 'fake', ...SMALL, '--no-stats'], fakeClock('-1.5s'));
+    start(t, 'sender', ['--pattern', 'req', '--connect', endpoint, '--topic', 'truth', ...SMALL, '--no-stats']);
+    const streams = await corrected(receiver, ['fake', 'truth']);
+    assertOffset(streams.fake!, -1500, 'fake');
+    assertOffset(streams.truth!, 0, 'truth');
+  });
+
+  test('a receiver that cannot talk back (PULL) keeps the raw latency, marked uncorrected', async (t) => {
+    const receiver = start(t, 'receiver', ['--pattern', 'pull', '--bind', bindEndpoint('tcp')]);
+    start(t, 'sender', ['--pattern', 'push', '--connect', await receiver.ready(), '--topic', 'cam', ...SMALL, '--no-stats']);
+    const record = await nextRecord(receiver, (r) => (streamOf(r, 'cam')?.frames ?? 0) > 0 && Number(r.latencyFrames) > 0);
+    const stream = streamOf(record, 'cam')!;
+    assert.equal(record.latencyCorrected, false);
+    assert.deepEqual([stream.latencyCorrected, stream.clockOffsetMs, stream.clockUncertaintyMs], [false, null, null]);
+  });
+
+  test("a step of the sender's clock by 1 s mid-stream is detected, and the estimate re-converges on the new offset", async (t) => {
+    if (skipWithoutFaketime(t)) return;
+    const dir = await tempDir(t, 'zc-clock-');
+    const spec = join(dir, 'faketime');
+    await writeFile(spec, '+2s\n');
+    const env = { LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: spec, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' };
+    const sender = start(t, 'sender', ['--bind', bindEndpoint('tcp'), '--topic', 'cam', ...SMALL, '--no-stats'], env);
+    const receiver = start(t, 'receiver', ['--connect', await sender.ready()]);
+    assertOffset((await corrected(receiver, ['cam'])).cam!, 2000, 'before the step');
+    await writeFile(spec, '+3s\n');
+    const record = await nextRecord(receiver, (r) => (streamOf(r, 'cam')?.clockSteps ?? 0) >= 1);
+    assertOffset(streamOf(record, 'cam')!, 3000, 'after the step');
+  });
+});
