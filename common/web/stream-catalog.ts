@@ -2,6 +2,7 @@ import { DEFAULTS } from '../defaults';
 import type { RejectReason } from '../errors';
 import type { Frame } from '../wire/protocol';
 import { ReceiverStats } from '../stats/receiver-stats';
+import type { ClockEstimate } from '../stats/clock-offset';
 
 /** The newest frame of one stream, with the message parts it arrived in (to send on unchanged). */
 export interface CachedFrame {
@@ -23,6 +24,11 @@ export interface StreamInfo {
   fps: number;
   bytesPerSecond: number;
   latencyMs: { p50: number; p99: number };
+  /** latencyMs is corrected by the measured offset of the sender's clock (docs/protocol.md, "Clock offsets"). */
+  latencyCorrected: boolean;
+  /** The sender's clock minus this process's, ms, and the ± bound on it; null when not measured. */
+  clockOffsetMs: number | null;
+  clockUncertaintyMs: number | null;
   /** Wall-clock time of the newest frame, ISO 8601. */
   lastFrameTime: string;
   lastFrameAgeMs: number;
@@ -53,8 +59,8 @@ export class StreamCatalog {
   constructor(private readonly stallAfterMs: number = DEFAULTS.viewerStallMs) {}
 
   /** Counts the frame and caches it; false (and nothing cached) for a repeat (docs/protocol.md). */
-  add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number): boolean {
-    if (!this.stats.onFrame(frame, receiveUs)) return false;
+  add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number, clock?: ClockEstimate): boolean {
+    if (!this.stats.onFrame(frame, receiveUs, clock)) return false;
     const cached = { frame, parts, receiveUs };
     this.newest.set(frame.topic, cached);
     for (const listener of this.listeners.get(frame.topic) ?? []) listener(cached);
@@ -115,6 +121,9 @@ export class StreamCatalog {
         fps: windowed.fps,
         bytesPerSecond: windowed.bytesPerSecond,
         latencyMs: { p50: s.latencyMs.p50, p99: s.latencyMs.p99 },
+        latencyCorrected: s.latencyCorrected,
+        clockOffsetMs: s.clockOffsetMs,
+        clockUncertaintyMs: s.clockUncertaintyMs,
         lastFrameTime: new Date(nowMs - age).toISOString(),
         lastFrameAgeMs: age,
         frames: s.frames,
