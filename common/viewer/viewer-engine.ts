@@ -152,8 +152,8 @@ export class ViewerEngine {
         connection.stats.onRejected(received.error.reason);
         continue;
       }
-      const { frame, receiveUs } = received;
-      if (!connection.stats.onFrame(frame, receiveUs)) continue;
+      const { frame, receiveUs, clock } = received;
+      if (!connection.stats.onFrame(frame, receiveUs, clock)) continue;
       const stream = this.stream(connection, frame.topic);
       stream.lastReceiveMs = Date.now();
       const ticket = stream.nextTicket++;
@@ -174,6 +174,8 @@ export class ViewerEngine {
           receiveUs,
           width: header.width,
           height: header.height,
+          clockOffsetUs: clock ? Math.round(clock.offsetUs) : null,
+          clockUncertaintyUs: clock ? Math.round(clock.uncertaintyUs) : null,
         },
       };
       const now = stream.toScreen.offer(delivery);

@@ -76,6 +76,12 @@ export interface FrameMeta {
   receiveUs: number;
   width: number;
   height: number;
+  /**
+   * The sender's clock minus the receiving process's, µs, as measured on the wire (docs/protocol.md,
+   * "Clock offsets"), and the ± bound on it; null: not measured, so latency from captureUs is uncorrected.
+   */
+  clockOffsetUs: number | null;
+  clockUncertaintyUs: number | null;
 }
 
 /** Renderer -> backend. */
