@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { bindEndpoint } from './helpers/endpoints';
+import { webUrl } from './helpers/web-url';
 import { tempDir } from './helpers/temp-dir';
 
 /** Debian's libfaketime (apt package faketime, which scripts/setup.sh installs). */
@@ -121,5 +122,34 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     await writeFile(spec, '+3s\n');
     const record = await nextRecord(receiver, (r) => (streamOf(r, 'cam')?.clockSteps ?? 0) >= 1);
     assertOffset(streamOf(record, 'cam')!, 3000, 'after the step');
+  });
+
+  test('through the hub: camera +2 s, hub on the true clock, viewer −1 s; offsets compose camera → hub → viewer', async (t) => {
+    if (skipWithoutFaketime(t)) return;
+    const hub = start(t, 'hub', ['--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*', '--http', '0']);
+    const forwarding = await hub.waitForJson('stderr', (r) => r.event === 'forwarding');
+    const serving = await hub.waitForJson('stderr', (r) => r.event === 'serving');
+    start(t, 'sender', ['--connect', String(forwarding.senders), '--topic', 'fake', ...SMALL, '--no-stats'], fakeClock('+2s'));
+    start(t, 'sender', ['--connect', String(forwarding.senders), '--topic', 'truth', ...SMALL, '--no-stats']);
+    const viewer = start(t, 'receiver', ['--connect', String(forwarding.receivers)], fakeClock('-1s'));
+    await corrected(viewer, ['fake', 'truth']);
+    const record = await nextRecord(viewer, () => true);
+    const [f, s] = [streamOf(record, 'fake')!, streamOf(record, 'truth')!];
+    assert.equal(record.latencyCorrected, true);
+    assertOffset(f, 3000, 'camera +2 s seen from the viewer at −1 s');
+    assertOffset(s, 1000, 'camera on the true clock seen from the viewer at −1 s');
+    assertSameLatency(f, s);
+
+    // The hub's own view (camera → hub), in /streams.json and /metrics.
+    const url = String(serving.url);
+    const { streams } = (await (await fetch(webUrl(url, 'streams.json'))).json()) as { streams: Array<JsonRecord & StreamClock & { topic: string }> };
+    const hubFake = streams.find((x) => x.topic === 'fake')!;
+    assert.equal(hubFake.latencyCorrected, true);
+    assertOffset(hubFake, 2000, "the hub's offset to the camera");
+    const metrics = await (await fetch(webUrl(url, 'metrics'))).text();
+    assert.match(metrics, /^zerocam_latency_corrected\{topic="fake"\} 1$/m);
+    const offset = Number(/^zerocam_clock_offset_seconds\{topic="fake"\} (\S+)$/m.exec(metrics)?.[1]);
+    const uncertainty = Number(/^zerocam_clock_uncertainty_seconds\{topic="fake"\} (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(Math.abs(offset - 2) <= uncertainty + 2e-6, `metrics: ${offset} ± ${uncertainty} s`);
   });
 });
