@@ -196,7 +196,7 @@ export class Receiver {
   private async writeOne(store: FrameStore, item: SaveItem): Promise<void> {
     try {
       // A frame already on disk counts as saved once this commit is through, like the rest.
-      await store.write(item.received.frame, item.received.receiveUs);
+      await store.write(item.received.frame, item.received.receiveUs, item.received.clock);
       this.uncommitted.push(item);
     } catch (error) {
       this.onSaveError(error);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import type { IndexEntry } from '../common/wire/recording-index';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { bindEndpoint } from './helpers/endpoints';
 import { webUrl } from './helpers/web-url';
@@ -79,7 +80,8 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     if (skipWithoutFaketime(t)) return;
     const fake = start(t, 'sender', ['--bind', bindEndpoint('tcp'), '--topic', 'fake', ...SMALL, '--no-stats'], fakeClock('+2s'));
     const truth = start(t, 'sender', ['--bind', bindEndpoint('tcp'), '--topic', 'truth', ...SMALL, '--no-stats']);
-    const receiver = start(t, 'receiver', ['--connect', await fake.ready(), '--connect', await truth.ready()]);
+    const dir = await tempDir(t, 'zc-clock-');
+    const receiver = start(t, 'receiver', ['--connect', await fake.ready(), '--connect', await truth.ready(), '--out', dir, '--no-fsync']);
     await corrected(receiver, ['fake', 'truth']);
     // The record after: a whole second of corrected frames of both.
     const record = await nextRecord(receiver, () => true);
@@ -88,6 +90,16 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     assertOffset(f, 2000, 'fake');
     assertOffset(s, 0, 'truth');
     assertSameLatency(f, s);
+
+    // index.jsonl: captureUs raw (the sender's clock), the latency corrected, with the offset it used.
+    const lines = (await readFile(join(dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry);
+    const correctedLines = lines.filter((l) => l.topic === 'fake' && l.latencyCorrected === true);
+    assert.ok(correctedLines.length > 0);
+    for (const line of correctedLines) {
+      assert.ok(Math.abs(line.clockOffsetUs! - 2_000_000) <= line.clockUncertaintyUs! + 1, JSON.stringify(line));
+      assert.equal(line.latencyUs, line.receiveUs - line.captureUs + line.clockOffsetUs!);
+      assert.ok(line.captureUs > line.receiveUs, 'captureUs is the raw one, from a clock 2 s ahead');
+    }
   });
 
   test('REQ → REP: a sender 1.5 s behind is corrected from the reply round trips', async (t) => {
@@ -120,7 +132,9 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     const receiver = start(t, 'receiver', ['--connect', await sender.ready()]);
     assertOffset((await corrected(receiver, ['cam'])).cam!, 2000, 'before the step');
     await writeFile(spec, '+3s\n');
-    const record = await nextRecord(receiver, (r) => (streamOf(r, 'cam')?.clockSteps ?? 0) >= 1);
+    await nextRecord(receiver, (r) => (streamOf(r, 'cam')?.clockSteps ?? 0) >= 1);
+    const record = await nextRecord(receiver, () => true);
+    assert.equal(streamOf(record, 'cam')!.clockSteps, 1);
     assertOffset(streamOf(record, 'cam')!, 3000, 'after the step');
   });
 
