@@ -7,6 +7,7 @@ import type { IndexEntry } from '../common/wire/recording-index';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { bindEndpoint } from './helpers/endpoints';
 import { webUrl } from './helpers/web-url';
+import { openPage } from './helpers/browser';
 import { tempDir } from './helpers/temp-dir';
 
 /** Debian's libfaketime (apt package faketime, which scripts/setup.sh installs). */
@@ -165,5 +166,20 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     const offset = Number(/^zerocam_clock_offset_seconds\{topic="fake"\} (\S+)$/m.exec(metrics)?.[1]);
     const uncertainty = Number(/^zerocam_clock_uncertainty_seconds\{topic="fake"\} (\S+)$/m.exec(metrics)?.[1]);
     assert.ok(Math.abs(offset - 2) <= uncertainty + 2e-6, `metrics: ${offset} ± ${uncertainty} s`);
+  });
+
+  test("the browser page (its own clock): camera +2 s, hub −1 s, page true: the tile's latency is corrected by both offsets", async (t) => {
+    if (skipWithoutFaketime(t)) return;
+    const hub = start(t, 'hub', ['--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*', '--http', '0'], fakeClock('-1s'));
+    const forwarding = await hub.waitForJson('stderr', (r) => r.event === 'forwarding');
+    const serving = await hub.waitForJson('stderr', (r) => r.event === 'serving');
+    start(t, 'sender', ['--connect', String(forwarding.senders), '--topic', 'cam', ...SMALL, '--no-stats'], fakeClock('+2s'));
+    const page = await openPage(t, String(serving.url));
+    const tile = '.tile[data-stream$="/cam"]';
+    await page.waitForSelector(`${tile}[data-latency-corrected="true"]`);
+    const data = await page.locator(tile).evaluate((element: HTMLElement) => ({ ...element.dataset }));
+    const offset = Number(data.clockOffsetMs);
+    const uncertainty = Number(data.clockUncertaintyMs);
+    assert.ok(Math.abs(offset - 2000) <= uncertainty + 0.002, `page: camera clock ${offset} ± ${uncertainty} ms against the page's, truly 2000`);
   });
 });

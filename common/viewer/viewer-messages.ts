@@ -88,14 +88,18 @@ export interface FrameMeta {
 export type ClientMessage =
   | { type: 'connect'; requestId: number; request: ConnectRequest }
   | { type: 'disconnect'; requestId: number; connectionId: string }
-  | { type: 'displayed'; key: string; ticket: number };
+  | { type: 'displayed'; key: string; ticket: number }
+  /** A page's clock probe, its clock in epoch µs (docs/protocol.md, "Clock offsets": the browser page). */
+  | { type: 'clock'; t1: number };
 
 /** Backend -> renderer, as JSON text (frames travel separately, as binary). */
 export type ServerMessage =
   | { type: 'settings'; settings: ViewerSettings }
   | { type: 'status'; update: StatusUpdate }
   | { type: 'reply'; requestId: number; ok: true; connection?: ConnectionStatus }
-  | { type: 'reply'; requestId: number; ok: false; error: string };
+  | { type: 'reply'; requestId: number; ok: false; error: string }
+  /** The answer to a page's clock probe: t2 when it arrived, t3 when answered, on the server's clock. */
+  | { type: 'clock'; t1: number; t2: number; t3: number };
 
 /** Names of the Electron IPC channels, one per bridge function. */
 export const IPC = {

@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CurveKeyPair } from '../sockets/curve-keys';
 import { DEFAULTS } from '../defaults';
+import { nowMicros } from '../clock';
 import { describeError, InvalidMessageError, LimitError, RefusedEndpointError } from '../errors';
 import { BASE_HEADERS, isReadMethod, type HttpRoutes } from './http-server';
 import type { Logger } from '../log';
@@ -122,6 +123,7 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
   }, { curveKey: options.curveKey, log: options.log });
   let invalidMessages = 0;
   ws.on('message', (data, isBinary) => {
+    const arrivedUs = nowMicros();
     let message: ClientMessage;
     try {
       if (isBinary) throw new InvalidMessageError('binary messages are not accepted');
@@ -134,9 +136,11 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
       }
       return;
     }
-    void handle(message);
+    // A clock probe is answered at once, not behind a connect: its round trip is its accuracy.
+    if (message.type === 'clock') send({ type: 'clock', t1: message.t1, t2: arrivedUs, t3: nowMicros() });
+    else void handle(message);
   });
-  const handle = async (message: ClientMessage): Promise<void> => {
+  const handle = async (message: Exclude<ClientMessage, { type: 'clock' }>): Promise<void> => {
     switch (message.type) {
       case 'displayed':
         engine.displayed(message.key, message.ticket);
