@@ -2,8 +2,11 @@ import { randomInt } from 'node:crypto';
 import { ClockOffsetEstimator, type ClockEstimate } from '../stats/clock-offset';
 import { MAX_CLOCK_PROBE, type Frame } from '../wire/protocol';
 
-/** Probes remembered (when each was sent): a receiver sends one per stream per report interval. */
-const MAX_PROBES = 256;
+/**
+ * Probes remembered (when each was sent): a receiver sends one per stream per report interval, and
+ * each lives PROBE_LIFETIME_US, so this covers 256 streams (16 probes each) before the oldest go.
+ */
+const MAX_PROBES = 4096;
 /** A probe not echoed within this long is forgotten. */
 const PROBE_LIFETIME_US = 8_000_000;
 /** Streams (senders) with an estimate; the least recently heard is forgotten past this. */
