@@ -20,6 +20,7 @@ import { measureLatency } from './latency';
 import { ForeignLoad } from './foreign-load';
 import { measureHub, renderHubReport, type HubBench } from './hub';
 import { measureRecorder, renderRecorderReport } from './recorder';
+import { measureClockOffsets, renderClockReport } from './clock-offsets';
 import { measureSlowLink, measureSlowLinkThroughHub, parseLinkRates, renderSlowLinkReport, type LinkRate } from './slow-link';
 import { describeMachine } from './machine';
 import type { PipelineRun, RunSettings } from './pipeline';
@@ -55,6 +56,7 @@ interface RawOptions {
   link?: LinkRate[];
   recorder: boolean;
   workers: boolean;
+  clock: boolean;
 }
 
 const MODES = {
@@ -80,6 +82,7 @@ function buildProgram() {
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
     .addOption(new Option('--recorder', 'run only the recorder section (#19): 8 streams of 720p30 into one recorder on this disk, jpeg and segments, group commit against an fsync per frame').default(false))
     .addOption(new Option('--workers', 'run only the workers section (#18): faces scaling, the work path\'s cost, fast and slow workers against --pattern pipeline').default(false))
+    .addOption(new Option('--clock', 'run only the clock-offset section (#21): corrected latency against a same-clock camera under libfaketime, direct, REQ/REP and through the hub').default(false))
     .addOption(new Option('--link <rates>', 'run only the slow-link scenario (#11) over links of these rates, with and without --adapt (e.g. 8mbit,20mbit; needs root)').argParser(parseLinkRates));
 }
 
@@ -119,6 +122,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     }
     return 0;
   }
+  if (raw.clock) return benchClock(raw.quick ? 4 : 10, raw.json);
 
   const startedAt = new Date();
   const machine = describeMachine();
@@ -227,6 +231,18 @@ async function benchRecorder(seconds: number, json: string | undefined): Promise
   if (json) {
     await mkdir(dirname(resolve(json)), { recursive: true });
     await writeSummaryFile(json, { startedAt: new Date().toISOString(), machine: describeMachine(), otherProcessesPercent: othersPercent, recorder });
+    progress(`wrote ${json}`);
+  }
+  return 0;
+}
+
+/** --clock: the clock-offset section alone. */
+async function benchClock(seconds: number, json: string | undefined): Promise<number> {
+  const clock = await measureClockOffsets(seconds, progress);
+  process.stdout.write(renderClockReport(clock));
+  if (json) {
+    await mkdir(dirname(resolve(json)), { recursive: true });
+    await writeSummaryFile(json, { startedAt: new Date().toISOString(), machine: describeMachine(), clock });
     progress(`wrote ${json}`);
   }
   return 0;

@@ -45,7 +45,7 @@ export class StreamWatcher {
   async run(): Promise<void> {
     for await (const received of this.receiver) {
       if (received.kind === 'rejected') this.catalog.onRejected(received.error.reason);
-      else this.catalog.add(received.frame, undefined, received.receiveUs);
+      else this.catalog.add(received.frame, undefined, received.receiveUs, received.clock);
     }
   }
 

@@ -8,6 +8,9 @@ import { isLinkReport } from '../common/wire/link-report';
 import { decodeFrame, encodeFrame, isValidTopic, type Frame } from '../common/wire/protocol';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../common/sockets/curve-security';
 import { StreamDemand } from './demand';
+import { ClockRelay } from './clock-relay';
+import { ClockExchanges } from '../common/sockets/clock-exchanges';
+import { LinkReporter } from '../common/sockets/link-reporter';
 import type { ForwarderPattern, SenderIntake } from './hub-types';
 import { openIntake, type Upstream } from './intake';
 import { COMMON_SOCKET_OPTIONS, isWouldBlock, receiveUntilClosed, type Attachment } from '../common/sockets/socket-options';
@@ -92,6 +95,14 @@ export class FrameForwarder {
   private warnedNeed = 0;
 
   private readonly downstream: zmq.XPublisher | zmq.Push;
+  /** The hub's clock exchanges with its senders (an XSUB intake probes them in its own link reports). */
+  private readonly upstreamClock = new ClockExchanges();
+  /** XSUB intake: the hub's link reports to its senders, with clock probes. */
+  private readonly reporter: LinkReporter | undefined;
+  /** Answers the viewers' clock probes on each camera's clock (hub/clock-relay.ts). */
+  private readonly relay = new ClockRelay();
+  /** zeromq.js takes one send at a time on a socket: subscriptions and reports go up in turn. */
+  private upstreamSends: Promise<void> = Promise.resolve();
   readonly sendersEndpoint: string;
   readonly receiversEndpoint: string;
 
@@ -108,6 +119,9 @@ export class FrameForwarder {
     this.highWaterMark = this.downstream.sendHighWaterMark;
     this.burst = pattern === 'pubsub' && (options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark) === 'auto' ? new BurstHighWaterMark() : undefined;
     this.wanted = new StreamDemand(pattern, (subscribe, prefix) => this.sendUpstream(subscribe, prefix));
+    if (!(senders instanceof JpegReceiver) && senders.socket instanceof zmq.XSubscriber) {
+      this.reporter = new LinkReporter((message) => this.sendUpstreamMessage(message), DEFAULTS.linkReportIntervalMs, this.options.catalog.stats.bounds.limits, (nowUs) => this.upstreamClock.probe(nowUs));
+    }
   }
 
   /** Frames queued per receiver (fixed when the receivers' socket binds); readable after close(). */
@@ -175,9 +189,11 @@ export class FrameForwarder {
         this.options.onRejected?.(error);
         continue;
       }
-      if (!catalog.add(frame, parts, receiveUs)) continue;
+      this.reporter?.onFrame(frame);
+      const clock = this.upstreamClock.onFrame(frame, receiveUs);
+      if (!catalog.add(frame, parts, receiveUs, clock)) continue;
       await this.onLiveFrame(frame, parts);
-      if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+      if (!(await this.send(this.relay.stamp(frame, parts, clock)))) catalog.stats.stream(frame.topic).skipped++;
     }
   }
 
@@ -196,11 +212,12 @@ export class FrameForwarder {
         this.options.onRejected?.(received.error);
         continue;
       }
-      const { frame, receiveUs, reply } = received;
-      const parts = encodeFrame(frame.topic, frame.header, frame.jpeg);
-      if (catalog.add(frame, parts, receiveUs)) {
+      const { frame, receiveUs, reply, clock } = received;
+      // The clock field answers the hub, not the receivers behind it (docs/protocol.md, "Clock offsets").
+      const parts = encodeFrame(frame.topic, { ...frame.header, clock: undefined }, frame.jpeg);
+      if (catalog.add(frame, parts, receiveUs, clock)) {
         await this.onLiveFrame(frame, parts);
-        if (!(await this.send(parts))) catalog.stats.stream(frame.topic).skipped++;
+        if (!(await this.send(this.relay.stamp(frame, parts, clock)))) catalog.stats.stream(frame.topic).skipped++;
       }
       const refused = !catalog.stats.bounds.has(frame.topic);
       await reply(!refused, refused ? 'too-many-streams' : undefined);
@@ -226,7 +243,10 @@ export class FrameForwarder {
    */
   private async handleSubscriptions(xpub: zmq.XPublisher): Promise<void> {
     for await (const [message] of xpub) {
-      if (message && isLinkReport(message)) this.options.onLinkReport?.(message);
+      if (message && isLinkReport(message)) {
+        this.options.onLinkReport?.(message);
+        this.relay.onReport(message);
+      }
       if (!message || message.length === 0 || (message[0] !== SUBSCRIBE && message[0] !== UNSUBSCRIBE)) continue;
       const prefix = message.toString('latin1', 1);
       if (message[0] === SUBSCRIBE) {
@@ -255,12 +275,22 @@ export class FrameForwarder {
   /** Only an XSUB intake carries subscriptions upstream; REQ and imagezmq senders always send. */
   private async sendUpstream(subscribe: boolean, prefix: string): Promise<void> {
     const kind = subscribe ? SUBSCRIBE : UNSUBSCRIBE;
+    await this.sendUpstreamMessage(Buffer.concat([Buffer.of(kind), Buffer.from(prefix, 'latin1')]));
+  }
+
+  /** A subscription or a link report, up an XSUB intake, one send at a time. */
+  private sendUpstreamMessage(message: Buffer): Promise<void> {
     const upstream = this.senders instanceof JpegReceiver ? undefined : this.senders.socket;
-    if (!(upstream instanceof zmq.XSubscriber) || upstream.closed) return;
-    // libzmq XSUB accepts subscription messages while a receive is pending.
-    await upstream.send(Buffer.concat([Buffer.of(kind), Buffer.from(prefix, 'latin1')])).catch((error: unknown) => {
-      if (!upstream.closed) throw error;
+    if (!(upstream instanceof zmq.XSubscriber)) return Promise.resolve();
+    // libzmq XSUB accepts messages while a receive is pending, and never blocks a send.
+    const sent = this.upstreamSends.then(async () => {
+      if (upstream.closed) return;
+      await upstream.send(message).catch((error: unknown) => {
+        if (!upstream.closed) throw error;
+      });
     });
+    this.upstreamSends = sent.catch(() => undefined);
+    return sent;
   }
 
   /**
@@ -282,6 +312,7 @@ export class FrameForwarder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.reporter?.close();
     this.senders.close();
     this.receiversSide.close();
   }

@@ -11,6 +11,7 @@ import { UsageError } from '../common/errors';
 import { createLogger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import type { ReceiverSummary } from '../common/stats/receiver-stats';
+import type { StreamSummary } from '../common/stats/stream-stats';
 import { formatBytesPerSecond } from '../common/stats/stats-reporter';
 import { streamsPart, withBusiestStreams } from '../common/stats/stream-listing';
 import { Receiver, type ReceiverOptions } from './receiver';
@@ -118,7 +119,7 @@ function liveLine(s: ReceiverSummary & { results?: number; resultsDropped?: numb
   const listed = streamsPart(s.streams, s.streamCount);
   const what = only ? `${topics[0]} ${only.width}x${only.height}` : `${s.streamCount} streams${listed ? ` (${listed})` : ''}`;
   const { p50, p95, p99 } = s.latencyMs;
-  const latency = s.latencyFrames === 0 ? 'latency unknown' : `latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms`;
+  const latency = s.latencyFrames === 0 ? 'latency unknown' : `latency p50 ${p50.toFixed(1)} p95 ${p95.toFixed(1)} p99 ${p99.toFixed(1)} ms ${clockNote(s, only)}`;
   return (
     `${what} | ${s.fps.toFixed(1)} fps ${formatBytesPerSecond(s.bytesPerSecond)} | ${latency}` +
     ` | frames ${s.frames} dropped ${s.dropped} skipped ${s.skipped} rejected ${s.rejected}` +
@@ -130,6 +131,14 @@ function liveLine(s: ReceiverSummary & { results?: number; resultsDropped?: numb
     (s.refused ? ` refused ${s.refused}` : '') +
     (s.forgotten ? ` forgotten ${s.forgotten}` : '')
   );
+}
+
+/** Whether the latency is corrected for the senders' clocks, and by how much (one stream), or "uncorrected". */
+function clockNote(s: ReceiverSummary, only: StreamSummary | undefined): string {
+  if (!s.latencyCorrected) return '(uncorrected)';
+  if (!only || only.clockOffsetMs === null || only.clockUncertaintyMs === null) return '(corrected)';
+  const sign = only.clockOffsetMs < 0 ? '-' : '+';
+  return `(corrected, clock ${sign}${Math.abs(only.clockOffsetMs).toFixed(1)} ±${only.clockUncertaintyMs.toFixed(2)} ms)`;
 }
 
 async function main(argv: readonly string[], signal: AbortSignal): Promise<number> {

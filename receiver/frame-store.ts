@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describeError, OutputDirError, SaveError, UsageError } from '../common/errors';
 import { formatIndexLine, INDEX_FILE, type IndexEntry } from '../common/wire/recording-index';
 import type { Frame } from '../common/wire/protocol';
+import type { ClockEstimate } from '../common/stats/clock-offset';
 import { DEFAULTS, type RecordFormat } from '../common/defaults';
 import { makeDirectory } from './make-directory';
 import type { FrameLayout } from './record/frame-layout';
@@ -94,14 +95,14 @@ export class FrameStore {
    * Writes the frame (not yet durable). False when this stream, session and seq is already on disk
    * (--format jpeg): a saved file is never overwritten and never indexed twice.
    */
-  async write(frame: Frame, receiveUs: number): Promise<boolean> {
+  async write(frame: Frame, receiveUs: number, clock?: ClockEstimate): Promise<boolean> {
     let entry: IndexEntry | undefined;
     try {
       entry = await this.layout.write(frame, receiveUs);
     } catch (error) {
       throw saveError(`${frame.topic} seq ${frame.header.seq}`, this.options.dir, error);
     }
-    if (entry) this.pending.push(entry);
+    if (entry) this.pending.push(withLatency(entry, frame, clock));
     return entry !== undefined;
   }
 
@@ -139,8 +140,8 @@ export class FrameStore {
   }
 
   /** write() and commit() one frame: resolves with its index line, or undefined for a frame already saved. */
-  async save(frame: Frame, receiveUs: number): Promise<IndexEntry | undefined> {
-    const written = await this.write(frame, receiveUs);
+  async save(frame: Frame, receiveUs: number, clock?: ClockEstimate): Promise<IndexEntry | undefined> {
+    const written = await this.write(frame, receiveUs, clock);
     const committed = await this.commit();
     return written ? committed.at(-1) : undefined;
   }
@@ -217,4 +218,17 @@ async function dropTornIndexLine(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The index entry with the frame's latency corrected by the sender's clock offset, when one was
+ * measured (docs/protocol.md, "Clock offsets"); without one the entry is as it always was, and its
+ * latency is receiveUs − captureUs across two clocks, uncorrected.
+ */
+function withLatency(entry: IndexEntry, frame: Frame, clock: ClockEstimate | undefined): IndexEntry {
+  const { captureUs, sendUs, replay } = frame.header;
+  const sinceUs = replay ? sendUs : captureUs;
+  if (sinceUs === 0 || !clock) return entry;
+  const clockOffsetUs = Math.round(clock.offsetUs);
+  return { ...entry, latencyUs: entry.receiveUs - sinceUs + clockOffsetUs, latencyCorrected: true, clockOffsetUs, clockUncertaintyUs: Math.round(clock.uncertaintyUs) };
 }

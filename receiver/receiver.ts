@@ -179,7 +179,7 @@ export class Receiver {
         this.onRejected(received.error.reason, received.error.message);
         continue;
       }
-      const stream = this.stats.onFrame(received.frame, received.receiveUs);
+      const stream = this.stats.onFrame(received.frame, received.receiveUs, received.clock);
       if (!stream) {
         // A repeat (docs/protocol.md): already accepted once, so it is acknowledged and not saved again.
         // Or a new stream past --max-streams: refused, and a REQ sender is told so.
@@ -239,7 +239,7 @@ export class Receiver {
   private async writeOne(store: FrameStore, item: SaveItem): Promise<void> {
     try {
       // A frame already on disk counts as saved once this commit is through, like the rest.
-      await store.write(item.received.frame, item.received.receiveUs);
+      await store.write(item.received.frame, item.received.receiveUs, item.received.clock);
       this.uncommitted.push(item);
     } catch (error) {
       this.onSaveError(error);

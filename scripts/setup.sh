@@ -14,6 +14,8 @@ system_packages=(libopencv-dev ffmpeg chromium python3-zmq python3-opencv iprout
 missing=()
 # iputils-ping: `npm run bench -- --link` measures the round trip across the shaped link, idle and under load.
 system_packages+=(iputils-ping)
+# faketime: test/clock-offsets.test.ts runs senders, hubs and receivers with their clocks offset (libfaketime).
+system_packages+=(faketime)
 for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done

@@ -4,6 +4,8 @@ import { DEFAULTS, type ReceiverPattern, type ReplyPattern, type Wire } from '..
 import { ProtocolError } from '../errors';
 import { ImagezmqFramer } from '../wire/imagezmq-protocol';
 import { LinkReporter } from './link-reporter';
+import { ClockExchanges } from './clock-exchanges';
+import type { ClockEstimate } from '../stats/clock-offset';
 import { decodeFrame, encodeTopic, type Frame } from '../wire/protocol';
 import { openSecuredSocket, type CurveSocketOptions, type SocketSecurityOptions } from './curve-security';
 import type { StreamLimits } from '../stats/stream-bounds';
@@ -38,7 +40,11 @@ export interface JpegReceiverOptions {
 export type Reply = (accepted: boolean, why?: string) => Promise<void>;
 
 export type Received =
-  | { kind: 'frame'; frame: Frame; receiveUs: number; reply: Reply }
+  /**
+   * clock: the sender's clock offset as this receiver's exchanges with it measure it (docs/protocol.md,
+   * "Clock offsets"); undefined when there is none (a sender that cannot answer: latency stays uncorrected).
+   */
+  | { kind: 'frame'; frame: Frame; receiveUs: number; reply: Reply; clock: ClockEstimate | undefined }
   | { kind: 'rejected'; error: ProtocolError; receiveUs: number; reply: Reply };
 
 type Socket = zmq.XSubscriber | zmq.Pull | zmq.Reply;
@@ -56,6 +62,8 @@ export class JpegReceiver implements AsyncIterable<Received> {
   private readonly limits: { maxFrameBytes: number };
   private readonly decode: (parts: Buffer[]) => Frame | Promise<Frame>;
   private readonly reporter: LinkReporter | undefined;
+  /** SUB and REP with zerocam's wire: the clock exchanges with each sender. */
+  private readonly clock: ClockExchanges | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -71,8 +79,10 @@ export class JpegReceiver implements AsyncIterable<Received> {
     } else {
       this.decode = (parts) => decodeFrame(parts, this.limits);
     }
-    if (socket instanceof zmq.XSubscriber && options.wire !== 'imagezmq') {
-      this.reporter = new LinkReporter((message) => sendUpstream(socket, message), DEFAULTS.linkReportIntervalMs, options.streamLimits);
+    if (options.wire !== 'imagezmq' && !(socket instanceof zmq.Pull)) this.clock = new ClockExchanges();
+    const clock = this.clock;
+    if (socket instanceof zmq.XSubscriber && clock) {
+      this.reporter = new LinkReporter((message) => sendUpstream(socket, message), DEFAULTS.linkReportIntervalMs, options.streamLimits, (nowUs) => clock.probe(nowUs));
     }
   }
 
@@ -110,9 +120,11 @@ export class JpegReceiver implements AsyncIterable<Received> {
     for await (const parts of receiveUntilClosed(this.socket)) {
       const receiveUs = nowMicros();
       let answered = false;
+      let frame: Frame | undefined;
       const reply: Reply = async (accepted, why) => {
         if (answered || !(this.socket instanceof zmq.Reply) || this.socket.closed) return;
         answered = true;
+        if (frame) this.clock?.onReplied(frame, nowMicros());
         try {
           await this.socket.send(accepted ? DEFAULTS.replyAccepted : `ERR ${why ?? 'rejected'}`);
         } catch (error) {
@@ -120,7 +132,6 @@ export class JpegReceiver implements AsyncIterable<Received> {
           if (!this.socket.closed) throw error;
         }
       };
-      let frame: Frame;
       try {
         frame = await this.decode(parts);
       } catch (error) {
@@ -132,7 +143,8 @@ export class JpegReceiver implements AsyncIterable<Received> {
       // A REQ sender of a stream nobody here wants is still answered, or it would wait for nothing.
       if (this.topics.size === 0 || this.topics.has(frame.topic)) {
         this.reporter?.onFrame(frame);
-        yield { kind: 'frame', frame, receiveUs, reply };
+        const clock = this.clock?.onFrame(frame, receiveUs);
+        yield { kind: 'frame', frame, receiveUs, reply, clock };
       }
       await reply(true);
     }

@@ -54,22 +54,26 @@ export class LinkMonitor {
     private readonly windowMs: number = DEFAULTS.rateWindowMs,
   ) {}
 
-  /** One upstream message that starts with the link report magic. Malformed ones are counted, never thrown. */
-  onMessage(message: Buffer, nowMs: number): void {
+  /**
+   * One upstream message that starts with the link report magic. Malformed ones are counted, never thrown.
+   * Returns the report if it is about this sender's topic and session.
+   */
+  onMessage(message: Buffer, nowMs: number): LinkReport | undefined {
     let report: LinkReport;
     try {
       report = decodeLinkReport(message);
     } catch (error) {
       if (!(error instanceof LinkReportError)) throw error;
       this.badReports++;
-      return;
+      return undefined;
     }
-    if (report.topic !== this.topic || report.session !== this.session) return;
+    if (report.topic !== this.topic || report.session !== this.session) return undefined;
     const samples = this.samples.get(report.receiver) ?? [];
     samples.push({ atMs: nowMs, frames: report.frames, bytes: report.bytes, dropped: report.dropped });
     // Keep one sample older than the window, so the window is always spanned.
     while (samples.length > 2 && samples[1]!.atMs <= nowMs - this.windowMs) samples.shift();
     this.samples.set(report.receiver, samples);
+    return report;
   }
 
   /** The links over the last `windowMs` (default: the stats window). */

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { nowMicros } from '../clock';
 import { DEFAULTS } from '../defaults';
 import { SequenceTracker } from '../stats/sequence-tracker';
 import { encodeLinkReport, type LinkReport } from '../wire/link-report';
@@ -32,6 +33,8 @@ export class LinkReporter {
     private readonly send: (message: Buffer) => Promise<void>,
     intervalMs: number = DEFAULTS.linkReportIntervalMs,
     limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+    /** Hands out a clock probe for a report sent at the given time (common/sockets/clock-exchanges.ts). */
+    private readonly probe?: (nowUs: number) => number,
   ) {
     this.bounds = new StreamBounds(limits);
     this.bounds.onForget((topic) => this.streams.delete(topic));
@@ -66,6 +69,7 @@ export class LinkReporter {
     try {
       for (const [topic, counts] of this.streams) {
         const report: LinkReport = { receiver: this.receiver, topic, session: counts.sequence.session, frames: counts.frames, bytes: counts.bytes, dropped: counts.dropped };
+        if (this.probe) report.probe = this.probe(nowMicros());
         await this.send(encodeLinkReport(report));
         if (this.closed) return;
       }

@@ -1,5 +1,6 @@
 import type { RejectReason } from '../errors';
 import type { Frame } from '../wire/protocol';
+import type { ClockEstimate } from './clock-offset';
 import { LatencyHistogram, type Percentiles } from './latency-histogram';
 import { DEFAULT_STREAM_LIMITS, StreamBounds, type StreamLimits } from './stream-bounds';
 import { round2, StreamStats, type StreamSummary } from './stream-stats';
@@ -12,6 +13,8 @@ export interface ReceiverSummary {
   latencyMs: Percentiles;
   /** Frames behind latencyMs; 0 with frames > 0 means latency is unknown (no capture times, e.g. imagezmq). */
   latencyFrames: number;
+  /** Every stream behind latencyMs has it corrected by its sender's measured clock offset (docs/protocol.md, "Clock offsets"). */
+  latencyCorrected: boolean;
   dropped: number;
   skipped: number;
   /** Repeats discarded (docs/protocol.md, "Repeats and duplicates"). */
@@ -81,11 +84,11 @@ export class ReceiverStats {
    * The stream's stats, or undefined if the frame must not be saved, shown or forwarded: a repeat,
    * or a new stream refused for want of room (then `bounds.has(topic)` is false).
    */
-  onFrame(frame: Frame, receiveUs: number): StreamStats | undefined {
+  onFrame(frame: Frame, receiveUs: number, clock?: ClockEstimate): StreamStats | undefined {
     if (!this.bounds.admit(frame.topic)) return undefined;
     let stats = this.streams.get(frame.topic);
     if (!stats) this.streams.set(frame.topic, (stats = new StreamStats(this.rateWindowMs)));
-    return stats.onFrame(frame.header, frame.jpeg.length, receiveUs) ? stats : undefined;
+    return stats.onFrame(frame.header, frame.jpeg.length, receiveUs, clock) ? stats : undefined;
   }
 
   private retire(topic: string): void {
@@ -99,7 +102,7 @@ export class ReceiverStats {
     retired.skipped += stats.skipped;
     retired.duplicates += stats.duplicates;
     retired.saved += stats.saved;
-    retired.latency.add(stats.latency);
+    retired.latency.add(stats.reportedLatency(true).histogram);
   }
 
   onRejected(reason: RejectReason): void {
@@ -110,7 +113,7 @@ export class ReceiverStats {
   /** Since the previous live() call for latency; over the trailing window for rates. */
   live(nowMs: number): ReceiverSummary {
     const summary = this.summarise(nowMs, false);
-    for (const stats of this.streams.values()) stats.recentLatency.reset();
+    for (const stats of this.streams.values()) stats.resetRecentLatency();
     return summary;
   }
 
@@ -125,7 +128,7 @@ export class ReceiverStats {
     let { frames, bytes, dropped, skipped, duplicates, saved } = this.retired;
     let fps = 0, bytesPerSecond = 0;
     for (const [topic, stats] of [...this.streams].sort(([a], [b]) => a.localeCompare(b))) {
-      const s = stats.summary(nowMs, final ? stats.latency : stats.recentLatency, final);
+      const s = stats.summary(nowMs, stats.reportedLatency(final).histogram, final);
       streams[topic] = s;
       frames += s.frames;
       bytes += s.bytes;
@@ -136,7 +139,8 @@ export class ReceiverStats {
       duplicates += s.duplicates;
       saved += s.saved;
     }
-    const latency = LatencyHistogram.merged([...(final ? [this.retired.latency] : []), ...[...this.streams.values()].map((s) => (final ? s.latency : s.recentLatency))]);
+    const reported = [...this.streams.values()].map((s) => s.reportedLatency(final));
+    const latency = LatencyHistogram.merged([...(final ? [this.retired.latency] : []), ...reported.map((r) => r.histogram)]);
     return {
       frames,
       fps: round2(fps),
@@ -144,6 +148,7 @@ export class ReceiverStats {
       bytesPerSecond: Math.round(bytesPerSecond),
       latencyMs: latency.percentilesMs(),
       latencyFrames: latency.count,
+      latencyCorrected: latency.count > 0 && reported.every((r) => r.corrected || r.histogram.count === 0),
       dropped,
       skipped,
       duplicates,

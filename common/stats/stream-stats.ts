@@ -2,6 +2,7 @@ import { LatencyHistogram, type Percentiles } from './latency-histogram';
 import { RateWindow } from './rate-window';
 import { SequenceTracker } from './sequence-tracker';
 import type { FrameHeader } from '../wire/protocol';
+import type { ClockEstimate } from './clock-offset';
 
 export interface StreamSummary {
   frames: number;
@@ -22,6 +23,17 @@ export interface StreamSummary {
   duplicates: number;
   /** Milliseconds since the newest frame arrived; null before the first. */
   lastFrameAgeMs: number | null;
+  /**
+   * latencyMs is corrected by the measured clock offset (docs/protocol.md, "Clock offsets"); false:
+   * it is receive time − capture time across two clocks, as good as their sync.
+   */
+  latencyCorrected: boolean;
+  /** The sender's clock minus this receiver's, ms, as the newest frame knew it; null: not measured. */
+  clockOffsetMs: number | null;
+  /** The offset is within ± this, ms: half the minimum round trip (plus drift since); null: not measured. */
+  clockUncertaintyMs: number | null;
+  /** Steps of the sender's clock detected. */
+  clockSteps: number;
 }
 
 /** What one receiver knows about one stream (topic). */
@@ -43,6 +55,14 @@ export class StreamStats {
   readonly latency = new LatencyHistogram();
   /** Latency since the last live report; reset by the reporter. */
   readonly recentLatency = new LatencyHistogram();
+  /**
+   * Frames that came with no clock offset (docs/protocol.md, "Clock offsets") go here, raw, instead:
+   * a stream's figures are its corrected ones as soon as it has any, never a mix of both.
+   */
+  readonly uncorrectedLatency = new LatencyHistogram();
+  readonly recentUncorrectedLatency = new LatencyHistogram();
+  /** The newest frame's clock estimate. */
+  clock: ClockEstimate | undefined;
 
   constructor(rateWindowMs: number) {
     this.rate = new RateWindow(rateWindowMs);
@@ -52,7 +72,7 @@ export class StreamStats {
    * Counts a frame, or discards it as a repeat (returns false): within one session, a seq that is
    * not above the last accepted one was seen before, e.g. a hub's last-frame cache sent it again.
    */
-  onFrame(header: FrameHeader, bytes: number, receiveUs: number): boolean {
+  onFrame(header: FrameHeader, bytes: number, receiveUs: number, clock?: ClockEstimate): boolean {
     const step = this.sequence.accept(header.session, header.seq);
     if (!step) {
       this.duplicates++;
@@ -69,13 +89,28 @@ export class StreamStats {
     // capture_us 0: the source gave no capture time (imagezmq), so there is no latency to record.
     // A replay's capture_us is hours old (its original capture time): its latency is from send_us.
     const sinceUs = header.replay ? header.sendUs : header.captureUs;
+    this.clock = clock;
     if (sinceUs !== 0) {
-      const latencyUs = receiveUs - sinceUs;
-      this.latency.recordMicros(latencyUs);
-      this.recentLatency.recordMicros(latencyUs);
+      // Capture (or send) time moved onto this receiver's clock: + (sender's clock − ours).
+      const latencyUs = receiveUs - sinceUs + (clock?.offsetUs ?? 0);
+      (clock ? this.latency : this.uncorrectedLatency).recordMicros(latencyUs);
+      (clock ? this.recentLatency : this.recentUncorrectedLatency).recordMicros(latencyUs);
     }
     this.rate.record(receiveUs / 1000, bytes);
     return true;
+  }
+
+  /** The latency to report, whole run (final) or since the last reset: corrected if there is any. */
+  reportedLatency(final: boolean): { histogram: LatencyHistogram; corrected: boolean } {
+    const corrected = final ? this.latency : this.recentLatency;
+    const raw = final ? this.uncorrectedLatency : this.recentUncorrectedLatency;
+    return corrected.count > 0 || raw.count === 0 ? { histogram: corrected, corrected: corrected.count > 0 } : { histogram: raw, corrected: false };
+  }
+
+  /** Starts the next live interval's latency. */
+  resetRecentLatency(): void {
+    this.recentLatency.reset();
+    this.recentUncorrectedLatency.reset();
   }
 
   /** When the newest frame arrived, epoch µs; undefined before the first. */
@@ -93,7 +128,7 @@ export class StreamStats {
    * Live view: fps and bytes/s over the trailing window, latency since the last reset of `latency`.
    * Final view (final = true): fps averaged over the whole run.
    */
-  summary(nowMs: number, latency: LatencyHistogram = this.latency, final = false): StreamSummary {
+  summary(nowMs: number, latency: LatencyHistogram = this.reportedLatency(true).histogram, final = false): StreamSummary {
     const windowed = this.rate.rates(nowMs);
     const perSecond = final ? this.averageFps() : windowed.perSecond;
     const bytesPerSecond = final ? (this.bytes / Math.max(1, this.frames)) * perSecond : windowed.bytesPerSecond;
@@ -111,6 +146,10 @@ export class StreamStats {
       sessions: this.sessions,
       duplicates: this.duplicates,
       lastFrameAgeMs: this.firstReceiveUs === undefined ? null : Math.max(0, Math.round(nowMs - this.lastReceiveUs / 1000)),
+      latencyCorrected: latency === this.latency || latency === this.recentLatency ? latency.count > 0 : false,
+      clockOffsetMs: this.clock ? Math.round(this.clock.offsetUs) / 1000 : null,
+      clockUncertaintyMs: this.clock ? Math.round(this.clock.uncertaintyUs) / 1000 : null,
+      clockSteps: this.clock?.steps ?? 0,
     };
   }
 }

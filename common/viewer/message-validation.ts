@@ -68,6 +68,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
       return { type: 'disconnect', requestId: wholeNumber(value.requestId, 'requestId'), connectionId: shortString(value.connectionId, 'connectionId', 64) };
     case 'displayed':
       return { type: 'displayed', key: shortString(value.key, 'key', 160), ticket: wholeNumber(value.ticket, 'ticket') };
+    case 'clock':
+      return { type: 'clock', t1: wholeNumber(value.t1, 't1') };
     default:
       throw new InvalidMessageError(`unknown message type ${JSON.stringify(value.type)}`);
   }

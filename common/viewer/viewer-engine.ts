@@ -213,8 +213,8 @@ export class ViewerEngine {
         connection.stats.onRejected(received.error.reason);
         continue;
       }
-      const { frame, receiveUs } = received;
-      if (!connection.stats.onFrame(frame, receiveUs)) continue;
+      const { frame, receiveUs, clock } = received;
+      if (!connection.stats.onFrame(frame, receiveUs, clock)) continue;
       const stream = this.stream(connection, frame.topic);
       stream.lastReceiveMs = Date.now();
       const ticket = stream.nextTicket++;
@@ -236,6 +236,8 @@ export class ViewerEngine {
           width: header.width,
           height: header.height,
           ...(stream.results && { result: stream.results.newest }),
+          clockOffsetUs: clock ? Math.round(clock.offsetUs) : null,
+          clockUncertaintyUs: clock ? Math.round(clock.uncertaintyUs) : null,
         },
       };
       const now = stream.toScreen.offer(delivery);

@@ -100,20 +100,30 @@ export interface FrameMeta {
   height: number;
   /** The stream's newest result (with a results endpoint), drawn over this frame. */
   result?: ResultOverlay;
+  /**
+   * The sender's clock minus the receiving process's, µs, as measured on the wire (docs/protocol.md,
+   * "Clock offsets"), and the ± bound on it; null: not measured, so latency from captureUs is uncorrected.
+   */
+  clockOffsetUs: number | null;
+  clockUncertaintyUs: number | null;
 }
 
 /** Renderer -> backend. */
 export type ClientMessage =
   | { type: 'connect'; requestId: number; request: ConnectRequest }
   | { type: 'disconnect'; requestId: number; connectionId: string }
-  | { type: 'displayed'; key: string; ticket: number };
+  | { type: 'displayed'; key: string; ticket: number }
+  /** A page's clock probe, its clock in epoch µs (docs/protocol.md, "Clock offsets": the browser page). */
+  | { type: 'clock'; t1: number };
 
 /** Backend -> renderer, as JSON text (frames travel separately, as binary). */
 export type ServerMessage =
   | { type: 'settings'; settings: ViewerSettings }
   | { type: 'status'; update: StatusUpdate }
   | { type: 'reply'; requestId: number; ok: true; connection?: ConnectionStatus }
-  | { type: 'reply'; requestId: number; ok: false; error: string };
+  | { type: 'reply'; requestId: number; ok: false; error: string }
+  /** The answer to a page's clock probe: t2 when it arrived, t3 when answered, on the server's clock. */
+  | { type: 'clock'; t1: number; t2: number; t3: number };
 
 /** Names of the Electron IPC channels, one per bridge function. */
 export const IPC = {

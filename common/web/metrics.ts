@@ -85,6 +85,36 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     },
   });
   new Gauge({
+    name: 'zerocam_latency_corrected',
+    help: "1 if a stream's latency is corrected by its sender's clock offset measured on the wire (docs/protocol.md, \"Clock offsets\"), 0 if it spans two unsynchronised clocks.",
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of streams()) this.set({ topic: s.topic }, s.latencyCorrected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'zerocam_clock_offset_seconds',
+    help: "A stream's sender clock minus this process's, as measured on the wire; absent when not measured.",
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of streams()) if (s.clockOffsetMs !== null) this.set({ topic: s.topic }, s.clockOffsetMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'zerocam_clock_uncertainty_seconds',
+    help: 'The clock offset is within plus or minus this: half the minimum round trip, plus drift since.',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of streams()) if (s.clockUncertaintyMs !== null) this.set({ topic: s.topic }, s.clockUncertaintyMs / 1000);
+    },
+  });
+  new Gauge({
     name: 'zerocam_frames_per_second',
     help: 'Frame rate per stream over the last seconds.',
     labelNames: ['topic'],

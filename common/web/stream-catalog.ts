@@ -4,6 +4,7 @@ import type { Frame } from '../wire/protocol';
 import { ReceiverStats } from '../stats/receiver-stats';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from '../stats/stream-bounds';
 import { compactFrame } from './compact-frame';
+import type { ClockEstimate } from '../stats/clock-offset';
 
 /** The newest frame of one stream, with the message parts it arrived in (to send on unchanged). */
 export interface CachedFrame {
@@ -25,6 +26,11 @@ export interface StreamInfo {
   fps: number;
   bytesPerSecond: number;
   latencyMs: { p50: number; p99: number };
+  /** latencyMs is corrected by the measured offset of the sender's clock (docs/protocol.md, "Clock offsets"). */
+  latencyCorrected: boolean;
+  /** The sender's clock minus this process's, ms, and the ± bound on it; null when not measured. */
+  clockOffsetMs: number | null;
+  clockUncertaintyMs: number | null;
   /** Wall-clock time of the newest frame, ISO 8601. */
   lastFrameTime: string;
   lastFrameAgeMs: number;
@@ -68,8 +74,8 @@ export class StreamCatalog {
   }
 
   /** Counts the frame and caches it; false (and nothing cached) for a repeat (docs/protocol.md). */
-  add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number): boolean {
-    if (!this.stats.onFrame(frame, receiveUs)) return false;
+  add(frame: Frame, parts: readonly Buffer[] | undefined, receiveUs: number, clock?: ClockEstimate): boolean {
+    if (!this.stats.onFrame(frame, receiveUs, clock)) return false;
     const cached = { ...compactFrame(frame, parts), receiveUs };
     this.newest.set(frame.topic, cached);
     for (const listener of this.listeners.get(frame.topic) ?? []) listener(cached);
@@ -151,6 +157,9 @@ export class StreamCatalog {
         fps: s.fps,
         bytesPerSecond: s.bytesPerSecond,
         latencyMs: { p50: s.latencyMs.p50, p99: s.latencyMs.p99 },
+        latencyCorrected: s.latencyCorrected,
+        clockOffsetMs: s.clockOffsetMs,
+        clockUncertaintyMs: s.clockUncertaintyMs,
         lastFrameTime: new Date(nowMs - age).toISOString(),
         lastFrameAgeMs: age,
         frames: s.frames,

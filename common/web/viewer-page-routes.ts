@@ -5,6 +5,8 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CurveKeyPair } from '../sockets/curve-keys';
 import { DEFAULTS } from '../defaults';
+import { nowMicros } from '../clock';
+
 import { describeError, InvalidMessageError, LimitError, RefusedEndpointError } from '../errors';
 import { BASE_HEADERS, isReadMethod, type HttpRoutes } from './http-server';
 import type { Logger } from '../log';
@@ -13,6 +15,9 @@ import { parseClientMessage } from '../viewer/message-validation';
 import type { StreamLimits } from '../stats/stream-bounds';
 import { ViewerEngine } from '../viewer/viewer-engine';
 import type { ClientMessage, ServerMessage, ViewerSettings } from '../viewer/viewer-messages';
+
+/** A page probes its clock every 500 ms; answers come no closer together than this. */
+const CLOCK_ANSWER_GAP_US = 100_000;
 
 /** The viewer page on zerocam's HTTP server: `zerocam-viewer --web`, and the hub's `--http`. */
 export interface ViewerUiOptions {
@@ -124,7 +129,9 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
     status: (update) => send({ type: 'status', update }),
   }, { curveKey: options.curveKey, log: options.log, streamLimits: options.streamLimits });
   let invalidMessages = 0;
+  let lastClockAnswerUs = -Infinity;
   ws.on('message', (data, isBinary) => {
+    const arrivedUs = nowMicros();
     let message: ClientMessage;
     try {
       if (isBinary) throw new InvalidMessageError('binary messages are not accepted');
@@ -137,9 +144,15 @@ function serveFeed(ws: WebSocket, options: ViewerUiOptions): void {
       }
       return;
     }
-    void handle(message);
+    // A clock probe is answered at once, not behind a connect: its round trip is its accuracy. At
+    // most one per CLOCK_ANSWER_GAP_US: a page that floods probes gets no more answers than that.
+    if (message.type !== 'clock') void handle(message);
+    else if (arrivedUs - lastClockAnswerUs >= CLOCK_ANSWER_GAP_US) {
+      lastClockAnswerUs = arrivedUs;
+      send({ type: 'clock', t1: message.t1, t2: arrivedUs, t3: nowMicros() });
+    }
   });
-  const handle = async (message: ClientMessage): Promise<void> => {
+  const handle = async (message: Exclude<ClientMessage, { type: 'clock' }>): Promise<void> => {
     switch (message.type) {
       case 'displayed':
         engine.displayed(message.key, message.ticket);

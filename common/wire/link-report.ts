@@ -8,7 +8,8 @@ import { isValidTopic } from './protocol';
  *   offset size  field
  *   0      4     magic 'ZCLR' (its first byte is neither 0 nor 1, so XPUB never takes it for a subscription)
  *   4      1     version 1
- *   5      3     reserved, 0
+ *   5      3     probe: u24, a clock probe the receiver asks PUB senders to echo (docs/protocol.md,
+ *                 "Clock offsets"); 0 = none. Version-1 readers ignore these bytes (they were reserved).
  *   8      4     receiver: u32 chosen at random by the receiver, the same in all its reports
  *   12     8     session of the stream the counts are for
  *   20     8     frames: frames of that session accepted so far
@@ -25,6 +26,8 @@ export interface LinkReport {
   frames: number;
   bytes: number;
   dropped: number;
+  /** A clock probe, 1 to 2^24 − 1, that the receiver asks to be echoed; absent = none (0 on the wire). */
+  probe?: number;
 }
 
 export const LINK_REPORT_MAGIC = Buffer.from('ZCLR', 'ascii');
@@ -38,6 +41,9 @@ export function encodeLinkReport(report: LinkReport): Buffer {
   const message = Buffer.alloc(FIXED_BYTES + topic.length);
   LINK_REPORT_MAGIC.copy(message, 0);
   message.writeUInt8(LINK_REPORT_VERSION, 4);
+  const probe = report.probe ?? 0;
+  if (!Number.isInteger(probe) || probe < 0 || probe > 0xff_ffff) throw new LinkReportError(`clock probe ${probe} is outside 0 to 2^24 − 1`);
+  message.writeUIntLE(probe, 5, 3);
   message.writeUInt32LE(report.receiver >>> 0, 8);
   message.writeBigUInt64LE(BigInt(report.session), 12);
   message.writeBigUInt64LE(BigInt(report.frames), 20);
@@ -64,5 +70,8 @@ export function decodeLinkReport(message: Buffer): LinkReport {
   };
   const topic = message.toString('latin1', FIXED_BYTES);
   if (!isValidTopic(topic)) throw new LinkReportError('link report topic is empty, too long or outside the alphabet');
-  return { receiver: message.readUInt32LE(8), session: u53(12), frames: u53(20), bytes: u53(28), dropped: u53(36), topic };
+  const report: LinkReport = { receiver: message.readUInt32LE(8), session: u53(12), frames: u53(20), bytes: u53(28), dropped: u53(36), topic };
+  const probe = message.readUIntLE(5, 3);
+  if (probe !== 0) report.probe = probe;
+  return report;
 }

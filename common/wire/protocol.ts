@@ -51,10 +51,34 @@ export interface FrameHeader {
    * the frame's original capture time, so latency is measured from sendUs. Absent = false.
    */
   replay?: boolean;
+  /**
+   * The clock field: flags bits 1-3 and the reserved u32 (docs/protocol.md, "Clock offsets").
+   * Absent: reserved is 0 and those bits are clear. Receivers that do not know them ignore both.
+   */
+  clock?: ClockField;
+}
+
+/**
+ * What the reserved u32 carries, at most one per frame:
+ * - echo (flags bit 1): a receiver's clock probe (from its link report), 1 to 2^24 − 1, echoed by a PUB sender;
+ * - hold (bit 2): µs from that probe's arrival at the sender to send_us of the previous frame (seq − 1);
+ * - reply-rtt (bit 3): REQ senders: µs from send_us of the previous frame (seq − 1) to its reply's arrival.
+ */
+export interface ClockField {
+  kind: 'echo' | 'hold' | 'reply-rtt';
+  value: number;
 }
 
 /** Bits of the header's flags byte. Receivers ignore bits they do not know. */
-export const FLAGS = { replay: 0x01 } as const;
+export const FLAGS = { replay: 0x01, clockEcho: 0x02, clockHold: 0x04, clockReplyRtt: 0x08 } as const;
+const CLOCK_FLAGS = { echo: FLAGS.clockEcho, hold: FLAGS.clockHold, 'reply-rtt': FLAGS.clockReplyRtt } as const;
+/** Largest clock probe: link reports carry it in 3 bytes. */
+export const MAX_CLOCK_PROBE = 0xff_ffff;
+
+function clockFieldIsValid(field: ClockField): boolean {
+  const max = field.kind === 'echo' ? MAX_CLOCK_PROBE : 0xffff_ffff;
+  return Number.isInteger(field.value) && field.value >= (field.kind === 'echo' ? 1 : 0) && field.value <= max;
+}
 
 export interface Frame {
   topic: string;
@@ -84,10 +108,11 @@ export function encodeHeader(header: FrameHeader): Buffer {
   buf.writeUInt8(PROTOCOL_VERSION, OFFSET.version);
   buf.writeUInt8(CODECS[header.codec], OFFSET.codec);
   buf.writeUInt8(header.quality, OFFSET.quality);
-  buf.writeUInt8(header.replay ? FLAGS.replay : 0, OFFSET.flags);
+  const clock = header.clock && clockFieldIsValid(header.clock) ? header.clock : undefined;
+  buf.writeUInt8((header.replay ? FLAGS.replay : 0) | (clock ? CLOCK_FLAGS[clock.kind] : 0), OFFSET.flags);
   buf.writeUInt16LE(header.width, OFFSET.width);
   buf.writeUInt16LE(header.height, OFFSET.height);
-  buf.writeUInt32LE(0, OFFSET.reserved);
+  buf.writeUInt32LE(clock?.value ?? 0, OFFSET.reserved);
   buf.writeBigUInt64LE(BigInt(header.session), OFFSET.session);
   buf.writeBigUInt64LE(BigInt(header.seq), OFFSET.seq);
   buf.writeBigUInt64LE(BigInt(header.captureUs), OFFSET.captureUs);
@@ -156,8 +181,19 @@ export function decodeFrame(parts: readonly Buffer[], limits: DecodeLimits): Fra
   }
 
   const decoded: FrameHeader = { session, seq, captureUs, sendUs, width, height, codec: 'jpeg', quality };
-  if (header.readUInt8(OFFSET.flags) & FLAGS.replay) decoded.replay = true;
+  const flags = header.readUInt8(OFFSET.flags);
+  if (flags & FLAGS.replay) decoded.replay = true;
+  const clock = decodeClockField(flags, header.readUInt32LE(OFFSET.reserved));
+  if (clock) decoded.clock = clock;
   return { topic, header: decoded, jpeg };
+}
+
+/** The clock field of a header, if exactly one clock bit is set and its value is in range; otherwise none (never a reject). */
+function decodeClockField(flags: number, reserved: number): ClockField | undefined {
+  const kinds = (Object.keys(CLOCK_FLAGS) as ClockField['kind'][]).filter((kind) => flags & CLOCK_FLAGS[kind]);
+  if (kinds.length !== 1) return undefined;
+  const field: ClockField = { kind: kinds[0]!, value: reserved };
+  return clockFieldIsValid(field) ? field : undefined;
 }
 
 /**

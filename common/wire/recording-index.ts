@@ -29,6 +29,16 @@ export interface IndexEntry {
   frame?: number;
   /** Segments only: the frame's presentation time in the segment, µs from its start. */
   ptsUs?: number;
+  /**
+   * Only where the sender's clock offset was measured (docs/protocol.md, "Clock offsets"): the
+   * capture-to-receive latency, µs, corrected by clockOffsetUs (the sender's clock minus the
+   * receiver's, ± clockUncertaintyUs), and latencyCorrected true. Absent: the latency is receiveUs −
+   * captureUs, across two clocks, uncorrected. captureUs itself is always the sender's, raw.
+   */
+  latencyUs?: number;
+  latencyCorrected?: boolean;
+  clockOffsetUs?: number;
+  clockUncertaintyUs?: number;
 }
 
 /** A directory that is not a recording, or an index or file that does not match it: one line, exit 2. */

@@ -34,6 +34,8 @@ export class StreamTile {
   private current: { meta: FrameMeta; jpeg: Uint8Array } | undefined;
   /** The newest frame painted was a replay: the badge says REPLAY instead of LIVE. */
   private replay = false;
+  /** The newest frame's clock offset (docs/protocol.md, "Clock offsets"); undefined: latency uncorrected. */
+  private clock: { offsetUs: number; uncertaintyUs: number } | undefined;
   private decodeErrors = 0;
   private disposed = false;
 
@@ -102,7 +104,7 @@ export class StreamTile {
       s && s.width ? `${s.width}×${s.height}` : '',
       `recv ${(s?.receivedFps ?? 0).toFixed(1)} fps`,
       `shown ${fps.toFixed(1)} fps`,
-      latency ? `latency p50 ${latency.p50.toFixed(1)} · p99 ${latency.p99.toFixed(1)} ms` : 'latency –',
+      latency ? `latency p50 ${latency.p50.toFixed(1)} · p99 ${latency.p99.toFixed(1)} ms ${this.clock ? `(clock ±${(this.clock.uncertaintyUs / 1000).toFixed(2)} ms)` : '(uncorrected)'}` : 'latency –',
       `${(((s?.bytesPerSecond ?? 0) * 8) / 1e6).toFixed(1)} Mbit/s`,
       `dropped ${s?.dropped ?? 0} · skipped ${s?.skipped ?? 0}`,
       s?.results
@@ -115,6 +117,9 @@ export class StreamTile {
     this.element.dataset.latencyP50 = latency ? latency.p50.toFixed(2) : '';
     this.element.dataset.latencyP99 = latency ? latency.p99.toFixed(2) : '';
     this.element.dataset.resultsPerSecond = s?.results ? s.results.perSecond.toFixed(2) : '';
+    this.element.dataset.latencyCorrected = String(this.clock !== undefined);
+    this.element.dataset.clockOffsetMs = this.clock ? (this.clock.offsetUs / 1000).toFixed(3) : '';
+    this.element.dataset.clockUncertaintyMs = this.clock ? (this.clock.uncertaintyUs / 1000).toFixed(3) : '';
     drawSparkline(this.sparkline, this.stats.history(now, SPARKLINE_SPAN_MS), now, SPARKLINE_SPAN_MS);
   }
 
@@ -133,8 +138,10 @@ export class StreamTile {
     // Latency is taken as the frame is drawn for the next paint, not when it arrived.
     // capture_us 0: no capture time (imagezmq), so the latency is unknown, not a number. A replay's
     // capture time is its original one, hours ago: its latency counts from when it was sent.
+    // The capture time is on the sender's clock: moved onto ours by the offset measured on the wire, if any.
     const sinceUs = meta.replay ? meta.sendUs : meta.captureUs;
-    this.stats.record(performance.now(), sinceUs === 0 ? undefined : (nowUs() - sinceUs) / 1000);
+    this.stats.record(performance.now(), sinceUs === 0 ? undefined : (nowUs() - sinceUs + (meta.clockOffsetUs ?? 0)) / 1000);
+    this.clock = meta.clockOffsetUs === null ? undefined : { offsetUs: meta.clockOffsetUs, uncertaintyUs: meta.clockUncertaintyUs ?? 0 };
     this.replay = meta.replay;
     this.current = { meta, jpeg };
     this.element.dataset.displayed = String(this.stats.displayed);

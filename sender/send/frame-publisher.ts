@@ -3,6 +3,8 @@ import { DEFAULTS, type SenderPattern, type Wire } from '../../common/defaults';
 import { encodeImagezmqJpeg } from '../../common/wire/imagezmq-protocol';
 import { encodeFrame, encodeTopic, type FrameHeader } from '../../common/wire/protocol';
 import { Audience } from './audience';
+import { ClockEchoes } from './clock-echoes';
+import { nowMicros } from '../../common/clock';
 import { isLinkReport } from '../../common/wire/link-report';
 import { LinkMonitor } from '../../common/sockets/link-monitor';
 import { openSecuredSocket, type SocketSecurityOptions } from '../../common/sockets/curve-security';
@@ -43,6 +45,8 @@ export class FramePublisher {
   readonly session: number;
   /** PUB: what the receivers' links carry, from their link reports; nothing for PUSH. */
   readonly links: LinkMonitor | undefined;
+  /** PUB: answers the clock probes in the receivers' link reports. */
+  private readonly echoes = new ClockEchoes();
   private constructor(
     private readonly socket: zmq.XPublisher | zmq.Push,
     readonly topic: string,
@@ -89,7 +93,7 @@ export class FramePublisher {
 
   /** Sends one frame. Resolves true if it was queued, false if it was skipped because no peer had room. */
   async sendJpg(frame: OutgoingFrame, jpeg: Buffer, sendUs: number): Promise<boolean> {
-    const parts = this.wire === 'imagezmq' ? encodeImagezmqJpeg(this.topic, jpeg) : encodeFrame(this.topicPart, { ...frame, session: this.session, sendUs }, jpeg);
+    const parts = this.wire === 'imagezmq' ? encodeImagezmqJpeg(this.topic, jpeg) : encodeFrame(this.topicPart, { ...frame, session: this.session, sendUs, clock: this.echoes.next(sendUs) }, jpeg);
     try {
       await this.socket.send(parts);
       return true;
@@ -118,7 +122,11 @@ export class FramePublisher {
     try {
       for await (const [message] of socket) {
         if (!message) continue;
-        if (isLinkReport(message)) links.onMessage(message, performance.now());
+        if (isLinkReport(message)) {
+          const arrivedUs = nowMicros();
+          const report = links.onMessage(message, performance.now());
+          if (report?.probe !== undefined) this.echoes.onProbe(report.receiver, report.probe, arrivedUs);
+        }
         else this.audience.onSubscriptionMessage(message);
       }
     } catch (error) {

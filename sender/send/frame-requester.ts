@@ -5,7 +5,7 @@ import { DEFAULTS, type Wire } from '../../common/defaults';
 import { UsageError } from '../../common/errors';
 import { encodeImagezmqJpeg } from '../../common/wire/imagezmq-protocol';
 import type { OutgoingFrame } from './frame-publisher';
-import { encodeFrame, encodeTopic } from '../../common/wire/protocol';
+import { encodeFrame, encodeTopic, type ClockField } from '../../common/wire/protocol';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../../common/sockets/curve-security';
 import { COMMON_SOCKET_OPTIONS } from '../../common/sockets/socket-options';
 
@@ -55,6 +55,8 @@ export class FrameRequester {
   private readonly flow = new NewestWaits<Waiting>((skipped) => skipped.settle('skipped'));
   private inOutage = false;
   private nextSeq = 0;
+  /** The last frame answered: its round trip goes out with the next frame (docs/protocol.md, "Clock offsets"). */
+  private lastReply: { seq: number; sendUs: number; roundTripUs: number } | undefined;
   private closed = false;
   private readonly topicPart: Buffer;
   private readonly idleWaiters: Array<() => void> = [];
@@ -123,16 +125,19 @@ export class FrameRequester {
   }
 
   private async request(frame: Omit<OutgoingFrame, 'seq'>, jpeg: Buffer): Promise<RequestOutcome> {
+    const sendUs = nowMicros();
+    const seq = this.nextSeq;
     const parts =
       this.options.wire === 'imagezmq'
         ? encodeImagezmqJpeg(this.options.topic, jpeg)
-        : encodeFrame(this.topicPart, { ...frame, seq: this.nextSeq, session: this.session, sendUs: nowMicros() }, jpeg);
+        : encodeFrame(this.topicPart, { ...frame, seq: this.nextSeq, session: this.session, sendUs, clock: this.replyRoundTrip(sendUs) }, jpeg);
     const socket = this.secured.socket;
     let reply: Buffer[];
     try {
       await socket.send(parts);
       if (this.options.wire === 'zerocam') this.nextSeq++;
       reply = await socket.receive();
+      this.lastReply = { seq, sendUs, roundTripUs: nowMicros() - sendUs };
     } catch {
       if (this.closed) return 'closed';
       // EAGAIN: no reply (or no peer to send to) in time. Anything else also leaves this REQ socket
@@ -149,6 +154,14 @@ export class FrameRequester {
   }
 
   /** Lazy Pirate: a REQ socket that missed a reply can neither send nor receive again. */
+  /** The clock field for frame nextSeq: the previous frame's round trip, if that frame was answered. */
+  private replyRoundTrip(sendUs: number): ClockField | undefined {
+    const last = this.lastReply;
+    this.lastReply = undefined;
+    if (!last || last.seq !== this.nextSeq - 1 || last.roundTripUs < 0 || last.roundTripUs > 0xffff_ffff || sendUs < last.sendUs) return undefined;
+    return { kind: 'reply-rtt', value: last.roundTripUs };
+  }
+
   private async reopen(): Promise<void> {
     this.options.onTimeout?.(!this.inOutage);
     this.inOutage = true;

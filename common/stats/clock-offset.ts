@@ -1,0 +1,123 @@
+/**
+ * NTP-style estimate of a peer's clock offset, from four-timestamp exchanges (docs/protocol.md,
+ * "Clock offsets"). Pure: no timers, no I/O; times are epoch microseconds, passed in.
+ *
+ * One exchange: t1 sent on the local clock, t2 received on the peer's, t3 answered on the peer's,
+ * t4 answer received on the local clock. With one-way delays d1 (there) and d2 (back), both ≥ 0:
+ *
+ *   offset = ((t2 − t1) + (t3 − t4)) / 2      the peer's clock minus ours, off by (d1 − d2) / 2
+ *   rtt    = (t4 − t1) − (t3 − t2)             = d1 + d2
+ *
+ * so the true offset lies within offset ± rtt/2 whatever the asymmetry. A queue on the way only
+ * makes rtt larger, so the estimate is the exchange of the recent window with the smallest
+ * rtt/2 + age × driftPpm (NTP's dispersion): the minimum-round-trip filter. Its uncertainty is that
+ * same figure: half the minimum round trip, grown by the drift the clocks may have had since.
+ *
+ * Steps: every exchange's interval [offset − rtt/2, offset + rtt/2] holds the true offset, so an
+ * exchange whose interval misses the estimate's proves the clock moved. `stepSamples` such
+ * exchanges in a row (not one: a single odd one may be a clock read interrupted) replace the window
+ * with themselves. Drift: the window is `windowMs` long, so the estimate follows a slowly drifting
+ * clock within that.
+ */
+export interface ClockSample {
+  /** When the exchange completed, local clock (t4). */
+  atUs: number;
+  /** Peer minus local. */
+  offsetUs: number;
+  /** Round trip, without the peer's hold. */
+  rttUs: number;
+}
+
+export interface ClockEstimate {
+  /** The peer's clock minus the local clock, µs: add it to a local time to get the peer's. */
+  offsetUs: number;
+  /** The true offset lies within offsetUs ± uncertaintyUs: half the minimum round trip, plus drift since. */
+  uncertaintyUs: number;
+  /** Exchanges in the window behind the estimate. */
+  samples: number;
+  /** Steps of the peer's clock detected so far. */
+  steps: number;
+}
+
+export interface ClockOffsetOptions {
+  /** Exchanges older than this are forgotten. Default 8 s. */
+  windowMs?: number;
+  /** At most this many exchanges are kept (memory bound). Default 64. */
+  maxSamples?: number;
+  /** How fast two clocks may drift apart, in parts per million; ages a sample's uncertainty. Default 50. */
+  driftPpm?: number;
+  /** Consecutive exchanges inconsistent with the estimate that make a step. Default 3. */
+  stepSamples?: number;
+  /** Slack added when judging consistency (timestamps taken in user space, not on the wire). Default 100 µs. */
+  toleranceUs?: number;
+}
+
+/** An exchange whose round trip is negative or longer than this is not an exchange: ignored. */
+const MAX_RTT_US = 10_000_000;
+
+export class ClockOffsetEstimator {
+  private samples: ClockSample[] = [];
+  private inconsistent: ClockSample[] = [];
+  private steps = 0;
+  private readonly windowUs: number;
+  private readonly maxSamples: number;
+  private readonly driftPerUs: number;
+  private readonly stepSamples: number;
+  private readonly toleranceUs: number;
+
+  constructor(options: ClockOffsetOptions = {}) {
+    this.windowUs = (options.windowMs ?? 8000) * 1000;
+    this.maxSamples = options.maxSamples ?? 64;
+    this.driftPerUs = (options.driftPpm ?? 50) / 1e6;
+    this.stepSamples = options.stepSamples ?? 3;
+    this.toleranceUs = options.toleranceUs ?? 100;
+  }
+
+  /** One exchange from its four timestamps (t1, t4 local; t2, t3 the peer's). Returns whether it was used. */
+  addExchange(t1: number, t2: number, t3: number, t4: number): boolean {
+    const rttUs = t4 - t1 - (t3 - t2);
+    if (![t1, t2, t3, t4].every(Number.isFinite) || t3 < t2 || t4 < t1 || rttUs < 0 || rttUs > MAX_RTT_US) return false;
+    this.add({ atUs: t4, offsetUs: (t2 - t1 + (t3 - t4)) / 2, rttUs });
+    return true;
+  }
+
+  add(sample: ClockSample): void {
+    this.expire(sample.atUs);
+    const current = this.estimate(sample.atUs);
+    if (current && Math.abs(sample.offsetUs - current.offsetUs) > sample.rttUs / 2 + current.uncertaintyUs + this.toleranceUs) {
+      this.inconsistent.push(sample);
+      if (this.inconsistent.length < this.stepSamples) return;
+      // The peer's clock (or ours) stepped: what came before describes a clock that no longer exists.
+      this.samples = this.inconsistent;
+      this.inconsistent = [];
+      this.steps++;
+      return;
+    }
+    // Consistent again: the odd ones were noise, and they still bound the offset, so keep them.
+    this.samples.push(...this.inconsistent, sample);
+    this.inconsistent = [];
+    if (this.samples.length > this.maxSamples) this.samples.splice(0, this.samples.length - this.maxSamples);
+  }
+
+  /** The estimate at local time `nowUs`, or undefined with no exchange in the window. */
+  estimate(nowUs: number): ClockEstimate | undefined {
+    let best: ClockSample | undefined;
+    let bestUncertainty = Infinity;
+    for (const sample of this.samples) {
+      if (sample.atUs < nowUs - this.windowUs) continue;
+      const uncertainty = sample.rttUs / 2 + Math.max(0, nowUs - sample.atUs) * this.driftPerUs;
+      if (uncertainty < bestUncertainty) {
+        best = sample;
+        bestUncertainty = uncertainty;
+      }
+    }
+    if (!best) return undefined;
+    return { offsetUs: best.offsetUs, uncertaintyUs: bestUncertainty, samples: this.samples.length, steps: this.steps };
+  }
+
+  private expire(nowUs: number): void {
+    const oldest = nowUs - this.windowUs;
+    if (this.samples.length > 0 && this.samples[0]!.atUs < oldest) this.samples = this.samples.filter((s) => s.atUs >= oldest);
+    this.inconsistent = this.inconsistent.filter((s) => s.atUs >= oldest);
+  }
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { nowMicros } from '../common/clock';
+import { ClockExchanges } from '../common/sockets/clock-exchanges';
+import { encodeLinkReport } from '../common/wire/link-report';
+import { decodeFrame, type ClockField, type Frame } from '../common/wire/protocol';
+import { ClockRelay } from '../hub/clock-relay';
+import { ClockEchoes } from '../sender/send/clock-echoes';
+import { structuredJpeg } from './helpers/media';
+
+const jpeg = structuredJpeg(8, 8);
+const frame = (seq: number, sendUs: number, clock?: ClockField, topic = 'cam', session = 1): Frame => ({
+  topic,
+  header: { session, seq, captureUs: sendUs - 1000, sendUs, width: 8, height: 8, codec: 'jpeg', quality: 80, ...(clock && { clock }) },
+  jpeg,
+});
+
+describe('clock exchanges between a receiver and a PUB sender (docs/protocol.md, "Clock offsets")', () => {
+  // The sender's clock is 5 s ahead; each way takes 200 µs.
+  const AHEAD = 5_000_000;
+
+  test('probe → echo → hold completes one exchange; the offset is within its uncertainty', () => {
+    const receiver = new ClockExchanges();
+    const sender = new ClockEchoes();
+    const t1 = 1e15;
+    const probe = receiver.probe(t1);
+    sender.onProbe(7, probe, t1 + 200 + AHEAD);
+    const sendA = t1 + 10_000 + AHEAD;
+    const echo = sender.next(sendA);
+    assert.deepEqual(echo, { kind: 'echo', value: probe });
+    assert.equal(receiver.onFrame(frame(10, sendA, echo), sendA - AHEAD + 200), undefined, 'no exchange until the hold');
+    const hold = sender.next(sendA + 33_000);
+    assert.deepEqual(hold, { kind: 'hold', value: 10_000 - 200 });
+    const estimate = receiver.onFrame(frame(11, sendA + 33_000, hold), sendA + 33_000 - AHEAD + 200);
+    assert.ok(estimate);
+    assert.ok(Math.abs(estimate.offsetUs - AHEAD) <= estimate.uncertaintyUs, JSON.stringify(estimate));
+    assert.equal(sender.next(sendA + 66_000), undefined, 'one echo per probe');
+  });
+
+  test('a lost frame between echo and hold, a foreign probe, another session: no exchange', () => {
+    const receiver = new ClockExchanges();
+    const probe = receiver.probe(1e15);
+    receiver.onFrame(frame(10, 1e15 + AHEAD + 5000, { kind: 'echo', value: probe }), 1e15 + 5200);
+    assert.equal(receiver.onFrame(frame(12, 1e15 + AHEAD + 9000, { kind: 'hold', value: 100 }), 1e15 + 9200), undefined);
+    receiver.onFrame(frame(20, 1e15 + AHEAD + 5000, { kind: 'echo', value: (probe % 0xff_fffe) + 1 }), 1e15 + 5200);
+    assert.equal(receiver.onFrame(frame(21, 1e15 + AHEAD + 9000, { kind: 'hold', value: 100 }), 1e15 + 9200), undefined);
+    receiver.onFrame(frame(30, 1e15 + AHEAD + 5000, { kind: 'echo', value: probe }), 1e15 + 5200);
+    assert.equal(receiver.onFrame(frame(31, 1e15 + AHEAD + 9000, { kind: 'hold', value: 100 }, 'cam', 2), 1e15 + 9200), undefined);
+  });
+
+  test('REQ: the next frame carries the round trip of the one answered before it', () => {
+    const receiver = new ClockExchanges();
+    const t1 = 1e15 + AHEAD; // the sender's clock
+    const first = frame(0, t1, { kind: 'reply-rtt', value: 0 });
+    receiver.onFrame(first, t1 - AHEAD + 200);
+    receiver.onReplied(first, t1 - AHEAD + 700);
+    const estimate = receiver.onFrame(frame(1, t1 + 33_000, { kind: 'reply-rtt', value: 1_100 }), t1 + 33_000 - AHEAD + 200);
+    assert.ok(estimate);
+    assert.ok(Math.abs(estimate.offsetUs - AHEAD) <= estimate.uncertaintyUs, JSON.stringify(estimate));
+    assert.equal(estimate.uncertaintyUs, 300);
+  });
+
+  test('bounded: probes and streams past the limits push out the oldest', () => {
+    const receiver = new ClockExchanges();
+    for (let i = 0; i < 10_000; i++) receiver.probe(1e15 + i);
+    for (let i = 0; i < 2_000; i++) receiver.onFrame(frame(0, 1e15, { kind: 'hold', value: 1 }, `cam${i}`), 1e15);
+    assert.ok(true);
+  });
+});
+
+describe('the hub answers viewers on the camera clock (ClockRelay)', () => {
+  const camera = { offsetUs: 2_000_000, uncertaintyUs: 300, samples: 3, steps: 0 };
+  const report = (probe: number): Buffer => encodeLinkReport({ receiver: 9, topic: 'cam', session: 1, frames: 1, bytes: 1, dropped: 0, probe });
+  const parts = (f: Frame): Buffer[] => [Buffer.from(f.topic), Buffer.alloc(48), f.jpeg];
+
+  test('no camera estimate, no answer; then the echo waits for a frame the camera sent after the probe arrived, and the hold follows', () => {
+    const relay = new ClockRelay();
+    const arrived = nowMicros(); // the relay forgets probes that waited over 4 s by its own clock
+    relay.onReport(report(42), arrived);
+    const early = frame(1, arrived + camera.offsetUs + 100);
+    assert.equal(relay.stamp(early, parts(early), undefined)[1]!.length, 48);
+    assert.deepEqual(relay.stamp(early, parts(early), camera), parts(early), 'sent before the probe surely arrived on the camera clock');
+    const a = frame(2, arrived + camera.offsetUs + 5_000);
+    const stampedA = relay.stamp(a, parts(a), camera);
+    assert.deepEqual(decodeFrame([...stampedA], { maxFrameBytes: 1 << 20 }).header.clock, { kind: 'echo', value: 42 });
+    assert.equal(stampedA[2], a.jpeg, 'the JPEG goes on as the buffer received');
+    const b = frame(3, arrived + camera.offsetUs + 38_000);
+    assert.deepEqual(decodeFrame([...relay.stamp(b, parts(b), camera)], { maxFrameBytes: 1 << 20 }).header.clock, { kind: 'hold', value: 5_000 - 300 });
+  });
+
+  test('garbage from viewers is ignored, never thrown', () => {
+    const relay = new ClockRelay();
+    relay.onReport(Buffer.from('ZCLRgarbage'));
+    relay.onReport(Buffer.alloc(0));
+  });
+});

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ClockOffsetEstimator } from '../common/stats/clock-offset';
+import { ReceiverStats } from '../common/stats/receiver-stats';
+import { StreamStats } from '../common/stats/stream-stats';
+import type { Frame, FrameHeader } from '../common/wire/protocol';
+
+/**
+ * One simulated exchange: the peer's clock reads local + offsetUs; `up` and `down` are the one-way
+ * delays, `hold` the peer's time between receiving and answering. Returns the four timestamps.
+ */
+function exchange(t1: number, offsetUs: number, up: number, down: number, hold = 100): [number, number, number, number] {
+  const t2 = t1 + up + offsetUs;
+  const t3 = t2 + hold;
+  const t4 = t1 + up + hold + down;
+  return [t1, t2, t3, t4];
+}
+
+describe('ClockOffsetEstimator', () => {
+  test('no exchange, no estimate; one exchange gives offset ± rtt/2', () => {
+    const clock = new ClockOffsetEstimator();
+    assert.equal(clock.estimate(1e12), undefined);
+    assert.ok(clock.addExchange(...exchange(1e12, 2_000_000, 300, 300)));
+    const estimate = clock.estimate(1e12 + 700);
+    assert.ok(estimate);
+    assert.equal(estimate.offsetUs, 2_000_000);
+    assert.ok(Math.abs(estimate.uncertaintyUs - 300) < 1, `${estimate.uncertaintyUs}`);
+  });
+
+  test('the minimum-round-trip filter: queueing in one direction does not bias the estimate', () => {
+    const clock = new ClockOffsetEstimator();
+    const offset = -1_500_000;
+    let t = 1e12;
+    // Mostly queued upstream (asymmetric: the naive mean would be off by half the queue).
+    for (let i = 0; i < 20; i++, t += 100_000) clock.addExchange(...exchange(t, offset, 200 + 20_000 * ((i * 7) % 5), 200));
+    clock.addExchange(...exchange(t, offset, 200, 200));
+    const estimate = clock.estimate(t + 1000);
+    assert.ok(estimate);
+    assert.ok(Math.abs(estimate.offsetUs - offset) <= estimate.uncertaintyUs, `${estimate.offsetUs} ± ${estimate.uncertaintyUs}`);
+    assert.ok(estimate.uncertaintyUs < 250, `${estimate.uncertaintyUs}`);
+  });
+
+  test('the true offset always lies within the uncertainty, whatever the asymmetry', () => {
+    const clock = new ClockOffsetEstimator();
+    let t = 1e12;
+    for (const [up, down] of [[5000, 10], [10, 5000], [3000, 3000]] as const) {
+      clock.addExchange(...exchange(t, 42_000, up, down));
+      t += 200_000;
+      const estimate = clock.estimate(t);
+      assert.ok(estimate && Math.abs(estimate.offsetUs - 42_000) <= estimate.uncertaintyUs);
+    }
+  });
+
+  test('rejects exchanges that cannot be (negative round trip, answered before received)', () => {
+    const clock = new ClockOffsetEstimator();
+    assert.equal(clock.addExchange(100, 50, 40, 200), false);
+    assert.equal(clock.addExchange(100, 50, 60, 90), false);
+    assert.equal(clock.addExchange(100, 1e9, 1e9 + 500, 200), false);
+    assert.equal(clock.addExchange(Number.NaN, 1, 2, 3), false);
+    assert.equal(clock.estimate(200), undefined);
+  });
+
+  test('a step of the peer clock is detected and the estimate re-converges after stepSamples exchanges', () => {
+    const clock = new ClockOffsetEstimator({ stepSamples: 3 });
+    let t = 1e12;
+    for (let i = 0; i < 10; i++, t += 500_000) clock.addExchange(...exchange(t, 2_000_000, 150, 150));
+    // One odd exchange is not a step.
+    clock.addExchange(...exchange(t, 3_000_000, 150, 150));
+    t += 500_000;
+    assert.equal(clock.estimate(t)?.offsetUs, 2_000_000);
+    clock.addExchange(...exchange(t, 2_000_000, 150, 150));
+    t += 500_000;
+    assert.equal(clock.estimate(t)?.steps, 0);
+    // The peer steps by +1 s: three exchanges later (1.5 s at two a second) the estimate follows.
+    for (let i = 0; i < 2; i++, t += 500_000) clock.addExchange(...exchange(t, 3_000_000, 150, 150));
+    assert.equal(clock.estimate(t)?.offsetUs, 2_000_000);
+    clock.addExchange(...exchange(t, 3_000_000, 400, 150));
+    const estimate = clock.estimate(t + 1000);
+    assert.ok(estimate);
+    assert.equal(estimate.steps, 1);
+    assert.equal(estimate.offsetUs, 3_000_000);
+    assert.equal(estimate.samples, 3);
+  });
+
+  test('a slow drift is followed: old exchanges age out of the window', () => {
+    const clock = new ClockOffsetEstimator({ windowMs: 8000 });
+    const ppm = 100; // far worse than any NTP-less crystal
+    let t = 1e12;
+    const start = t;
+    // A very good exchange first, then ordinary ones: the good one must not pin the estimate forever.
+    clock.addExchange(...exchange(t, 0, 10, 10));
+    for (let i = 0; i < 120; i++) {
+      t += 500_000;
+      clock.addExchange(...exchange(t, ((t - start) * ppm) / 1e6, 200, 200));
+    }
+    const estimate = clock.estimate(t);
+    const truth = ((t - start) * ppm) / 1e6;
+    assert.ok(estimate);
+    assert.ok(Math.abs(estimate.offsetUs - truth) <= estimate.uncertaintyUs + 8000 * ppm / 1000, `${estimate.offsetUs} vs ${truth}`);
+    assert.equal(estimate.steps, 0);
+    assert.ok(estimate.samples <= 17);
+  });
+
+  test('memory is bounded however many exchanges arrive', () => {
+    const clock = new ClockOffsetEstimator({ maxSamples: 64 });
+    let t = 1e12;
+    for (let i = 0; i < 10_000; i++, t += 10) clock.addExchange(...exchange(t, 5, 1, 1, 0));
+    assert.ok((clock.estimate(t)?.samples ?? 0) <= 64);
+  });
+});
+
+describe('StreamStats with clock offsets', () => {
+  const header = (seq: number, captureUs: number): FrameHeader => ({ session: 1, seq, captureUs, sendUs: captureUs, width: 8, height: 8, codec: 'jpeg', quality: 80 });
+
+  test('corrected latency = receive − capture + offset; frames before the first estimate never mix into it', () => {
+    const stats = new StreamStats(2000);
+    // The sender's clock is 2 s ahead: raw latency 2 s negative.
+    stats.onFrame(header(0, 12_002_000_000), 10, 12_000_003_000);
+    let summary = stats.summary(12_000_010);
+    assert.deepEqual([summary.latencyCorrected, summary.clockOffsetMs, summary.latencyMs.p50], [false, null, 0.001]);
+    const clock = { offsetUs: 2_000_000, uncertaintyUs: 150, samples: 1, steps: 0 };
+    stats.onFrame(header(1, 12_002_100_000), 10, 12_000_104_000, clock);
+    summary = stats.summary(12_000_110);
+    assert.deepEqual([summary.latencyCorrected, summary.clockOffsetMs, summary.clockUncertaintyMs], [true, 2000, 0.15]);
+    assert.ok(Math.abs(summary.latencyMs.p50 - 4) < 0.01, `${summary.latencyMs.p50}`); // the histogram keeps 3 digits
+  });
+
+  test("a receiver's figures are corrected only if every stream behind them is", () => {
+    const stats = new ReceiverStats(2000);
+    const frame = (topic: string, seq: number): Frame => ({ topic, header: header(seq, 1_000_000), jpeg: Buffer.alloc(4) });
+    stats.onFrame(frame('a', 0), 1_001_000, { offsetUs: 0, uncertaintyUs: 50, samples: 1, steps: 0 });
+    assert.equal(stats.live(2000).latencyCorrected, true);
+    stats.onFrame(frame('a', 1), 1_001_000, { offsetUs: 0, uncertaintyUs: 50, samples: 1, steps: 0 });
+    stats.onFrame(frame('b', 0), 1_001_000);
+    const live = stats.live(2000);
+    assert.equal(live.latencyCorrected, false);
+    assert.deepEqual([live.streams.a?.latencyCorrected, live.streams.b?.latencyCorrected], [true, false]);
+  });
+});
