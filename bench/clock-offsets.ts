@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IndexEntry } from '../common/wire/recording-index';
+import { freeTcpPort } from '../test/helpers/endpoints';
 import { table } from './markdown-table';
 
 /** Debian's libfaketime (apt package faketime; scripts/setup.sh installs it). */
@@ -40,15 +40,6 @@ interface StreamSummary {
 
 const fake = (spec: string): NodeJS.ProcessEnv => ({ ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: spec, DONT_FAKE_MONOTONIC: '1' });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port');
-  return address.port;
-}
-
 function run(program: 'sender' | 'receiver' | 'hub', args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   return spawn(process.execPath, [join(DIST, program, 'cli.js'), ...args], { env, stdio: ['ignore', 'ignore', 'ignore'] });
 }
@@ -80,17 +71,17 @@ async function measure(label: string, how: 'pub' | 'req' | 'hub', fakeSpec: stri
     const receiverEnv = receiverSpec ? fake(receiverSpec) : process.env;
     let receiver: ChildProcess;
     if (how === 'req') {
-      const port = await freePort();
+      const port = await freeTcpPort();
       receiver = run('receiver', ['--pattern', 'rep', '--bind', `tcp://127.0.0.1:${port}`, ...receiverArgs], receiverEnv);
       children.push(run('sender', ['--pattern', 'req', '--connect', `tcp://127.0.0.1:${port}`, '--topic', 'fake', ...SIZE, '--no-stats'], fake(fakeSpec)));
       children.push(run('sender', ['--pattern', 'req', '--connect', `tcp://127.0.0.1:${port}`, '--topic', 'truth', ...SIZE, '--no-stats']));
     } else if (how === 'pub') {
-      const [a, b] = [await freePort(), await freePort()];
+      const [a, b] = [await freeTcpPort(), await freeTcpPort()];
       children.push(run('sender', ['--bind', `tcp://127.0.0.1:${a}`, '--topic', 'fake', ...SIZE, '--no-stats'], fake(fakeSpec)));
       children.push(run('sender', ['--bind', `tcp://127.0.0.1:${b}`, '--topic', 'truth', ...SIZE, '--no-stats']));
       receiver = run('receiver', ['--connect', `tcp://127.0.0.1:${a},tcp://127.0.0.1:${b}`, ...receiverArgs], receiverEnv);
     } else {
-      const [senders, receivers] = [await freePort(), await freePort()];
+      const [senders, receivers] = [await freeTcpPort(), await freeTcpPort()];
       children.push(run('hub', ['--senders', `tcp://127.0.0.1:${senders}`, '--receivers', `tcp://127.0.0.1:${receivers}`]));
       children.push(run('sender', ['--connect', `tcp://127.0.0.1:${senders}`, '--topic', 'fake', ...SIZE, '--no-stats'], fake(fakeSpec)));
       children.push(run('sender', ['--connect', `tcp://127.0.0.1:${senders}`, '--topic', 'truth', ...SIZE, '--no-stats']));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describeError } from '../common/errors';
 import type { Logger } from '../common/log';
 import type { DecodedResult } from '../common/sockets/results-feed';
+import type { ResultHeader } from '../common/wire/result-protocol';
 
 export const RESULTS_FILE = 'results.jsonl';
 /** Frames whose saved file a result can be joined to: the newest this many saved. */
@@ -13,16 +14,9 @@ const PENDING_MAX = 256;
 const EXPECTED_MAX = 4096;
 
 /** One line of results.jsonl. */
-export interface ResultLine {
+export interface ResultLine extends ResultHeader {
   topic: string;
-  session: number;
-  seq: number;
-  captureUs: number;
-  processor: string;
-  worker: string;
-  processingMs: number;
-  /** When the hub had it (hub's clock) and when this recorder did (its own), epoch µs. */
-  resultUs: number;
+  /** When this recorder had it (its own clock), epoch µs; resultUs is the hub's. */
   receiveUs: number;
   /** The processor's JSON body. */
   result: Record<string, unknown>;
