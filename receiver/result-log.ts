@@ -10,7 +10,7 @@ export const RESULTS_FILE = 'results.jsonl';
 const SAVED_KEPT = 4096;
 /** Lines waiting for the disk; past it results are dropped and counted, never queued without bound. */
 const PENDING_MAX = 256;
-/** Frames on their way to the disk whose results wait for them; one per stream in the mailbox, and the one being saved. */
+/** Frames on their way to the disk whose results wait for them; those in the save queue and the ones written but not yet committed. */
 const EXPECTED_MAX = 4096;
 
 /** One line of results.jsonl. */
