@@ -73,7 +73,11 @@ export class GatewayRoutes {
     }
     if (path === '/metrics') {
       this.registry.metrics().then(
-        (text) => sendText(res, 200, text.trimEnd(), this.registry.contentType),
+        (text) => {
+          // Each scrape collects every value afresh; between scrapes, prom-client would keep the last one's series.
+          this.registry.resetMetrics();
+          sendText(res, 200, text.trimEnd(), this.registry.contentType);
+        },
         (error: unknown) => sendText(res, 500, `metrics failed: ${describeError(error)}`),
       );
       return true;
