@@ -2,7 +2,7 @@ import { DEFAULTS } from '../common/defaults';
 
 /**
  * What the hub's send queue per receiver needs for the streams it forwards now (#11). The hub's own
- * is fixed before its receivers' socket binds (common/frame-forwarder.ts says why), and with
+ * is fixed before its receivers' socket binds (hub/forwarder.ts says why), and with
  * `--hwm auto` it warns when the live streams need more than that.
  *
  * One pipe carries every stream a receiver takes, so it must hold a burst of one frame from each

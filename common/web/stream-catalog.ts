@@ -50,7 +50,7 @@ type FrameListener = (cached: CachedFrame) => void;
  * Every stream a process has seen: its stats and its newest frame (the ZeroMQ guide's last-value
  * cache). The hub's forwarder and the viewer's gateway fill it; HTTP routes read it and listen
  * for new frames. One frame per topic is kept, by reference, except that small ones are copied
- * (common/compact-frame.ts). Streams are those its stats track (--max-streams, --stream-ttl): a
+ * (common/web/compact-frame.ts). Streams are those its stats track (--max-streams, --stream-ttl): a
  * forgotten stream's frame goes with its stats.
  */
 export class StreamCatalog {
