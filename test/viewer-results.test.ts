@@ -39,4 +39,30 @@ describe('zerocam-viewer --web with --results', () => {
     assert.match(metrics, /brightness [\d.]+ results\/s · processing p50 [\d.]+ ms · age \d+ ms/);
     await screenshot(page, 'viewer-results');
   });
+
+  test('a results endpoint typed into the form draws results too, and the page remembers it with the connection', async (t) => {
+    const hub = await startWorkHub(t, []);
+    startWorker(t, hub, 'bright', ['--processor', BRIGHTNESS_PLUGIN]);
+    await joined(hub, 'bright');
+    const sender = new CliProcess('sender', ['--connect', hub.senders, '--topic', 'cam2', '--width', '640', '--height', '360', '--fps', '15', '--no-stats']);
+    t.after(() => sender.stop());
+    const receivers = String((await hub.process.waitForJson('stderr', (r) => r.event === 'forwarding')).receivers);
+    // The work hub's results endpoint is ipc://, which a page may name only with --allow-ipc.
+    const viewer = new CliProcess('viewer', ['--web', '--port', '0', '--allow-ipc']);
+    t.after(() => viewer.stop());
+    const url = String((await viewer.waitForJson('stderr', (r) => r.event === 'serving')).url);
+    const page = await openPage(t, url);
+    await page.fill('#endpoint', receivers);
+    await page.fill('#results', hub.results);
+    await page.click('#connect-form button[type=submit]');
+    await page.waitForSelector('.tile[data-stream$="/cam2"][data-result-boxes="1"]');
+    const chip = (await page.textContent('#connections')) ?? '';
+    assert.ok(chip.includes(`+ results ${hub.results}`), `the connection's chip names its results endpoint: ${chip}`);
+    await screenshot(page, 'viewer-results-form');
+
+    // A reload reconnects from what the page remembered, results included.
+    await page.reload();
+    await page.waitForSelector('.tile[data-stream$="/cam2"][data-result-boxes="1"]');
+    assert.equal(await page.inputValue('#results'), hub.results);
+  });
 });

@@ -332,8 +332,8 @@ export class ViewerEngine {
   private connectionStatus(connection: Connection): ConnectionStatus {
     const states = [...connection.streams.values()].map((s) => s.state);
     const state: StreamState = states.includes('live') ? 'live' : states.includes('stalled') ? 'stalled' : 'waiting';
-    const { endpoint, pattern, topics, serverKey } = connection.request;
-    return { id: connection.id, endpoint, pattern, topics, ...(serverKey === undefined ? {} : { serverKey }), state };
+    const { endpoint, pattern, topics, serverKey, results } = connection.request;
+    return { id: connection.id, endpoint, pattern, topics, ...(serverKey === undefined ? {} : { serverKey }), ...(results === undefined ? {} : { results }), state };
   }
 }
 

@@ -50,6 +50,8 @@ export interface ConnectionStatus {
   topics: string[];
   /** The CURVE server key this connection encrypts to, if any. */
   serverKey?: string;
+  /** The hub's --results endpoint this connection draws results from, if any. */
+  results?: string;
   /** waiting until its first frame; then live or stalled like its streams. */
   state: StreamState;
 }

@@ -23,6 +23,7 @@ export class ViewerApp {
   private readonly patternInput = byId<HTMLSelectElement>('pattern');
   private readonly topicsInput = byId<HTMLInputElement>('topics');
   private readonly serverKeyInput = byId<HTMLInputElement>('server-key');
+  private readonly resultsInput = byId<HTMLInputElement>('results');
   private readonly errorLine = byId<HTMLElement>('error');
 
   constructor(private readonly feed: ViewerFeed) {}
@@ -137,7 +138,8 @@ export class ViewerApp {
         chip.dataset.state = connection.state;
         const label = document.createElement('span');
         const topics = connection.topics.length ? ` [${connection.topics.join(', ')}]` : '';
-        label.textContent = `${connection.endpoint} (${connection.pattern}${connection.serverKey ? ', CURVE' : ''})${topics}`;
+        const results = connection.results ? ` + results ${connection.results}` : '';
+        label.textContent = `${connection.endpoint} (${connection.pattern}${connection.serverKey ? ', CURVE' : ''})${topics}${results}`;
         const remove = document.createElement('button');
         remove.type = 'button';
         remove.textContent = '×';
@@ -155,7 +157,14 @@ export class ViewerApp {
       .map((t) => t.trim())
       .filter(Boolean);
     const serverKey = this.serverKeyInput.value.trim();
-    return { endpoint: this.endpointInput.value.trim(), pattern: this.patternInput.value as ViewerPattern, topics, ...(serverKey ? { serverKey } : {}) };
+    const results = this.resultsInput.value.trim();
+    return {
+      endpoint: this.endpointInput.value.trim(),
+      pattern: this.patternInput.value as ViewerPattern,
+      topics,
+      ...(serverKey ? { serverKey } : {}),
+      ...(results ? { results } : {}),
+    };
   }
 
   private fillForm(request: ConnectRequest): void {
@@ -163,9 +172,12 @@ export class ViewerApp {
     this.patternInput.value = request.pattern;
     this.topicsInput.value = request.topics.join(', ');
     this.serverKeyInput.value = request.serverKey ?? '';
+    this.resultsInput.value = request.results ?? '';
   }
 
   private remember(): void {
-    settingsStore.save({ connections: this.connections.map(({ endpoint, pattern, topics, serverKey }) => ({ endpoint, pattern, topics, ...(serverKey ? { serverKey } : {}) })) });
+    settingsStore.save({
+      connections: this.connections.map(({ endpoint, pattern, topics, serverKey, results }) => ({ endpoint, pattern, topics, ...(serverKey ? { serverKey } : {}), ...(results ? { results } : {}) })),
+    });
   }
 }
