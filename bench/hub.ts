@@ -12,7 +12,7 @@ import { ForeignLoad } from './foreign-load';
 import { LineChild } from './line-child';
 import { table } from './markdown-table';
 import { PYTHON } from './python-reference';
-import { TARGETS20, type HubCpuFigures } from './targets';
+import { busiest, TARGETS20, type HubCpuFigures } from './targets';
 
 /** The issue's setting: 720p30, four cameras, four receivers. */
 const WIDTH = 1280;
@@ -232,13 +232,9 @@ export async function measureHubCpu(seconds: number, progress: (message: string)
     progress(`hub: ${kind === 'zerocam' ? 'zerocam-hub' : 'Python zmq.proxy(XSUB, XPUB)'} CPU per frame, ${CAMERAS} cameras at 720p${FPS}, with 1 and with ${RECEIVERS} receivers, ${seconds} s each`);
     const one = await measureCpu(jpeg, seconds, 1, kind);
     const four = await measureCpu(jpeg, seconds, RECEIVERS, kind);
-    return { oneReceiver: one.cpuMsPerFrame, fourReceivers: four.cpuMsPerFrame, otherProcessesPercent: worse(one.otherProcessesPercent, four.otherProcessesPercent) };
+    return { oneReceiver: one.cpuMsPerFrame, fourReceivers: four.cpuMsPerFrame, otherProcessesPercent: busiest(one.otherProcessesPercent, four.otherProcessesPercent) };
   };
   return { zerocam: await measure('zerocam'), pythonProxy: await measure('python-proxy') };
-}
-
-function worse(a: number | null, b: number | null): number | null {
-  return a === null || b === null ? null : Math.max(a, b);
 }
 
 async function measureRss(jpeg: Buffer, frames: number): Promise<HubBench['rss']> {

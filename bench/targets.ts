@@ -149,7 +149,8 @@ const over = (ours: number, theirs: number): number | null => (theirs > 0 ? ours
 const shown = (ratio: number | null): string => (ratio === null ? '-' : f2(ratio));
 const allMet = (...checks: Array<boolean | null>): boolean | null => (checks.includes(null) ? null : checks.every(Boolean));
 const atMost = (ratio: number | null, limit: number): boolean | null => (ratio === null ? null : ratio <= limit);
-const busiest = (...percents: Array<number | null>): number | null => (percents.includes(null) ? null : Math.max(...(percents as number[])));
+/** The highest of the shares of the machine other processes used; null if any is unknown. */
+export const busiest = (...percents: Array<number | null>): number | null => (percents.includes(null) ? null : Math.max(...(percents as number[])));
 
 export function checkSpeedTargets(m: SpeedMeasures): SpeedRow[] {
   const T = TARGETS20;
