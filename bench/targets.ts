@@ -214,7 +214,7 @@ export function checkSpeedTargets(m: SpeedMeasures): SpeedRow[] {
   const latencyRatio = over(p50, pythonP50);
   const spread = over(p99, p50);
   rows.push({
-    measure: `${size}30 capture-to-receive p50; p99 / p50`,
+    measure: `${size} capture-to-receive at 30 fps, p50; p99 / p50`,
     measured: `p50 ${f2(p50)} ms, p99 ${f2(p99)} ms`,
     reference: `Python loop p50 ${f2(pythonP50)} ms`,
     ratio: `${shown(latencyRatio)}x; ${shown(spread)}`,
