@@ -28,6 +28,7 @@ import { summariseProfiles } from './profile';
 import { checkReferenceTargets, measureAgainstReference, type ReferenceComparison } from './reference';
 import { renderReport, type BenchResults } from './report';
 import { soak, type SoakResult } from './soak';
+import { measureSpeed, renderSpeed, type SpeedSection } from './speed';
 import { checkTargets } from './targets';
 import { measureThroughput, type Throughput } from './throughput';
 import { killWorkers } from './worker-ipc';
@@ -57,12 +58,21 @@ interface RawOptions {
   recorder: boolean;
   workers: boolean;
   clock: boolean;
+  speed: boolean;
 }
 
 const MODES = {
   full: { frames: 2000, encodeFrames: 200, latencySeconds: 20, curveRounds: { messages: 500, rounds: 9 } },
   quick: { frames: 200, encodeFrames: 40, latencySeconds: 3, curveRounds: { messages: 100, rounds: 3 } },
 } as const;
+
+/** --speed: #20's rows alone, short enough to run after every change to the hot path. */
+const SPEED_MODES = {
+  full: { frames: 1500, latencySeconds: 15, hubSeconds: 10, ceilingSeconds: 5 },
+  quick: { frames: 200, latencySeconds: 3, hubSeconds: 3, ceilingSeconds: 2 },
+} as const;
+/** The size #20 judges. */
+const SPEED_SIZE: FrameSize = { width: 1280, height: 720 };
 
 function buildProgram() {
   return createProgram(NAME, "Measure zerocam's encode cost, throughput, latency, CPU and memory against this machine's limits.")
@@ -82,6 +92,7 @@ function buildProgram() {
     .addOption(new Option('--profile <dir>', 'write V8 CPU profiles of every sender and receiver here (node --cpu-prof) and summarise them'))
     .addOption(new Option('--recorder', 'run only the recorder section (#19): 8 streams of 720p30 into one recorder on this disk, jpeg and segments, group commit against an fsync per frame').default(false))
     .addOption(new Option('--workers', 'run only the workers section (#18): faces scaling, the work path\'s cost, fast and slow workers against --pattern pipeline').default(false))
+    .addOption(new Option('--speed', "run only #20's rows: each speed figure beside its reference (the Python loop, a pyzmq receiver, a zmq.proxy hub, imencode on every core), about 3 minutes; --quick about a minute").default(false))
     .addOption(new Option('--clock', 'run only the clock-offset section (#21): corrected latency against a same-clock camera under libfaketime, direct, REQ/REP and through the hub').default(false))
     .addOption(new Option('--link <rates>', 'run only the slow-link scenario (#11) over links of these rates, with and without --adapt (e.g. 8mbit,20mbit; needs root)').argParser(parseLinkRates));
 }
@@ -123,6 +134,18 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     return 0;
   }
   if (raw.clock) return benchClock(raw.quick ? 4 : 10, raw.json);
+  if (raw.speed) {
+    const speedMode = SPEED_MODES[mode];
+    return benchSpeed({
+      size: raw.latencySizes?.[0] ?? SPEED_SIZE,
+      seconds: raw.latencySeconds ?? speedMode.latencySeconds,
+      frames: raw.frames ?? speedMode.frames,
+      hubSeconds: speedMode.hubSeconds,
+      ceilingSeconds: speedMode.ceilingSeconds,
+      settings,
+      json: raw.json,
+    });
+  }
 
   const startedAt = new Date();
   const machine = describeMachine();
@@ -184,8 +207,32 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     let hub: HubBench | undefined;
     if (raw.hub) hub = await measureHub({ seconds: latencySeconds, soakFrames: raw.quick ? 1000 : 20_000, progress });
 
+    let speed: SpeedSection | undefined;
+    const speedSize = latencySizes.find((s) => sizeLabel(s) === sizeLabel(SPEED_SIZE)) ?? latencySizes[0];
+    if (speedSize) {
+      const label = sizeLabel(speedSize);
+      const zerocamPaced = latency.find((run) => run.size === label);
+      const pythonPaced = reference?.latency.find((r) => r.size === label)?.python;
+      speed = await measureSpeed({
+        clip: clip(speedSize),
+        clipDir,
+        seconds: latencySeconds,
+        frames,
+        hubSeconds: latencySeconds,
+        ceilingSeconds: SPEED_MODES[mode].ceilingSeconds,
+        settings,
+        progress,
+        measured: {
+          paced: zerocamPaced && pythonPaced ? { zerocam: zerocamPaced, python: pythonPaced } : undefined,
+          passthrough: reference?.passthrough?.size === label ? reference.passthrough : undefined,
+          hub: hub && { zerocam: hub.cpuMsPerFrame, pythonProxy: hub.pythonProxyCpuMsPerFrame },
+          unthrottled: throughput.find((t) => t.size === label && t.transport === 'tcp')?.run,
+        },
+      });
+    }
+
     machine.loadAverageAfter = loadavg()[0] ?? 0;
-    const results: BenchResults & { hub?: HubBench | undefined } = {
+    const results: BenchResults & { hub?: HubBench | undefined; speed?: SpeedSection | undefined } = {
       startedAt: startedAt.toISOString(),
       durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
       mode,
@@ -206,13 +253,44 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
       targets: [...checkTargets({ encodeCeiling, throughput, latency, soak: soakResult }), ...(reference ? checkReferenceTargets(reference) : [])],
       profiles: profileDir ? await summariseProfiles(profileDir) : undefined,
       hub,
+      speed,
     };
     process.stdout.write(renderReport(results));
     if (hub) process.stdout.write(`\n${renderHubReport(hub)}`);
+    if (speed) process.stdout.write(`\n${renderSpeed(speed)}\n`);
     if (raw.json) {
       await mkdir(dirname(resolve(raw.json)), { recursive: true });
       await writeSummaryFile(raw.json, results);
       progress(`wrote ${raw.json}`);
+    }
+  } finally {
+    await rm(clipDir, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+/** --speed: #20's rows alone, on one size, with what each needs and nothing else. */
+async function benchSpeed(options: { size: FrameSize; seconds: number; frames: number; hubSeconds: number; ceilingSeconds: number; settings: RunSettings; json: string | undefined }): Promise<number> {
+  const startedAt = new Date();
+  const machine = describeMachine();
+  const others = new ForeignLoad([process.pid]);
+  await sleep(500);
+  const othersPercent = others.percent();
+  if (othersPercent !== null && othersPercent > 10) progress(`other processes are using ${othersPercent}% of the CPU: numbers will be noisy (each table says how busy they were)`);
+  const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
+  try {
+    progress(`making a ${sizeLabel(options.size)} clip`);
+    const clip = await makeClip(clipDir, options.size);
+    const speed = await measureSpeed({ ...options, clip, clipDir, progress });
+    machine.loadAverageAfter = loadavg()[0] ?? 0;
+    const durationS = Math.round((Date.now() - startedAt.getTime()) / 1000);
+    process.stdout.write(`zerocam bench --speed, ${startedAt.toISOString()}, ${durationS} s\n`);
+    process.stdout.write(`Machine: ${machine.cores} cores, ${machine.cpuModel}; Node ${machine.node}, OpenCV ${machine.opencv}, libzmq ${machine.libzmq}; load average ${machine.loadAverageBefore.toFixed(2)} before, ${machine.loadAverageAfter.toFixed(2)} after\n\n`);
+    process.stdout.write(`${renderSpeed(speed)}\n`);
+    if (options.json) {
+      await mkdir(dirname(resolve(options.json)), { recursive: true });
+      await writeSummaryFile(options.json, { startedAt: startedAt.toISOString(), durationS, machine, speed });
+      progress(`wrote ${options.json}`);
     }
   } finally {
     await rm(clipDir, { recursive: true, force: true });

@@ -8,7 +8,11 @@ import * as zmq from 'zeromq';
 import { nowMicros } from '../common/clock';
 import { encodeFrame, encodeTopic } from '../common/wire/protocol';
 import { LatencyHistogram } from '../common/stats/latency-histogram';
+import { ForeignLoad } from './foreign-load';
+import { LineChild } from './line-child';
 import { table } from './markdown-table';
+import { PYTHON } from './python-reference';
+import { busiest, TARGETS20, type HubCpuFigures } from './targets';
 
 /** The issue's setting: 720p30, four cameras, four receivers. */
 const WIDTH = 1280;
@@ -25,6 +29,9 @@ export interface HubLatency {
   frames: number;
 }
 
+/** zerocam-hub, or the Python reference: zmq.proxy(XSUB, XPUB). */
+export type HubKind = 'zerocam' | 'python-proxy';
+
 export interface HubBench {
   size: string;
   jpegBytes: number;
@@ -36,7 +43,9 @@ export interface HubBench {
   addedP50Ms: number;
   addedP99Ms: number;
   /** Hub CPU (user + system) per forwarded frame, ms, with one and with four receivers. */
-  cpuMsPerFrame: { oneReceiver: number; fourReceivers: number };
+  cpuMsPerFrame: HubCpuFigures;
+  /** The same of bench/python-hub.py, pyzmq's zmq.proxy(XSUB, XPUB), measured the same way in the same run. */
+  pythonProxyCpuMsPerFrame: HubCpuFigures;
   rss: { frames: number; startBytes: number; endBytes: number; growthPercent: number };
 }
 
@@ -58,7 +67,31 @@ export async function cameraLikeJpeg(): Promise<Buffer> {
 
 type HubProcess = ChildProcessByStdio<null, Readable, Readable>;
 
-async function startHub(): Promise<{ child: HubProcess; senders: string; receivers: string }> {
+interface RunningHub {
+  pid: number;
+  senders: string;
+  receivers: string;
+  stop(): Promise<void>;
+}
+
+const PYTHON_HUB = join(__dirname, '..', '..', 'bench', 'python-hub.py');
+
+async function startHub(kind: HubKind = 'zerocam'): Promise<RunningHub> {
+  if (kind === 'python-proxy') {
+    const child = new LineChild(PYTHON, [PYTHON_HUB]);
+    try {
+      const endpoints = await child.json<{ senders: string; receivers: string }>();
+      return { pid: child.pid, ...endpoints, stop: () => child.stop() };
+    } catch (error) {
+      await child.stop();
+      throw error;
+    }
+  }
+  const { child, senders, receivers } = await startZerocamHub();
+  return { pid: child.pid!, senders, receivers, stop: () => stopHub(child) };
+}
+
+async function startZerocamHub(): Promise<{ child: HubProcess; senders: string; receivers: string }> {
   const child = spawn(process.execPath, [join(__dirname, '..', 'hub', 'cli.js'), '--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*', '--no-stats'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ZEROCAM_LOG_LEVEL: 'info' },
@@ -164,27 +197,44 @@ async function measureLatency(jpeg: Buffer, seconds: number, viaHub: boolean): P
     const { p50, p99 } = fleet.latency.percentilesMs();
     return { p50, p99, frames: fleet.latency.count };
   } finally {
-    if (hub) await stopHub(hub.child);
+    if (hub) await hub.stop();
   }
 }
 
 /** Hub CPU per forwarded frame: CPU time read from /proc around a window of the run, over the frames sent in it. */
-async function measureCpu(jpeg: Buffer, seconds: number, receivers: number): Promise<number> {
-  const hub = await startHub();
+async function measureCpu(jpeg: Buffer, seconds: number, receivers: number, kind: HubKind = 'zerocam'): Promise<{ cpuMsPerFrame: number; otherProcessesPercent: number | null }> {
+  const hub = await startHub(kind);
   try {
     const fleet = await runFleet(jpeg, { bindSenders: false, senders: [hub.senders], receiverEndpoints: [hub.receivers] }, receivers);
     try {
       await wait(WARMUP_MS);
-      const cpuStart = cpuMsOf(hub.child.pid!);
+      const foreign = new ForeignLoad([process.pid, hub.pid]);
+      const cpuStart = cpuMsOf(hub.pid);
       const sentStart = fleet.sent;
       await wait(seconds * 1000);
-      return Math.round(((cpuMsOf(hub.child.pid!) - cpuStart) / Math.max(1, fleet.sent - sentStart)) * 1000) / 1000;
+      const cpuMsPerFrame = Math.round(((cpuMsOf(hub.pid) - cpuStart) / Math.max(1, fleet.sent - sentStart)) * 1000) / 1000;
+      return { cpuMsPerFrame, otherProcessesPercent: foreign.percent() };
     } finally {
       await fleet.stop();
     }
   } finally {
-    await stopHub(hub.child);
+    await hub.stop();
   }
+}
+
+/**
+ * zerocam-hub's CPU per forwarded frame and the Python proxy's, with one and with four receivers,
+ * one after the other in this run; the ratio of the two is #20's hub target.
+ */
+export async function measureHubCpu(seconds: number, progress: (message: string) => void): Promise<{ zerocam: HubCpuFigures; pythonProxy: HubCpuFigures }> {
+  const jpeg = await cameraLikeJpeg();
+  const measure = async (kind: HubKind): Promise<HubCpuFigures> => {
+    progress(`hub: ${kind === 'zerocam' ? 'zerocam-hub' : 'Python zmq.proxy(XSUB, XPUB)'} CPU per frame, ${CAMERAS} cameras at 720p${FPS}, with 1 and with ${RECEIVERS} receivers, ${seconds} s each`);
+    const one = await measureCpu(jpeg, seconds, 1, kind);
+    const four = await measureCpu(jpeg, seconds, RECEIVERS, kind);
+    return { oneReceiver: one.cpuMsPerFrame, fourReceivers: four.cpuMsPerFrame, otherProcessesPercent: busiest(one.otherProcessesPercent, four.otherProcessesPercent) };
+  };
+  return { zerocam: await measure('zerocam'), pythonProxy: await measure('python-proxy') };
 }
 
 async function measureRss(jpeg: Buffer, frames: number): Promise<HubBench['rss']> {
@@ -198,7 +248,7 @@ async function measureRss(jpeg: Buffer, frames: number): Promise<HubBench['rss']
       const every = Math.max(1, Math.round(frames / RSS_SAMPLES));
       while (fleet.sent - start < frames) {
         await wait(Math.max(50, (every / (CAMERAS * FPS)) * 1000));
-        samples.push(rssOf(hub.child.pid!));
+        samples.push(rssOf(hub.pid));
       }
     } finally {
       await fleet.stop();
@@ -210,7 +260,7 @@ async function measureRss(jpeg: Buffer, frames: number): Promise<HubBench['rss']
     const endBytes = Math.round(mean(samples.slice(-quarter)));
     return { frames, startBytes, endBytes, growthPercent: Math.round(((endBytes - startBytes) / startBytes) * 1000) / 10 };
   } finally {
-    await stopHub(hub.child);
+    await hub.stop();
   }
 }
 
@@ -221,9 +271,7 @@ export async function measureHub(options: { seconds: number; soakFrames: number;
   const direct = await measureLatency(jpeg, options.seconds, false);
   options.progress('hub: latency through the hub');
   const viaHub = await measureLatency(jpeg, options.seconds, true);
-  options.progress('hub: CPU per frame with 1 and with 4 receivers');
-  const oneReceiver = await measureCpu(jpeg, options.seconds, 1);
-  const fourReceivers = await measureCpu(jpeg, options.seconds, RECEIVERS);
+  const cpu = await measureHubCpu(options.seconds, options.progress);
   options.progress(`hub: RSS over ${options.soakFrames} frames`);
   const rss = await measureRss(jpeg, options.soakFrames);
   return {
@@ -235,7 +283,8 @@ export async function measureHub(options: { seconds: number; soakFrames: number;
     viaHub,
     addedP50Ms: Math.round((viaHub.p50 - direct.p50) * 1000) / 1000,
     addedP99Ms: Math.round((viaHub.p99 - direct.p99) * 1000) / 1000,
-    cpuMsPerFrame: { oneReceiver, fourReceivers },
+    cpuMsPerFrame: cpu.zerocam,
+    pythonProxyCpuMsPerFrame: cpu.pythonProxy,
     rss,
   };
 }
@@ -243,6 +292,8 @@ export async function measureHub(options: { seconds: number; soakFrames: number;
 /** Targets from the issue: added p50 <= 0.3 ms; CPU <= 0.1 ms per frame, within ±20% from 1 to 4 receivers; RSS growth <= 5%. */
 export function renderHubReport(hub: HubBench): string {
   const { oneReceiver, fourReceivers } = hub.cpuMsPerFrame;
+  const python = hub.pythonProxyCpuMsPerFrame;
+  const ratio = (ours: number, theirs: number): string => (theirs > 0 ? (ours / theirs).toFixed(2) : '-');
   const spread = oneReceiver > 0 ? Math.round(((fourReceivers - oneReceiver) / oneReceiver) * 1000) / 10 : 0;
   const mark = (ok: boolean): string => (ok ? 'met' : 'MISSED');
   return [
@@ -264,6 +315,11 @@ export function renderHubReport(hub: HubBench): string {
         ['hub CPU <= 0.1 ms per frame (1 receiver)', `${oneReceiver.toFixed(3)} ms`, mark(oneReceiver <= 0.1)],
         ['hub CPU <= 0.1 ms per frame (4 receivers)', `${fourReceivers.toFixed(3)} ms`, mark(fourReceivers <= 0.1)],
         ['CPU 1 -> 4 receivers within ±20%', `${spread}%`, mark(Math.abs(spread) <= 20)],
+        [
+          `hub CPU per frame <= ${TARGETS20.hubCpuRatioMax}x Python's zmq.proxy(XSUB, XPUB) (${python.oneReceiver.toFixed(3)} / ${python.fourReceivers.toFixed(3)} ms), 1 / ${RECEIVERS} receivers`,
+          `${ratio(oneReceiver, python.oneReceiver)} / ${ratio(fourReceivers, python.fourReceivers)}x`,
+          mark(oneReceiver <= TARGETS20.hubCpuRatioMax * python.oneReceiver && fourReceivers <= TARGETS20.hubCpuRatioMax * python.fourReceivers),
+        ],
         [`hub RSS growth over ${hub.rss.frames} frames <= 5%`, `${hub.rss.growthPercent}% (${(hub.rss.startBytes / 1e6).toFixed(0)} -> ${(hub.rss.endBytes / 1e6).toFixed(0)} MB)`, mark(hub.rss.growthPercent <= 5)],
       ],
     ),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sizeLabel, type Clip } from './clip';
 import { ForeignLoad } from './foreign-load';
+import { PythonReceiver, type PythonReceiverResult } from './python-receiver';
 import { Worker, type ReceiverWorkerConfig, type ReceiverWorkerResult, type SenderWorkerConfig, type SenderWorkerResult } from './worker-ipc';
 
 export type Transport = 'tcp' | 'ipc';
@@ -29,6 +30,8 @@ export interface PipelineOptions extends RunSettings {
   /** Sender settings other than the defaults: --strips, --encoder, --passthrough (with an MJPEG clip). */
   senderSettings?: Pick<SenderWorkerConfig, 'strips' | 'passthrough' | 'encoder'> | undefined;
   curve?: { sender: NonNullable<SenderWorkerConfig['curve']>; receiver: NonNullable<ReceiverWorkerConfig['curve']> } | undefined;
+  /** Also connect bench/python-receiver.py to the same sender, beside zerocam's receiver. */
+  pythonReceiver?: boolean | undefined;
 }
 
 export interface PipelineRun {
@@ -38,6 +41,8 @@ export interface PipelineRun {
   pacedFps: number;
   sender: SenderWorkerResult;
   receiver: ReceiverWorkerResult;
+  /** The pyzmq reference receiver on the same frames, when asked for. */
+  pythonReceiver?: PythonReceiverResult | undefined;
   /** Per cent of the machine's CPU time that processes other than this run's used while it ran; null off Linux. */
   otherProcessesPercent: number | null;
 }
@@ -69,19 +74,21 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRun
   };
   const sender = new Worker<SenderWorkerResult>('sender-worker', senderConfig, options.profileDir, `sender-${options.label}`);
   let receiver: Worker<ReceiverWorkerResult> | undefined;
+  let python: PythonReceiver | undefined;
   try {
     const endpoint = await sender.ready();
     const receiverConfig: ReceiverWorkerConfig = { connect: endpoint, warmupFrames: options.warmupFrames, rssSampleEvery: options.rssSampleEvery, curve: options.curve?.receiver };
     receiver = new Worker<ReceiverWorkerResult>('receiver-worker', receiverConfig, options.profileDir, `receiver-${options.label}`);
     await receiver.ready();
+    if (options.pythonReceiver) python = await PythonReceiver.start(endpoint, options.warmupFrames);
     await sleep(JOIN_MS);
-    const foreign = new ForeignLoad([process.pid, sender.pid, receiver.pid]);
+    const foreign = new ForeignLoad([process.pid, sender.pid, receiver.pid, ...(python ? [python.pid] : [])]);
     sender.send({ type: 'go' });
     const senderResult = await sender.result();
     receiver.send({ type: 'stop' });
-    const receiverResult = await receiver.result();
+    const [receiverResult, pythonResult] = await Promise.all([receiver.result(), python?.result()]);
     const otherProcessesPercent = foreign.percent();
-    await Promise.all([sender.close(), receiver.close()]);
+    await Promise.all([sender.close(), receiver.close(), python?.close()]);
     return {
       label: options.label,
       size: sizeLabel(options.clip),
@@ -89,11 +96,13 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRun
       pacedFps: options.fps,
       sender: senderResult,
       receiver: receiverResult,
+      ...(pythonResult ? { pythonReceiver: pythonResult } : {}),
       otherProcessesPercent,
     };
   } finally {
     sender.kill();
     receiver?.kill();
+    await python?.close();
     if (socketDir) await rm(socketDir, { recursive: true, force: true });
   }
 }

@@ -15,7 +15,7 @@ import { runPipeline, type PipelineRun, type RunSettings } from './pipeline';
 import { runPythonReference, type PythonReferenceRun } from './python-reference';
 import { table } from './markdown-table';
 import type { TargetCheck } from './targets';
-import type { Throughput } from './throughput';
+import { unthrottledWarmup, type Throughput } from './throughput';
 import { Worker, type SenderWorkerConfig, type SenderWorkerResult } from './worker-ipc';
 
 const run = promisify(execFile);
@@ -62,7 +62,7 @@ const sizeOf = (label: string): FrameSize => {
 };
 
 /** The same camera-like content as the raw clips, as MJPEG: what a USB camera delivers. */
-async function makeMjpegClip(dir: string, size: FrameSize): Promise<Clip> {
+export async function makeMjpegClip(dir: string, size: FrameSize): Promise<Clip> {
   const path = join(dir, `clip-${sizeLabel(size)}-mjpeg.avi`);
   await run('ffmpeg', [
     '-v', 'error', '-y',
@@ -78,7 +78,7 @@ async function makeMjpegClip(dir: string, size: FrameSize): Promise<Clip> {
 /** The encoder the default is compared with, in the same run: sharp when OpenCV is the default, and the other way round. */
 const OTHER_ENCODER: EncoderName = DEFAULTS.encoder === 'opencv' ? 'sharp' : 'opencv';
 
-function cameraPaced(clip: Clip, seconds: number, settings: RunSettings, label: string, senderSettings: Pick<SenderWorkerConfig, 'strips' | 'passthrough' | 'encoder'>): Promise<PipelineRun> {
+export function cameraPaced(clip: Clip, seconds: number, settings: RunSettings, label: string, senderSettings: Pick<SenderWorkerConfig, 'strips' | 'passthrough' | 'encoder'>): Promise<PipelineRun> {
   return runPipeline({ ...settings, clip, transport: 'tcp', fps: CAMERA_FPS, warmupFrames: CAMERA_FPS, frames: Math.max(1, Math.round(seconds * CAMERA_FPS)), label, senderSettings });
 }
 
@@ -165,7 +165,7 @@ export async function measureAgainstReference(inputs: ReferenceInputs): Promise<
   for (const zerocam of inputs.throughput.filter((t) => t.transport === 'tcp')) {
     const clip = inputs.clip(sizeOf(zerocam.size));
     progress(`python reference loop ${sizeName(clip)} unthrottled`);
-    const warmupFrames = Math.min(500, Math.max(20, Math.round(inputs.frames / 4)));
+    const warmupFrames = unthrottledWarmup(inputs.frames);
     const python = await runPythonReference(clip, 0, warmupFrames, inputs.frames);
     progress(`unthrottled ${sizeName(clip)} tcp, --encoder ${OTHER_ENCODER}`);
     const otherEncoder = await runPipeline({ ...settings, clip, transport: 'tcp', fps: 0, warmupFrames, frames: inputs.frames, label: `${sizeName(clip)}-tcp-${OTHER_ENCODER}`, senderSettings: { encoder: OTHER_ENCODER } });

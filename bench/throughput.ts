@@ -25,19 +25,23 @@ export function ceilingFps(ceiling: EncodeCeiling, receiverCpuMsPerFrame: number
   return Math.round((ceiling.cores * 1000) / perFrame);
 }
 
+/**
+ * Until the first major GC frees a round of JPEG buffers (about 64 MB of them), every frame
+ * touches fresh memory, which a long-running stream does not.
+ */
+export function unthrottledWarmup(frames: number): number {
+  return Math.min(500, Math.max(20, Math.round(frames / 4)));
+}
+
+/** One unthrottled run; `pythonReceiver` adds the pyzmq reference receiver beside zerocam's. */
+export function runUnthrottled(clip: Clip, transport: Transport, frames: number, settings: RunSettings, pythonReceiver = false): Promise<PipelineRun> {
+  const label = `${sizeName(clip)}-${transport}${pythonReceiver ? '-pyzmq' : ''}`;
+  return runPipeline({ ...settings, clip, transport, fps: 0, warmupFrames: unthrottledWarmup(frames), frames, label, pythonReceiver });
+}
+
 /** Unthrottled: the sender reads and encodes as fast as it can, the receiver keeps up or drops. */
 export async function measureThroughput(clip: Clip, transport: Transport, frames: number, ceiling: EncodeCeiling, settings: RunSettings): Promise<Throughput> {
-  const run = await runPipeline({
-    ...settings,
-    clip,
-    transport,
-    fps: 0,
-    // Until the first major GC frees a round of JPEG buffers (about 64 MB of them), every frame
-    // touches fresh memory, which a long-running stream does not.
-    warmupFrames: Math.min(500, Math.max(20, Math.round(frames / 4))),
-    frames,
-    label: `${sizeName(clip)}-${transport}`,
-  });
+  const run = await runUnthrottled(clip, transport, frames, settings);
   const ceilingFpsValue = ceilingFps(ceiling, run.receiver.usage.cpuMsPerFrame);
   return {
     size: run.size,

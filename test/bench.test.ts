@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { test } from 'node:test';
 import type { HubBench } from '../bench/hub';
 import type { BenchResults } from '../bench/report';
+import type { SpeedSection } from '../bench/speed';
 
 const run = promisify(execFile);
 
@@ -61,6 +62,20 @@ test('npm run bench in its smallest mode writes every section with positive numb
   const curve = results.curve!;
   for (const run of [curve.plaintext, curve.curve]) assert.ok(run.receiver.frames > 0 && run.sender.usage.cpuMsPerFrame > 0 && run.receiver.usage.cpuMsPerFrame > 0, JSON.stringify(run));
   assert.ok(curve.transport.plaintextCpuMs > 0 && curve.transport.curveCpuMs > 0, JSON.stringify(curve.transport));
+
+  assert.match(stdout, /Speed III \(#20\)/);
+  const speed = (results as BenchResults & { speed?: SpeedSection }).speed;
+  assert.ok(speed, "#20's section");
+  assert.equal(speed.rows.length, 6);
+  for (const row of speed.rows) assert.ok(row.met === null || typeof row.met === 'boolean', JSON.stringify(row));
+  for (const run of [speed.measures.receiver.paced, speed.measures.receiver.unthrottled]) {
+    assert.ok(run.receiver.usage.frames > 0 && run.pythonReceiver && run.pythonReceiver.measuredFrames > 0 && run.pythonReceiver.cpuMsPerFrame > 0, JSON.stringify(run.pythonReceiver));
+    assert.equal(run.pythonReceiver.rejected, 0, 'the pyzmq receiver accepts every frame zerocam sends');
+  }
+  const independent = speed.measures.unthrottled.ceiling;
+  for (const loops of [independent.nodeOne, independent.node, independent.python]) assert.ok(loops.fps > 0 && loops.cpuMsPerFrame > 0 && loops.meanBytes > 0, JSON.stringify(loops));
+  assert.equal(independent.node.processes, results.machine.cores);
+  assert.ok(Number.isFinite(hub.pythonProxyCpuMsPerFrame.oneReceiver) && Number.isFinite(hub.pythonProxyCpuMsPerFrame.fourReceivers), JSON.stringify(hub.pythonProxyCpuMsPerFrame));
 
   assert.ok(results.targets.length > 0);
   for (const check of results.targets) assert.ok(check.met === null || typeof check.met === 'boolean', JSON.stringify(check));
