@@ -15,7 +15,7 @@ let applied = false;
  * V8 counts the backing store of every Buffer allocated since the last mark-compact against the old
  * generation's allocation limit, until a collection frees it. With a 12 MB heap and V8's own growth
  * factor that limit is about 9 MB away: 40-60 frames of 140-212 kB at 720p, after which a full
- * mark-compact runs, marking the whole heap to free a few dead Buffers (0.15-0.4 ms of CPU per
+ * mark-compact runs, marking the whole heap to free a few dead Buffers (0.4-0.5 ms of CPU per
  * frame, measured with perf). Young Buffers are freed anyway by a scavenge, which V8 starts by
  * itself once 32 MB of them pile up and which costs a fraction of that. With the heap allowed to
  * grow 5x, the limit lies beyond that pile, and mark-compacts become rare.
