@@ -3,6 +3,7 @@ import { nowMicros } from '../common/clock';
 import { DEFAULTS } from '../common/defaults';
 import { UsageError } from '../common/errors';
 import type { Logger } from '../common/log';
+import { allowHeapGrowthForFrameBuffers } from '../common/heap-growth';
 import { JpegStructureError } from '../common/wire/jpeg-structure';
 import { createFrameEncoder } from './encode/choose-encoder';
 import { OrderedEncodePipeline } from './encode/encode-pipeline';
@@ -59,6 +60,8 @@ export class FrameStreamer {
 
   /** Opens the source first (the usual failure), then binds or connects. */
   static async open(options: SenderOptions, log: Logger): Promise<FrameStreamer> {
+    // Every frame leaves a fresh JPEG Buffer behind; without this, each 40-60 of them cost a full mark-compact.
+    allowHeapGrowthForFrameBuffers();
     const settings = { width: options.width, height: options.height, fps: options.fps ?? DEFAULTS.fps, loop: options.loop };
     // The encoder reads these afresh for every frame: --adapt changes quality and scale here.
     const jpeg: JpegSettings = { ...options.jpeg };

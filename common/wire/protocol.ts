@@ -31,6 +31,7 @@ const OFFSET = {
   captureUs: 32,
   sendUs: 40,
 } as const;
+const TWO_POW_32 = 0x1_0000_0000;
 
 export interface FrameHeader {
   /** Identifies one run of a sender: its start time in epoch microseconds. seq restarts when it changes. */
@@ -113,11 +114,18 @@ export function encodeHeader(header: FrameHeader): Buffer {
   buf.writeUInt16LE(header.width, OFFSET.width);
   buf.writeUInt16LE(header.height, OFFSET.height);
   buf.writeUInt32LE(clock?.value ?? 0, OFFSET.reserved);
-  buf.writeBigUInt64LE(BigInt(header.session), OFFSET.session);
-  buf.writeBigUInt64LE(BigInt(header.seq), OFFSET.seq);
-  buf.writeBigUInt64LE(BigInt(header.captureUs), OFFSET.captureUs);
-  buf.writeBigUInt64LE(BigInt(header.sendUs), OFFSET.sendUs);
+  writeU64(buf, header.session, OFFSET.session);
+  writeU64(buf, header.seq, OFFSET.seq);
+  writeU64(buf, header.captureUs, OFFSET.captureUs);
+  writeU64(buf, header.sendUs, OFFSET.sendUs);
   return buf;
+}
+
+/** A u64 from a number, without a BigInt per field on the send path; like writeBigUInt64LE, a RangeError for anything but a safe non-negative integer. */
+function writeU64(buf: Buffer, value: number, offset: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`header field ${value} is not an integer from 0 to 2^53 - 1`);
+  buf.writeUInt32LE(value % TWO_POW_32, offset);
+  buf.writeUInt32LE(Math.floor(value / TWO_POW_32), offset + 4);
 }
 
 /** The three parts of one frame message. `topic` may be pre-encoded once per stream with encodeTopic(). */
@@ -127,7 +135,6 @@ export function encodeFrame(topic: string | Buffer, header: FrameHeader, jpeg: B
 }
 
 const MAGIC_U32 = MAGIC.readUInt32LE(0);
-const TWO_POW_32 = 0x1_0000_0000;
 
 /**
  * A u64 as a number, without a BigInt per field on the receive path. Values of 2^53 and above are
