@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { JPEG_MARKER, jpegHeaderSegments, readJpegFrameInfo } from '../common/wire/jpeg-structure';
 import { JpegJoinError, joinJpegStrips, MAX_RESTART_INTERVAL } from '../sender/encode/jpeg-restart';
 import { SharpJpegEncoder } from '../sender/encode/sharp-jpeg-encoder';
-import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, StripChooser } from '../sender/encode/strip-plan';
+import { MCU_SIZE, planStrips, STRIP_PROBE_EVERY, STRIPS_MIN_GAIN, StripChooser } from '../sender/encode/strip-plan';
 import { loadOpenCv } from '../common/opencv-loader';
 import { launchBrowser } from './helpers/browser';
 import { chromiumMaxDifference } from './helpers/browser-decode';
@@ -119,6 +119,23 @@ describe('parallel strips', () => {
     for (let i = 0; i < STRIP_PROBE_EVERY * 6; i++) encode(2500, 5000);
     const lastWindow = choices.slice(-STRIP_PROBE_EVERY);
     assert.equal(lastWindow.filter((s) => s === 1).length, 1, 'strips, but for one probe of whole frames');
+  });
+
+  test('--strips auto keeps to whole frames when strips save less than STRIPS_MIN_GAIN of their time, and takes strips that save more', () => {
+    const run = (stripUs: number): number[] => {
+      const chooser = new StripChooser('auto', 2, false);
+      const choices: number[] = [];
+      for (let i = 0; i < STRIP_PROBE_EVERY * 4; i++) {
+        const strips = chooser.stripsFor(0);
+        choices.push(strips);
+        chooser.record(strips, strips > 1 ? stripUs : 5000, 0);
+      }
+      return choices.slice(STRIP_PROBE_EVERY);
+    };
+    const slightlyFaster = run(5000 * (1 - STRIPS_MIN_GAIN / 2));
+    assert.ok(slightlyFaster.filter((s) => s === 1).length > slightlyFaster.length * 0.9, 'a small gain: whole frames');
+    const clearlyFaster = run(5000 * (1 - STRIPS_MIN_GAIN * 2));
+    assert.ok(clearlyFaster.filter((s) => s === 2).length > clearlyFaster.length * 0.9, 'a clear gain: strips');
   });
 
   test('--strips auto learns only from frames encoded alone', () => {

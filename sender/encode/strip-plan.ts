@@ -27,15 +27,23 @@ export function planStrips(width: number, height: number, strips: number): Array
 export const STRIP_PROBE_EVERY = 30;
 /** Weight of the newest encode time in the running average of each option. */
 const SMOOTHING = 0.2;
+/**
+ * The share of a whole frame's encode time strips must save to be chosen. Strips cost CPU a whole
+ * frame does not (per-strip set-up, the join, a wake-up per strip): about 1.2 ms more per 720p
+ * frame here, 20% of the sender's CPU, for 0.2-0.5 ms less latency (docs/benchmarks.md, Speed III).
+ * On a camera host CPU is power and heat, so strips must buy a clear gain.
+ */
+export const STRIPS_MIN_GAIN = 0.25;
 
 /**
  * Chooses how many strips to cut the next frame into, and learns from how long encodes take.
  *
  * A fixed `--strips N` is used as given. `auto`: a whole frame whenever other frames are still
  * encoding (unthrottled: whole frames in parallel keep every core busy without the joins). At a
- * camera's pace, one strip per core, unless whole frames have been finishing sooner: on a machine
- * whose other cores are busy with other work, strips queue behind that work and a frame in strips
- * takes longer than a whole one (docs/benchmarks.md). Each option's encode time is a running
+ * camera's pace, one strip per core, unless strips have not been finishing at least STRIPS_MIN_GAIN
+ * sooner than whole frames: on a machine whose other cores are busy with other work, strips queue
+ * behind that work and a frame in strips takes longer than a whole one (docs/benchmarks.md), and a
+ * small gain is not worth their CPU. Each option's encode time is a running
  * average; the other option is tried every STRIP_PROBE_EVERY frames.
  * Huffman-optimised coding gives each strip its own tables, which cannot be joined: always 1.
  */
@@ -72,6 +80,6 @@ export class StripChooser {
   private preferred(): number {
     const striped = this.averageUs.get(this.cores);
     const whole = this.averageUs.get(1);
-    return striped !== undefined && whole !== undefined && whole < striped ? 1 : this.cores;
+    return striped !== undefined && whole !== undefined && striped > whole * (1 - STRIPS_MIN_GAIN) ? 1 : this.cores;
   }
 }
