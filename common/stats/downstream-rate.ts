@@ -22,6 +22,11 @@
 const WINDOW_US = 8_000_000;
 /** Pairs kept at most (memory bound). */
 const MAX_PAIRS = 64;
+/**
+ * Bounds kept at most (memory bound, whatever the frame rate): past this the oldest, largest goes,
+ * which only loosens θ_lo, so fewer pairs qualify; none is wrongly taken.
+ */
+const MAX_BOUNDS = 64;
 /** A rate needs this many queued pairs in the window. */
 const MIN_PAIRS = 3;
 /** How much earlier than the previous frame's arrival a frame must surely have been sent: 8 s at 50 ppm, and clock reads. */
@@ -60,6 +65,7 @@ export class DownstreamRate {
     const bound = { atUs: receiveUs, offsetAtLeastUs: sendUs - receiveUs };
     while (this.bounds.length > 0 && this.bounds[this.bounds.length - 1]!.offsetAtLeastUs <= bound.offsetAtLeastUs) this.bounds.pop();
     this.bounds.push(bound);
+    if (this.bounds.length > MAX_BOUNDS) this.bounds.shift();
     this.previous = { session, seq, receiveUs };
   }
 
