@@ -9,8 +9,9 @@
  * minus ours): every frame bounds it, θ ≥ send_us − receive time (no frame arrives before it was
  * sent), so the largest such bound of the last seconds, θ_lo, is no greater than θ, and frame k
  * was surely handed to its socket before frame k − 1 arrived when send_us_k − θ_lo is earlier
- * than that arrival (by a margin for drift and clock reads). A link with room to spare never
- * queues a frame behind the one before, and then this has no evidence and reports no rate.
+ * than that arrival (by a margin for drift and clock reads). On a link with room to spare a frame
+ * waits behind the one before only when the sender sent the two closer together than one frame's
+ * transit; without such pairs this has no evidence and reports no rate.
  *
  * A gap measured this way can only be longer than the bottleneck's time for the frame (the hop
  * may idle while a frame is still in the sender's buffers, the receiver may read it late), so
