@@ -215,8 +215,8 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     const receiver = await overShapedLink(t, '10mbit', [], dir);
     await corrected(receiver, ['cam']);
     // Sound, not small: the echo rides a whole frame down and the probe a 50-byte report up, and frames
-    // never queue behind one another here, so the receiver cannot tell the frame's transit from the
-    // offset: the estimate is off by about half of it, which its uncertainty covers (docs/benchmarks.md).
+    // seldom queue behind one another here, so the receiver mostly cannot tell the frame's transit from
+    // the offset: the estimate is off by about half of it, which its uncertainty covers (docs/benchmarks.md).
     assertOffset(streamOf(await nextRecord(receiver, () => true), 'cam')!, 2000, 'over the shaped link');
     await assertSavedOffsets(dir, 2_000_000);
   });
