@@ -13,10 +13,9 @@
  * waits behind the one before only when the sender sent the two closer together than one frame's
  * transit; without such pairs this has no evidence and reports no rate.
  *
- * A gap measured this way can only be longer than the bottleneck's time for the frame (the hop
- * may idle while a frame is still in the sender's buffers, the receiver may read it late), so
- * the rate is at most the true one; it is the median of the recent pairs, so one late read does
- * not move it.
+ * A gap measured this way is at least the bottleneck's time for the frame (the hop may idle while
+ * a frame is still in the sender's buffers), give or take when the receiver read each of the two;
+ * the rate is the median of the recent pairs, so one late read does not move it.
  */
 
 /** Pairs and bounds older than this are forgotten. */
