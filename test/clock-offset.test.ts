@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClockOffsetEstimator } from '../common/stats/clock-offset';
+import { DownstreamRate } from '../common/stats/downstream-rate';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { StreamStats } from '../common/stats/stream-stats';
 import type { Frame, FrameHeader } from '../common/wire/protocol';
@@ -101,11 +102,79 @@ describe('ClockOffsetEstimator', () => {
     assert.ok(estimate.samples <= 17);
   });
 
+  test("the answer's transit moves the centre, while the interval still holds the plain exchange's", () => {
+    // The answer, a frame, takes 15 ms to cross the link; the probe 100 µs.
+    const plain = new ClockOffsetEstimator();
+    plain.addExchange(...exchange(1e12, 2_000_000, 100, 15_000 + 100));
+    const corrected = new ClockOffsetEstimator();
+    corrected.addExchange(...exchange(1e12, 2_000_000, 100, 15_000 + 100), 15_000);
+    const [p, c] = [plain.estimate(1e12 + 20_000)!, corrected.estimate(1e12 + 20_000)!];
+    assert.ok(Math.abs(p.offsetUs - 2_000_000) > 7000, 'off by half the transit uncorrected');
+    assert.ok(Math.abs(c.offsetUs - 2_000_000) < 100, `${c.offsetUs}`);
+    assert.ok(c.offsetUs - c.uncertaintyUs <= p.offsetUs - p.uncertaintyUs && c.offsetUs + c.uncertaintyUs >= p.offsetUs + p.uncertaintyUs);
+  });
+
+  test('a transit the model overstates (a shaper let the frame through in a burst) moves the centre no further than the round trip allows', () => {
+    const clock = new ClockOffsetEstimator();
+    clock.addExchange(...exchange(1e12, 2_000_000, 100, 12_000), 15_000);
+    const estimate = clock.estimate(1e12 + 20_000)!;
+    assert.ok(Math.abs(estimate.offsetUs - 2_000_000) <= estimate.uncertaintyUs, `${estimate.offsetUs} ± ${estimate.uncertaintyUs}`);
+  });
+
+  test('the filter prefers the exchange the transit explains best, not the narrowest plain one', () => {
+    const clock = new ClockOffsetEstimator();
+    let t = 1e12;
+    // Before the rate is known: plain exchanges, each off by half its 15 ms transit.
+    for (let i = 0; i < 3; i++, t += 500_000) clock.addExchange(...exchange(t, 2_000_000, 100, 15_000));
+    // A queued one, then a clean one, both with the transit known.
+    clock.addExchange(...exchange(t, 2_000_000, 100, 15_000 + 20_000), 15_000);
+    t += 500_000;
+    clock.addExchange(...exchange(t, 2_000_000, 100, 15_200), 15_000);
+    const estimate = clock.estimate(t + 20_000)!;
+    assert.ok(Math.abs(estimate.offsetUs - 2_000_000) < 300, `${estimate.offsetUs}`);
+  });
+
   test('memory is bounded however many exchanges arrive', () => {
     const clock = new ClockOffsetEstimator({ maxSamples: 64 });
     let t = 1e12;
     for (let i = 0; i < 10_000; i++, t += 10) clock.addExchange(...exchange(t, 5, 1, 1, 0));
     assert.ok((clock.estimate(t)?.samples ?? 0) <= 64);
+  });
+});
+
+describe('DownstreamRate', () => {
+  const AHEAD = 2_000_000; // the sender's clock
+
+  test('frames that queue behind each other give the bottleneck rate; an idle link gives none', () => {
+    const rate = new DownstreamRate();
+    // 20 kB frames every 33 ms over a link that takes 16 ms for one: never queued.
+    let t = 1e15;
+    for (let seq = 0; seq < 100; seq++, t += 33_000) rate.onFrame(1, seq, t + AHEAD, t + 16_000 + 300 * (seq % 3), 20_000);
+    assert.equal(rate.bytesPerUs(t), undefined);
+  });
+
+  test("a saturated link: consecutive arrivals are each a frame's time at the rate, whatever the send gaps", () => {
+    const rate = new DownstreamRate();
+    const bytesPerUs = 1.25; // 10 Mbit/s
+    let sent = 1e15;
+    let arrived = sent + 1_000;
+    // Offered faster than the link carries: the queue grows, and each frame waits for the one before.
+    for (let seq = 0; seq < 60; seq += 3, sent += 60_000) {
+      const bytes = 100_000 + 1_000 * (seq % 7);
+      arrived = Math.max(arrived, sent + 1_000) + bytes / bytesPerUs;
+      rate.onFrame(1, seq, sent + AHEAD, arrived, bytes);
+    }
+    const measured = rate.bytesPerUs(arrived);
+    assert.ok(measured !== undefined && Math.abs(measured - bytesPerUs) < 0.01, `${measured}`);
+  });
+
+  test('repeats and a new session bring no pairs', () => {
+    const rate = new DownstreamRate();
+    for (let i = 0; i < 10; i++) {
+      rate.onFrame(1, 5, 1e15 + AHEAD, 1e15 + 50_000 + i * 10, 100_000);
+      rate.onFrame(2 + i, 0, 1e15 + AHEAD, 1e15 + 60_000 + i * 10, 100_000);
+    }
+    assert.equal(rate.bytesPerUs(1e15 + 100_000), undefined);
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { ClockOffsetEstimator, type ClockEstimate } from '../stats/clock-offset';
+import { DownstreamRate } from '../stats/downstream-rate';
 import { MAX_CLOCK_PROBE, type Frame } from '../wire/protocol';
 
 /**
@@ -15,8 +16,10 @@ const MAX_PEERS = 256;
 interface Peer {
   session: number;
   readonly clock: ClockOffsetEstimator;
+  /** The rate frames cross the slowest hop, when frames queue there: the echo frame's transit. */
+  readonly rate: DownstreamRate;
   /** PUB: an echo of one of our probes, waiting for the hold in the next frame. */
-  echo?: { seq: number; t1: number; t3: number; t4: number };
+  echo?: { seq: number; t1: number; t3: number; t4: number; bytes: number };
   /** REP: the last frame received and answered, waiting for the round trip in the next frame. */
   replied?: { seq: number; t1: number; t2: number; t3?: number };
 }
@@ -47,21 +50,24 @@ export class ClockExchanges {
    * A frame off the socket (repeats included: only their echoes would be stale, and a stale echo
    * only has a longer round trip). Returns the stream's estimate after it, if there is one.
    */
-  onFrame({ topic, header }: Frame, receiveUs: number): ClockEstimate | undefined {
+  onFrame({ topic, header, jpeg }: Frame, receiveUs: number): ClockEstimate | undefined {
     let peer = this.peers.get(topic);
     if (peer && peer.session !== header.session) peer = undefined; // a restarted sender may be another host
     if (!peer) {
       if (!header.clock) return undefined;
-      peer = { session: header.session, clock: new ClockOffsetEstimator() };
+      peer = { session: header.session, clock: new ClockOffsetEstimator(), rate: new DownstreamRate() };
     }
     this.touch(topic, peer);
+    peer.rate.onFrame(header.session, header.seq, header.sendUs, receiveUs, jpeg.length);
     const { clock } = header;
     if (clock?.kind === 'echo') {
       const t1 = this.probes.get(clock.value);
-      if (t1 !== undefined) peer.echo = { seq: header.seq, t1, t3: header.sendUs, t4: receiveUs };
+      if (t1 !== undefined) peer.echo = { seq: header.seq, t1, t3: header.sendUs, t4: receiveUs, bytes: jpeg.length };
     } else if (clock?.kind === 'hold' && peer.echo?.seq === header.seq - 1) {
-      const { t1, t3, t4 } = peer.echo;
-      peer.clock.addExchange(t1, t3 - clock.value, t3, t4);
+      const { t1, t3, t4, bytes } = peer.echo;
+      // The probe came up in a report of ~50 bytes, the echo down in a whole frame (docs/protocol.md).
+      const bytesPerUs = peer.rate.bytesPerUs(t4);
+      peer.clock.addExchange(t1, t3 - clock.value, t3, t4, bytesPerUs ? bytes / bytesPerUs : 0);
     } else if (clock?.kind === 'reply-rtt' && peer.replied?.seq === header.seq - 1 && peer.replied.t3 !== undefined) {
       // Mirrored: the sender sent (t1) and got the reply (t4 = t1 + value) on its clock.
       const { t1, t2, t3 } = peer.replied;

@@ -13,6 +13,18 @@
  * rtt/2 + age × driftPpm (NTP's dispersion): the minimum-round-trip filter. Its uncertainty is that
  * same figure: half the minimum round trip, grown by the drift the clocks may have had since.
  *
+ * The echo frame's transit: when the answer is a whole frame and the probe a small message, most
+ * of the round trip is the frame crossing the slowest hop (bytes / rate), all of it on the way back,
+ * and the plain offset is off by half of it. Given that time (`answerTransitUs`, from the rate the
+ * receiver sees, common/stats/downstream-rate.ts), the exchange's offset is taken as if the answer
+ * had been received that much earlier: the centre moves by half of it, and by no more than half the
+ * round trip. Only the centre: a shaper's burst lets a frame through faster than bytes / rate, so
+ * the transit is not a sound bound, and the interval reported stays one that holds the plain
+ * [offset − rtt/2, offset + rtt/2], i.e. half-width (rtt + transit) / 2 around the moved centre.
+ * The filter then prefers the exchange that this model fits best, |rtt − transit| / 2 (what queues
+ * added, or by how much the transit the model expects exceeds the whole round trip), so the wider
+ * sound interval does not make it ignore such exchanges.
+ *
  * Steps: every exchange's interval [offset − rtt/2, offset + rtt/2] holds the true offset, so an
  * exchange whose interval misses the estimate's proves the clock moved. `stepSamples` such
  * exchanges in a row (not one: a single odd one may be a clock read interrupted) replace the window
@@ -26,12 +38,17 @@ export interface ClockSample {
   offsetUs: number;
   /** Round trip, without the peer's hold. */
   rttUs: number;
+  /**
+   * The time the answer is expected to have taken in transit beyond a small message's; offsetUs is
+   * already moved by half of it, or of rttUs if that is less. Default 0.
+   */
+  answerTransitUs?: number;
 }
 
 export interface ClockEstimate {
   /** The peer's clock minus the local clock, µs: add it to a local time to get the peer's. */
   offsetUs: number;
-  /** The true offset lies within offsetUs ± uncertaintyUs: half the minimum round trip, plus drift since. */
+  /** The true offset lies within offsetUs ± uncertaintyUs: half the best exchange's round trip (and its answer's transit), plus drift since. */
   uncertaintyUs: number;
   /** Exchanges in the window behind the estimate. */
   samples: number;
@@ -73,18 +90,22 @@ export class ClockOffsetEstimator {
     this.toleranceUs = options.toleranceUs ?? 100;
   }
 
-  /** One exchange from its four timestamps (t1, t4 local; t2, t3 the peer's). Returns whether it was used. */
-  addExchange(t1: number, t2: number, t3: number, t4: number): boolean {
+  /**
+   * One exchange from its four timestamps (t1, t4 local; t2, t3 the peer's), and the time its answer
+   * is expected to have been in transit beyond a small message's. Returns whether it was used.
+   */
+  addExchange(t1: number, t2: number, t3: number, t4: number, answerTransitUs = 0): boolean {
     const rttUs = t4 - t1 - (t3 - t2);
-    if (![t1, t2, t3, t4].every(Number.isFinite) || t3 < t2 || t4 < t1 || rttUs < 0 || rttUs > MAX_RTT_US) return false;
-    this.add({ atUs: t4, offsetUs: (t2 - t1 + (t3 - t4)) / 2, rttUs });
+    if (![t1, t2, t3, t4, answerTransitUs].every(Number.isFinite) || t3 < t2 || t4 < t1 || rttUs < 0 || rttUs > MAX_RTT_US) return false;
+    const transitUs = Math.max(0, answerTransitUs);
+    this.add({ atUs: t4, offsetUs: (t2 - t1 + (t3 - t4 + Math.min(transitUs, rttUs))) / 2, rttUs, answerTransitUs: transitUs });
     return true;
   }
 
   add(sample: ClockSample): void {
     this.expire(sample.atUs);
     const current = this.estimate(sample.atUs);
-    if (current && Math.abs(sample.offsetUs - current.offsetUs) > sample.rttUs / 2 + current.uncertaintyUs + this.toleranceUs) {
+    if (current && Math.abs(sample.offsetUs - current.offsetUs) > halfWidth(sample) + current.uncertaintyUs + this.toleranceUs) {
       this.inconsistent.push(sample);
       if (this.inconsistent.length < this.stepSamples) return;
       // The peer's clock (or ours) stepped: what came before describes a clock that no longer exists.
@@ -102,17 +123,21 @@ export class ClockOffsetEstimator {
   /** The estimate at local time `nowUs`, or undefined with no exchange in the window. */
   estimate(nowUs: number): ClockEstimate | undefined {
     let best: ClockSample | undefined;
-    let bestUncertainty = Infinity;
+    let bestMisfit = Infinity;
     for (const sample of this.samples) {
       if (sample.atUs < nowUs - this.windowUs) continue;
-      const uncertainty = sample.rttUs / 2 + Math.max(0, nowUs - sample.atUs) * this.driftPerUs;
-      if (uncertainty < bestUncertainty) {
+      const misfit = Math.abs(sample.rttUs - (sample.answerTransitUs ?? 0)) / 2 + this.drift(sample, nowUs);
+      if (misfit < bestMisfit) {
         best = sample;
-        bestUncertainty = uncertainty;
+        bestMisfit = misfit;
       }
     }
     if (!best) return undefined;
-    return { offsetUs: best.offsetUs, uncertaintyUs: bestUncertainty, samples: this.samples.length, steps: this.steps };
+    return { offsetUs: best.offsetUs, uncertaintyUs: halfWidth(best) + this.drift(best, nowUs), samples: this.samples.length, steps: this.steps };
+  }
+
+  private drift(sample: ClockSample, nowUs: number): number {
+    return Math.max(0, nowUs - sample.atUs) * this.driftPerUs;
   }
 
   private expire(nowUs: number): void {
@@ -120,4 +145,9 @@ export class ClockOffsetEstimator {
     if (this.samples.length > 0 && this.samples[0]!.atUs < oldest) this.samples = this.samples.filter((s) => s.atUs >= oldest);
     this.inconsistent = this.inconsistent.filter((s) => s.atUs >= oldest);
   }
+}
+
+/** Half the width of the interval around the sample's offset that surely holds the true one. */
+function halfWidth(sample: ClockSample): number {
+  return (sample.rttUs + Math.min(sample.answerTransitUs ?? 0, sample.rttUs)) / 2;
 }
