@@ -300,11 +300,13 @@ describe('zerocam-hub with many topics (--stream-ttl, --max-streams)', () => {
     // Unfixed, each stream kept about 320 kB for good: over 3 GB here. Fixed, a stream costs about 8 kB while
     // it is tracked; once it is forgotten, what stays is memory the allocators keep for reuse (glibc's heap does
     // not shrink, V8's shrinks when it next collects): measured, 90-230 MB after the first wave. A second wave of
-    // new topics reuses it: what the first wave left is not held per stream.
+    // new topics reuses it: what the first wave left is not held per stream. When V8 last collected moves the
+    // second reading by up to 80 MB on a loaded machine (measured: 59-79 MB in 5 of 7 runs beside other tests),
+    // so the bound is 150 MB: a leak of 15 kB per stream, a twentieth of the old 320 kB, still fails it.
     const firstMb = await wave('a-', 0);
     assert.ok(firstMb < baselineMb + 400, `RSS ${firstMb.toFixed(0)} MB after 10,000 topics, ${baselineMb.toFixed(0)} MB before`);
     const secondMb = await wave('b-', TOPICS);
-    assert.ok(secondMb < firstMb + 50, `RSS ${secondMb.toFixed(0)} MB after 10,000 more topics, ${firstMb.toFixed(0)} MB after the first`);
+    assert.ok(secondMb < firstMb + 150, `RSS ${secondMb.toFixed(0)} MB after 10,000 more topics, ${firstMb.toFixed(0)} MB after the first`);
   });
 
   test('--max-streams: frames of new streams beyond it are refused (not forwarded) and counted, with one log line', async (t) => {
