@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nowMicros } from '../common/clock';
+import { nowMicros, WallClockAnchor } from '../common/clock';
 import { ClockExchanges } from '../common/sockets/clock-exchanges';
 import { encodeLinkReport } from '../common/wire/link-report';
 import { decodeFrame, type ClockField, type Frame } from '../common/wire/protocol';
@@ -92,5 +92,32 @@ describe('the hub answers viewers on the camera clock (ClockRelay)', () => {
     const relay = new ClockRelay();
     relay.onReport(Buffer.from('ZCLRgarbage'));
     relay.onReport(Buffer.alloc(0));
+  });
+});
+
+describe('nowMicros: the wall clock at the monotonic clock\'s resolution (WallClockAnchor)', () => {
+  const ORIGIN_MS = 1_700_000_000_000;
+  const wall = (monoMs: number, stepMs = 0): number => Math.floor(ORIGIN_MS + monoMs + stepMs);
+
+  test('readings narrow the origin to well under a millisecond', () => {
+    const anchor = new WallClockAnchor(ORIGIN_MS - 0.9);
+    let us = 0;
+    for (let mono = 0.05; mono < 50; mono += 0.37) us = anchor.read(mono, wall(mono), mono);
+    assert.ok(Math.abs(us - (ORIGIN_MS + 49.99) * 1000) < 50, `${us - (ORIGIN_MS + 49.99) * 1000} µs off`);
+  });
+
+  test('a thread descheduled between its monotonic and wall readings does not move the clock', () => {
+    const anchor = new WallClockAnchor(ORIGIN_MS);
+    for (let mono = 0.05; mono < 20; mono += 0.37) anchor.read(mono, wall(mono), mono);
+    // Monotonic read at 30 ms, then 3 ms lost before the wall clock is read, then read again.
+    const us = anchor.read(30, wall(33), 33.001);
+    assert.ok(Math.abs(us - (ORIGIN_MS + 33.001) * 1000) < 50, `${us - (ORIGIN_MS + 33.001) * 1000} µs off after a 3 ms preemption`);
+  });
+
+  test('a stepped wall clock is followed at once', () => {
+    const anchor = new WallClockAnchor(ORIGIN_MS);
+    for (let mono = 0.05; mono < 20; mono += 0.37) anchor.read(mono, wall(mono), mono);
+    const us = anchor.read(25, wall(25, 1000), 25);
+    assert.ok(Math.abs(us - (ORIGIN_MS + 1025) * 1000) <= 500, `${us - (ORIGIN_MS + 1025) * 1000} µs off after a 1 s step`);
   });
 });
