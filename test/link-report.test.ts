@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { DEFAULTS } from '../common/defaults';
 import { LinkReportError } from '../common/errors';
 import { LinkMonitor } from '../common/sockets/link-monitor';
+import { LinkReporter } from '../common/sockets/link-reporter';
+import type { Frame } from '../common/wire/protocol';
 import { decodeLinkReport, encodeLinkReport, isLinkReport, type LinkReport } from '../common/wire/link-report';
 import { LinkAdapter } from '../sender/send/link-adapter';
 import type { JpegSettings } from '../sender/encode/frame-encoder';
@@ -136,5 +138,45 @@ describe('LinkAdapter (--adapt)', () => {
     const adapter = new LinkAdapter({ quality: 50, optimiseCoding: false }, { maxQuality: 80, minQuality: 30 }, 1000);
     assert.equal(adapter.decide(none, 1000), false);
     assert.equal(adapter.quality, 50);
+  });
+});
+
+describe('LinkReporter', () => {
+  const frame = (topic: string): Frame => ({
+    topic,
+    header: { session: 7, seq: 0, captureUs: 1, sendUs: 2, width: 8, height: 8, codec: 'jpeg', quality: 80 },
+    jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]),
+  });
+
+  test('probes a new stream eagerly while its clock is not known, and not one whose clock is', async () => {
+    const reports: LinkReport[] = [];
+    let enough: () => void = () => undefined;
+    const fourReports = new Promise<void>((resolve) => (enough = resolve));
+    // The regular interval is an hour: every report seen here is an eager one.
+    const reporter = new LinkReporter(
+      (message) => {
+        reports.push(decodeLinkReport(message));
+        if (reports.length === 4) enough();
+        return Promise.resolve();
+      },
+      3_600_000,
+      undefined,
+      () => reports.length + 1,
+      (topic) => topic === 'known',
+    );
+    // The reporter's timers do not hold the process open (unref); this test's wait must.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      reporter.onFrame(frame('unknown'));
+      reporter.onFrame(frame('known'));
+      await fourReports;
+      assert.deepEqual(
+        reports.map((r) => [r.topic, r.probe]),
+        [1, 2, 3, 4].map((probe) => ['unknown', probe]),
+      );
+    } finally {
+      clearInterval(keepAlive);
+      reporter.close();
+    }
   });
 });
