@@ -120,7 +120,13 @@ export class FrameForwarder {
     this.burst = pattern === 'pubsub' && (options.sendHighWaterMark ?? DEFAULTS.hubSendHighWaterMark) === 'auto' ? new BurstHighWaterMark() : undefined;
     this.wanted = new StreamDemand(pattern, (subscribe, prefix) => this.sendUpstream(subscribe, prefix));
     if (!(senders instanceof JpegReceiver) && senders.socket instanceof zmq.XSubscriber) {
-      this.reporter = new LinkReporter((message) => this.sendUpstreamMessage(message), DEFAULTS.linkReportIntervalMs, this.options.catalog.stats.bounds.limits, (nowUs) => this.upstreamClock.probe(nowUs));
+      this.reporter = new LinkReporter(
+        (message) => this.sendUpstreamMessage(message),
+        DEFAULTS.linkReportIntervalMs,
+        this.options.catalog.stats.bounds.limits,
+        (nowUs) => this.upstreamClock.probe(nowUs),
+        (topic, nowUs) => this.upstreamClock.estimate(topic, nowUs) !== undefined,
+      );
     }
   }
 

@@ -82,7 +82,13 @@ export class JpegReceiver implements AsyncIterable<Received> {
     if (options.wire !== 'imagezmq' && !(socket instanceof zmq.Pull)) this.clock = new ClockExchanges();
     const clock = this.clock;
     if (socket instanceof zmq.XSubscriber && clock) {
-      this.reporter = new LinkReporter((message) => sendUpstream(socket, message), DEFAULTS.linkReportIntervalMs, options.streamLimits, (nowUs) => clock.probe(nowUs));
+      this.reporter = new LinkReporter(
+        (message) => sendUpstream(socket, message),
+        DEFAULTS.linkReportIntervalMs,
+        options.streamLimits,
+        (nowUs) => clock.probe(nowUs),
+        (topic, nowUs) => clock.estimate(topic, nowUs) !== undefined,
+      );
     }
   }
 
