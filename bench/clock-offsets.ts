@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IndexEntry } from '../common/wire/recording-index';
-import { CliProcess } from '../test/helpers/cli-process';
+import { CliProcess, nodeCommand } from '../test/helpers/cli-process';
 import { freeTcpPort } from '../test/helpers/endpoints';
 import { ShapedLink, shapedLinksUnavailable } from '../test/helpers/shaped-link';
 import { makeClip } from './clip';
@@ -44,7 +44,8 @@ interface StreamSummary {
 const fake = (spec: string): NodeJS.ProcessEnv => ({ ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: spec, DONT_FAKE_MONOTONIC: '1' });
 
 function run(program: 'sender' | 'receiver' | 'hub', args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, [join(DIST, program, 'cli.js'), ...args], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+  const [node, ...script] = nodeCommand(join(DIST, program, 'cli.js'));
+  return spawn(node, [...script, ...args], { env, stdio: ['ignore', 'ignore', 'ignore'] });
 }
 
 async function stop(children: ChildProcess[]): Promise<void> {

@@ -13,6 +13,7 @@ import { LineChild } from './line-child';
 import { table } from './markdown-table';
 import { PYTHON } from './python-reference';
 import { busiest, TARGETS20, type HubCpuFigures } from './targets';
+import { nodeCommand } from '../test/helpers/cli-process';
 
 /** The setting: 720p30, four cameras, four receivers. */
 const WIDTH = 1280;
@@ -92,7 +93,8 @@ async function startHub(kind: HubKind = 'zerocam'): Promise<RunningHub> {
 }
 
 async function startZerocamHub(): Promise<{ child: HubProcess; senders: string; receivers: string }> {
-  const child = spawn(process.execPath, [join(__dirname, '..', 'hub', 'cli.js'), '--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*', '--no-stats'], {
+  const [node, ...hub] = nodeCommand(join(__dirname, '..', 'hub', 'cli.js'));
+  const child = spawn(node, [...hub, '--senders', 'tcp://127.0.0.1:*', '--receivers', 'tcp://127.0.0.1:*', '--no-stats'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ZEROCAM_LOG_LEVEL: 'info' },
   });

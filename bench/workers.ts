@@ -20,6 +20,7 @@ import { decodeResult } from '../common/wire/result-protocol';
 import { encodeFrame, encodeTopic, type FrameHeader } from '../common/wire/protocol';
 import { cameraLikeJpeg } from './hub';
 import { table } from './markdown-table';
+import { nodeCommand } from '../test/helpers/cli-process';
 
 const DIST = join(__dirname, '..');
 const REPO = join(DIST, '..');
@@ -39,7 +40,8 @@ class Child {
 
   constructor(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     const profile = script === 'hub/cli.js' && hubProfileDir ? ['--cpu-prof', '--cpu-prof-dir', hubProfileDir] : [];
-    this.child = spawn(process.execPath, [...profile, join(DIST, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const [node, ...program] = nodeCommand(join(DIST, script));
+    this.child = spawn(node, [...profile, ...program, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     for (const stream of [this.child.stdout, this.child.stderr]) createInterface({ input: stream }).on('line', (line) => this.onLine(line));
     this.exited = new Promise((resolve) => this.child.on('exit', () => resolve()));
   }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -9,6 +10,21 @@ const ENTRY = { sender: 'sender/cli.js', receiver: 'receiver/cli.js', viewer: 'e
 export const PYTHON = '/usr/bin/python3';
 /** The Python peers under test/python/. */
 export const PYTHON_DIR = join(DIST, '..', 'test', 'python');
+
+/**
+ * node and the arguments that run a program's script as its users run it: with the node flags its
+ * shebang gives (`#!/usr/bin/env -S node --max-semi-space-size=2`, hub/cli.ts), which the bin
+ * links, the Docker image and npx apply and `node script.js` would not.
+ */
+export function nodeCommand(script: string): [string, ...string[]] {
+  const shebang = /^#!\/usr\/bin\/env -S node(?<flags>[^\n]*)\n/.exec(readFileSync(script, 'utf8'))?.groups?.flags ?? '';
+  return [process.execPath, ...shebang.split(' ').filter(Boolean), script];
+}
+
+function programCommand(script: string, args: readonly string[]): [string, string[]] {
+  const [node, ...nodeArgs] = nodeCommand(script);
+  return [node, [...nodeArgs, ...args]];
+}
 
 export type JsonRecord = Record<string, unknown>;
 type Waiter = { stream: 'stdout' | 'stderr'; match: (line: string) => boolean; resolve: (line: string) => void; reject: (error: Error) => void };
@@ -36,7 +52,7 @@ export class CliProcess {
   ) {
     const script = args[0] ?? '';
     const [program, programArgs] =
-      name === 'python' ? [PYTHON, ['-u', isAbsolute(script) ? script : join(PYTHON_DIR, script), ...args.slice(1)]] : [process.execPath, [join(DIST, ENTRY[name]), ...args]];
+      name === 'python' ? [PYTHON, ['-u', isAbsolute(script) ? script : join(PYTHON_DIR, script), ...args.slice(1)]] : programCommand(join(DIST, ENTRY[name]), args);
     const [command, ...commandArgs] = [...launcher, program, ...programArgs] as [string, ...string[]];
     this.child = spawn(command, commandArgs, {
       cwd,
