@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
@@ -11,14 +10,9 @@ import { structuredJpeg } from './helpers/media';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { freeTcpPort, ipcEndpoint } from './helpers/endpoints';
 import { listSavedFiles, readIndex } from './helpers/recordings';
+import { tempDir } from './helpers/temp-dir';
 
 const SMALL = ['--width', '320', '--height', '240'];
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-cli-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function start(t: TestContext, name: 'sender' | 'receiver', args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   const child = new CliProcess(name, args, env);
@@ -32,7 +26,7 @@ describe('zerocam-sender -> zerocam-receiver', () => {
   for (const [senderPattern, receiverPattern] of [['pub', 'sub'], ['push', 'pull']] as const) {
     for (const transport of ['tcp', 'ipc'] as const) {
       test(`${senderPattern}/${receiverPattern} over ${transport}: every saved file is a complete JPEG that matches the index`, async (t) => {
-        const dir = await tempDir(t);
+        const dir = await tempDir(t, 'zc-cli-');
         const statsFile = join(dir, 'stats.json');
         const out = join(dir, 'frames');
         const bind = transport === 'tcp' ? 'tcp://127.0.0.1:*' : ipcEndpoint();
@@ -66,7 +60,7 @@ describe('zerocam-sender -> zerocam-receiver', () => {
   }
 
   test('--every N saves one frame in N (or skips it for a newer one)', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-cli-');
     const statsFile = join(dir, 'stats.json');
     const sender = start(t, 'sender', ['--bind', ipcEndpoint(), ...SMALL, '--fps', '60', '--no-stats']);
     const receiver = start(t, 'receiver', ['--connect', await sender.ready(), '--out', dir, '--every', '5', '--frames', '20', '--stats-json', statsFile, '--no-stats']);
@@ -77,7 +71,7 @@ describe('zerocam-sender -> zerocam-receiver', () => {
   });
 
   test('a receiver that starts first, and a sender restarted mid-stream: the stream resumes by itself', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-cli-');
     const endpoint = ipcEndpoint();
     const statsFile = join(dir, 'stats.json');
     // Receiver first; piped, it prints a JSON stats record about once a second.
@@ -105,7 +99,7 @@ describe('zerocam-sender -> zerocam-receiver', () => {
   });
 
   test('malformed and oversized messages beside a real sender: the receiver counts them and keeps saving', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-cli-');
     const statsFile = join(dir, 'stats.json');
     const endpoint = ipcEndpoint();
     const receiver = start(t, 'receiver', ['--pattern', 'pull', '--bind', endpoint, '--out', dir, '--max-frame-bytes', '65536', '--stats-json', statsFile]);
@@ -134,7 +128,7 @@ describe('zerocam-sender -> zerocam-receiver', () => {
   });
 
   test('zerocam-sender --frames N stops by itself after N frames and reports them in --stats-json', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-cli-');
     const statsFile = join(dir, 'sender.json');
     const sender = start(t, 'sender', ['--bind', ipcEndpoint(), ...SMALL, '--fps', '0', '--frames', '5', '--stats-json', statsFile, '--no-stats']);
     // A sender captures nothing until someone subscribes.
@@ -278,7 +272,7 @@ describe('usage errors', () => {
 
 describe('npm run demo', () => {
   test('runs a test-pattern sender and a saving receiver, and stops both on Ctrl-C', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-cli-');
     const demo = spawn(process.execPath, [join(__dirname, '..', 'scripts', 'demo.js')], {
       env: { ...process.env, ZEROCAM_DEMO_ENDPOINT: ipcEndpoint(), ZEROCAM_DEMO_OUT: dir },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -37,11 +37,20 @@ describe('clock exchanges between a receiver and a PUB sender (docs/protocol.md,
     assert.equal(sender.next(sendA + 66_000), undefined, 'one echo per probe');
   });
 
-  test('a lost frame between echo and hold, a foreign probe, another session: no exchange', () => {
+  test('a lost hold: the widest sound exchange (t2 = t3), which holds the true offset', () => {
     const receiver = new ClockExchanges();
     const probe = receiver.probe(1e15);
+    // The probe reached the sender 200 µs after it left; the sender held it 4.8 ms, then the echo took 200 µs.
     receiver.onFrame(frame(10, 1e15 + AHEAD + 5000, { kind: 'echo', value: probe }), 1e15 + 5200);
-    assert.equal(receiver.onFrame(frame(12, 1e15 + AHEAD + 9000, { kind: 'hold', value: 100 }), 1e15 + 9200), undefined);
+    const estimate = receiver.onFrame(frame(12, 1e15 + AHEAD + 9000, { kind: 'hold', value: 100 }), 1e15 + 9200);
+    // (The uncertainty also grows by 50 ppm of the 4 ms since the exchange.)
+    assert.deepEqual(estimate && [estimate.offsetUs, Math.round(estimate.uncertaintyUs)], [AHEAD + 2400, 2600], 'θ from t2 = t3, ± half the whole round trip');
+    assert.ok(Math.abs(estimate!.offsetUs - AHEAD) <= estimate!.uncertaintyUs);
+  });
+
+  test('a foreign probe, or a hold of another session: no exchange', () => {
+    const receiver = new ClockExchanges();
+    const probe = receiver.probe(1e15);
     receiver.onFrame(frame(20, 1e15 + AHEAD + 5000, { kind: 'echo', value: (probe % 0xff_fffe) + 1 }), 1e15 + 5200);
     assert.equal(receiver.onFrame(frame(21, 1e15 + AHEAD + 9000, { kind: 'hold', value: 100 }), 1e15 + 9200), undefined);
     receiver.onFrame(frame(30, 1e15 + AHEAD + 5000, { kind: 'echo', value: probe }), 1e15 + 5200);

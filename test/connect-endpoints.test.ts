@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { checkConnectEndpoints, hostNameOf, HostNameWatch, type HostLookup } from '../common/sockets/endpoint';
 import { UsageError } from '../common/errors';
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-endpoints-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from './helpers/temp-dir';
 
 const lookupError = (code: string): Error => Object.assign(new Error(`getaddrinfo ${code}`), { code });
 
@@ -39,7 +33,7 @@ describe('connect endpoints, checked before any socket connects', () => {
   });
 
   test('an ipc path in a directory that does not exist, or in a file, is a usage error; a socket its peer has not bound yet is not', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-endpoints-');
     await writeFile(join(dir, 'file'), '');
     assert.deepEqual(await checkConnectEndpoints([`ipc://${join(dir, 'not-bound-yet.sock')}`, 'ipc://@abstract-name']), []);
     await assert.rejects(checkConnectEndpoints([`ipc://${join(dir, 'missing', 'cam.sock')}`]), {

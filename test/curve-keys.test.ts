@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
@@ -10,12 +9,7 @@ import { publicKeyOf, readAllowlist, readKeyFile, readServerKey } from '../commo
 import { KeyFileError } from '../common/errors';
 import { z85Decode, z85Encode } from '../common/sockets/z85';
 import { CliProcess } from './helpers/cli-process';
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-keys-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from './helpers/temp-dir';
 
 async function keysCli(t: TestContext, ...args: string[]): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
   const child = new CliProcess('keys', args);
@@ -47,7 +41,7 @@ describe('Z85', () => {
 
 describe('zerocam-keys', () => {
   test('generate writes NAME.key (mode 0600, secret and public) and NAME.pub, and prints the public key', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     const result = await keysCli(t, 'generate', join(dir, 'cam1'));
     assert.equal(result.code, 0, result.stderr.join('\n'));
     const secret = readKeyFile(join(dir, 'cam1.key'));
@@ -61,7 +55,7 @@ describe('zerocam-keys', () => {
   });
 
   test('the generated pair works as a CURVE key pair in libzmq', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     assert.equal((await keysCli(t, 'generate', join(dir, 'server'))).code, 0);
     const keys = readKeyFile(join(dir, 'server.key'));
     const server = new zmq.Pair({ linger: 0, curveServer: true, curveSecretKey: keys.secretKey! });
@@ -79,7 +73,7 @@ describe('zerocam-keys', () => {
   });
 
   test("pyzmq's zmq.auth.load_certificate reads both files (czmq's certificate layout)", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     assert.equal((await keysCli(t, 'generate', join(dir, 'cam1'))).code, 0);
     const script = 'import sys, zmq.auth\nfor f in sys.argv[1:]:\n    pub, sec = zmq.auth.load_certificate(f)\n    print(pub.decode(), sec.decode() if sec else "-")';
     // Debian's python3 with python3-zmq, which scripts/setup.sh installs.
@@ -89,7 +83,7 @@ describe('zerocam-keys', () => {
   });
 
   test('show prints the public key of a .key or a .pub file', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     const generated = await keysCli(t, 'generate', join(dir, 'cam1'));
     for (const file of ['cam1.key', 'cam1.pub']) {
       const shown = await keysCli(t, 'show', join(dir, file));
@@ -99,7 +93,7 @@ describe('zerocam-keys', () => {
   });
 
   test('generate refuses to overwrite either file, and leaves both as they were', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     await writeFile(join(dir, 'cam1.pub'), 'precious\n');
     const result = await keysCli(t, 'generate', join(dir, 'cam1'));
     assert.equal(result.code, 2);
@@ -116,7 +110,7 @@ describe('zerocam-keys', () => {
 
   for (const mode of [0o640, 0o604, 0o660]) {
     test(`a secret key file with mode 0${mode.toString(8)} is refused with one line and exit code 2`, async (t) => {
-      const dir = await tempDir(t);
+      const dir = await tempDir(t, 'zc-keys-');
       await keysCli(t, 'generate', join(dir, 'cam1'));
       await chmod(join(dir, 'cam1.key'), mode);
       const result = await keysCli(t, 'show', join(dir, 'cam1.key'));
@@ -134,7 +128,7 @@ describe('zerocam-keys', () => {
     ['an empty file', ''],
   ] as const) {
     test(`show refuses ${what} with one line and exit code 2`, async (t) => {
-      const dir = await tempDir(t);
+      const dir = await tempDir(t, 'zc-keys-');
       await writeFile(join(dir, 'bad.pub'), text);
       const result = await keysCli(t, 'show', join(dir, 'bad.pub'));
       assert.equal(result.code, 2);
@@ -151,7 +145,7 @@ describe('zerocam-keys', () => {
   });
 
   test('a .key file whose secret key is not its public key\'s is refused, by show and by a program given it, with one line and exit code 2', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     assert.equal((await keysCli(t, 'generate', join(dir, 'a'))).code, 0);
     assert.equal((await keysCli(t, 'generate', join(dir, 'b'))).code, 0);
     // a's public key with b's secret key: a file pieced together from two pairs.
@@ -176,7 +170,7 @@ describe('zerocam-keys', () => {
   });
 
   test('a bare key on one line is a valid .pub file (as pasted from show)', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     const { publicKey } = zmq.curveKeyPair();
     await writeFile(join(dir, 'pasted.pub'), `# from the camera's admin\n${publicKey}\n`);
     assert.deepEqual(readKeyFile(join(dir, 'pasted.pub')), { publicKey });
@@ -185,7 +179,7 @@ describe('zerocam-keys', () => {
 
 describe('allowlists', () => {
   test('a directory contributes every .pub file in it and ignores other files', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     const a = zmq.curveKeyPair().publicKey;
     const b = zmq.curveKeyPair().publicKey;
     await writeFile(join(dir, 'a.pub'), `${a}\n`);
@@ -195,14 +189,14 @@ describe('allowlists', () => {
   });
 
   test('a file may list one key per line, with comments', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     const keys = [zmq.curveKeyPair().publicKey, zmq.curveKeyPair().publicKey, zmq.curveKeyPair().publicKey];
     await writeFile(join(dir, 'viewers.txt'), `# the lab's viewers\n${keys.join('\n')}\n\n`);
     assert.deepEqual([...readAllowlist(join(dir, 'viewers.txt'))], keys);
   });
 
   test('an allowlist that admits no one, or holds a secret key, is refused', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-keys-');
     await writeFile(join(dir, 'empty.pub'), '# nobody yet\n');
     assert.throws(() => readAllowlist(join(dir, 'empty.pub')), { name: 'KeyFileError', message: /holds no public keys/ });
     const pair = zmq.curveKeyPair();

@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { CliProcess, type JsonRecord } from './helpers/cli-process';
+import { tempDir } from './helpers/temp-dir';
 
 const run = promisify(execFile);
 const HEALTH_CHECK = join(__dirname, '..', 'deploy', 'docker', 'health-check.js');
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-health-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** The health check's exit code and its one line. */
 async function healthCheck(path: string): Promise<{ code: number; message: string }> {
@@ -30,7 +24,7 @@ async function healthCheck(path: string): Promise<{ code: number; message: strin
 describe('health file', () => {
   for (const program of ['sender', 'receiver', 'hub', 'viewer'] as const) {
     test(`zerocam-${program} keeps its health file fresh while it runs and removes it when it stops`, async (t) => {
-      const dir = await tempDir(t);
+      const dir = await tempDir(t, 'zc-health-');
       const path = join(dir, 'health.json');
       const args = {
         sender: ['--bind', 'tcp://127.0.0.1:*', '--width', '64', '--height', '48'],
@@ -57,7 +51,7 @@ describe('health file', () => {
   }
 
   test('a health file that stopped being refreshed is reported as stuck', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-health-');
     const path = join(dir, 'health.json');
     const child = new CliProcess('receiver', ['--bind', 'tcp://127.0.0.1:*', '--no-stats', '--health-file', path]);
     t.after(() => child.stop());

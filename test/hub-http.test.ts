@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { ipcEndpoint } from './helpers/endpoints';
 import { readIndex } from './helpers/recordings';
 import { readMjpegParts } from './helpers/mjpeg';
 import { webUrl } from './helpers/web-url';
+import { tempDir } from './helpers/temp-dir';
 
 const run = promisify(execFile);
 const SMALL = ['--width', '320', '--height', '240'];
@@ -29,12 +29,6 @@ async function startHubWithHttp(t: TestContext): Promise<{ hub: CliProcess; send
   return { hub, senders: String(forwarding.senders), url: String(serving.url) };
 }
 
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-hub-http-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** A fingerprint of what an <img> shows now (runs in the page). */
 function samplePixels(selector: string): string {
   const image = document.querySelector<HTMLImageElement>(selector)!;
@@ -49,7 +43,7 @@ function samplePixels(selector: string): string {
 describe('zerocam-hub --http (web gateway)', () => {
   test('MJPEG parses into complete JPEGs and ffmpeg reads it; snapshots are the sender\'s bytes; /streams.json and /metrics describe the stream', async (t) => {
     const { hub, senders, url } = await startHubWithHttp(t);
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-hub-http-');
     // A receiver fed by the sender directly (its PUB connects to both), to compare the hub's snapshot with the sender's bytes.
     const direct = ipcEndpoint();
     const receiver = start(t, 'receiver', ['--bind', direct, '--out', join(dir, 'frames'), '--no-fsync']);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
@@ -23,14 +22,9 @@ import { ipcEndpoint } from './helpers/endpoints';
 import { colorDistance, decodeJpeg, makeClip, pixelAt } from './helpers/media';
 import { countRestartMarkers, maxDifference, noisyFrame, STRIP_CASES } from './helpers/noisy-frame';
 import { readIndex } from './helpers/recordings';
+import { tempDir } from './helpers/temp-dir';
 
 const opencv = new OpenCvJpegEncoder({ quality: 80, optimiseCoding: false });
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-opencv-encoder-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A frame of one colour, its bytes in the frame's order. */
 function solidFrame(width: number, height: number, rgb: readonly [number, number, number], order: 'rgb' | 'bgr'): RawFrame {
@@ -142,7 +136,7 @@ describe('--encoder opencv: cv.imencode on BGR frames', () => {
   });
 
   test('a file read in BGR order hands on the capture\'s own bytes, and OpenCV encodes them to the right colour', async (t) => {
-    const clip = await makeClip(join(await tempDir(t), 'red.mp4'), 'color=c=0xdc1e1e', { width: 64, height: 48, fps: 10, seconds: 1 });
+    const clip = await makeClip(join(await tempDir(t, 'zc-opencv-encoder-'), 'red.mp4'), 'color=c=0xdc1e1e', { width: 64, height: 48, fps: 10, seconds: 1 });
     const source = OpenCvSource.openFile(clip, false, 'bgr');
     t.after(() => source.close());
     const frame = (await source.read())!;
@@ -178,7 +172,7 @@ describe('zerocam-sender --encoder', () => {
 
   for (const encoder of ['opencv', 'sharp'] as const) {
     test(`--encoder ${encoder} streams the test pattern end to end, its colour bars in their colours`, async (t) => {
-      const out = join(await tempDir(t), 'frames');
+      const out = join(await tempDir(t, 'zc-opencv-encoder-'), 'frames');
       const [width, height] = [320, 240];
       const sender = start(t, 'sender', ['--bind', ipcEndpoint(), '--encoder', encoder, '--strips', '2', '--width', String(width), '--height', String(height), '--fps', '60', '--no-stats']);
       const receiver = start(t, 'receiver', ['--connect', await sender.ready(), '--out', out, '--frames', '5', '--no-stats']);

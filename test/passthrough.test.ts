@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
@@ -13,12 +12,7 @@ import { CliProcess } from './helpers/cli-process';
 import { ipcEndpoint } from './helpers/endpoints';
 import { decodeJpeg, makeClip, makeMjpegAvi } from './helpers/media';
 import { readIndex } from './helpers/recordings';
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-passthrough-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from './helpers/temp-dir';
 
 function start(t: TestContext, name: 'sender' | 'receiver', args: string[]): CliProcess {
   const child = new CliProcess(name, args);
@@ -88,7 +82,7 @@ describe('standard Huffman tables for MJPEG frames without them', () => {
 describe('zerocam-sender --passthrough', () => {
   for (const tables of ['with', 'without'] as const) {
     test(`sends an MJPEG file's frames (${tables} Huffman tables) byte for byte${tables === 'without' ? ', plus the standard tables' : ''}, sized from SOF`, async (t) => {
-      const dir = await tempDir(t);
+      const dir = await tempDir(t, 'zc-passthrough-');
       const originals = await cameraFrames(6, 320, 240, 70);
       const sourceFrames = tables === 'with' ? originals : originals.map(withoutHuffmanTables);
       const clip = await makeMjpegAvi(dir, 'clip', sourceFrames);
@@ -130,7 +124,7 @@ describe('zerocam-sender --passthrough', () => {
   }
 
   test('--passthrough on a file that is not MJPEG (H.264) says so in one line and exits 2', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-passthrough-');
     const clip = await makeClip(join(dir, 'h264.mp4'), 'testsrc', { width: 160, height: 120, fps: 30, seconds: 0.3 });
     const child = start(t, 'sender', ['--bind', ipcEndpoint(), '--source', `file:${clip}`, '--passthrough']);
     const { code } = await child.exited;

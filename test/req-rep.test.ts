@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as zmq from 'zeromq';
@@ -10,6 +9,7 @@ import { CliProcess, type JsonRecord } from './helpers/cli-process';
 import { bindEndpoint, ipcEndpoint } from './helpers/endpoints';
 import { structuredJpeg } from './helpers/media';
 import { listSavedFiles, readIndex } from './helpers/recordings';
+import { tempDir } from './helpers/temp-dir';
 
 const SMALL = ['--width', '320', '--height', '240'];
 const fields = { captureUs: 1_000_000, width: 32, height: 24, codec: 'jpeg' as const, quality: 80 };
@@ -18,12 +18,6 @@ function start(t: TestContext, name: 'sender' | 'receiver', args: string[]): Cli
   const child = new CliProcess(name, args);
   t.after(() => child.stop());
   return child;
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zc-reqrep-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 describe('FrameRequester (REQ, Lazy Pirate)', () => {
@@ -92,7 +86,7 @@ describe('FrameRequester (REQ, Lazy Pirate)', () => {
 
 describe('zerocam-sender --pattern req -> zerocam-receiver --pattern rep', () => {
   test('--frames N: the recorder holds seq 0..N-1 with no gaps, every one acknowledged and on disk', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-reqrep-');
     const endpoint = ipcEndpoint();
     const receiver = start(t, 'receiver', ['--pattern', 'rep', '--bind', endpoint, '--out', dir, '--no-stats']);
     await receiver.ready();
@@ -108,7 +102,7 @@ describe('zerocam-sender --pattern req -> zerocam-receiver --pattern rep', () =>
   });
 
   test('a receiver that does not save answers every frame, the last one before --frames stops it included', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-reqrep-');
     const endpoint = ipcEndpoint();
     const receiver = start(t, 'receiver', ['--pattern', 'rep', '--bind', endpoint, '--frames', '5', '--no-stats']);
     await receiver.ready();
@@ -127,7 +121,7 @@ describe('zerocam-sender --pattern req -> zerocam-receiver --pattern rep', () =>
   });
 
   test('one REP receiver serves several REQ senders', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-reqrep-');
     const endpoint = ipcEndpoint();
     const receiver = start(t, 'receiver', ['--pattern', 'rep', '--bind', endpoint, '--out', dir, '--no-stats']);
     await receiver.ready();
@@ -138,7 +132,7 @@ describe('zerocam-sender --pattern req -> zerocam-receiver --pattern rep', () =>
   });
 
   test('the receiver is killed mid-run and restarted: the sender survives, resumes, and every acknowledged frame is on disk', async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'zc-reqrep-');
     const endpoint = ipcEndpoint();
     const receiverArgs = ['--pattern', 'rep', '--bind', endpoint, '--out', dir];
     const first = start(t, 'receiver', receiverArgs);

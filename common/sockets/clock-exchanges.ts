@@ -60,14 +60,18 @@ export class ClockExchanges {
     this.touch(topic, peer);
     peer.rate.onFrame(header.session, header.seq, header.sendUs, receiveUs, jpeg.length);
     const { clock } = header;
+    const holdFor = clock?.kind === 'hold' && peer.echo?.seq === header.seq - 1 ? peer.echo : undefined;
+    if (peer.echo && !holdFor) {
+      // The hold was lost (its frame dropped, as most are on a link a stream overfills). The sender held
+      // the probe somewhere between its arrival and t3, so t2 = t3 gives the widest sound exchange;
+      // the filter prefers narrower ones once a hold comes through.
+      this.completeEcho(peer, peer.echo, 0);
+    }
     if (clock?.kind === 'echo') {
       const t1 = this.probes.get(clock.value);
       if (t1 !== undefined) peer.echo = { seq: header.seq, t1, t3: header.sendUs, t4: receiveUs, bytes: jpeg.length };
-    } else if (clock?.kind === 'hold' && peer.echo?.seq === header.seq - 1) {
-      const { t1, t3, t4, bytes } = peer.echo;
-      // The probe came up in a report of ~50 bytes, the echo down in a whole frame (docs/protocol.md).
-      const bytesPerUs = peer.rate.bytesPerUs(t4);
-      peer.clock.addExchange(t1, t3 - clock.value, t3, t4, bytesPerUs ? bytes / bytesPerUs : 0);
+    } else if (holdFor && clock) {
+      this.completeEcho(peer, holdFor, clock.value);
     } else if (clock?.kind === 'reply-rtt' && peer.replied?.seq === header.seq - 1 && peer.replied.t3 !== undefined) {
       // Mirrored: the sender sent (t1) and got the reply (t4 = t1 + value) on its clock.
       const { t1, t2, t3 } = peer.replied;
@@ -78,6 +82,14 @@ export class ClockExchanges {
     if (clock?.kind !== 'echo') delete peer.echo;
     peer.replied = { seq: header.seq, t1: header.sendUs, t2: receiveUs };
     return peer.clock.estimate(receiveUs);
+  }
+
+  private completeEcho(peer: Peer, echo: NonNullable<Peer['echo']>, holdUs: number): void {
+    const { t1, t3, t4, bytes } = echo;
+    delete peer.echo;
+    // The probe came up in a report of ~50 bytes, the echo down in a whole frame (docs/protocol.md).
+    const bytesPerUs = peer.rate.bytesPerUs(t4);
+    peer.clock.addExchange(t1, t3 - holdUs, t3, t4, bytesPerUs ? bytes / bytesPerUs : 0);
   }
 
   /** REP: the reply to `frame` left at `nowUs` (t3). */
