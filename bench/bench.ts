@@ -66,6 +66,17 @@ const MODES = {
   quick: { frames: 200, encodeFrames: 40, latencySeconds: 3, curveRounds: { messages: 100, rounds: 3 } },
 } as const;
 
+/** The run's start and machine, with a warning when other processes are busy enough to make the numbers noisy. */
+async function beginRun(): Promise<{ startedAt: Date; machine: ReturnType<typeof describeMachine> }> {
+  const startedAt = new Date();
+  const machine = describeMachine();
+  const others = new ForeignLoad([process.pid]);
+  await sleep(500);
+  const othersPercent = others.percent();
+  if (othersPercent !== null && othersPercent > 10) progress(`other processes are using ${othersPercent}% of the CPU: numbers will be noisy (each table says how busy they were)`);
+  return { startedAt, machine };
+}
+
 /** --speed: #20's rows alone, short enough to run after every change to the hot path. */
 const SPEED_MODES = {
   full: { frames: 1500, latencySeconds: 15, hubSeconds: 10, ceilingSeconds: 5 },
@@ -147,12 +158,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
     });
   }
 
-  const startedAt = new Date();
-  const machine = describeMachine();
-  const others = new ForeignLoad([process.pid]);
-  await sleep(500);
-  const othersPercent = others.percent();
-  if (othersPercent !== null && othersPercent > 10) progress(`other processes are using ${othersPercent}% of the CPU: numbers will be noisy (each table says how busy they were)`);
+  const { startedAt, machine } = await beginRun();
   const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
   try {
     const clips = new Map<string, Clip>();
@@ -271,12 +277,7 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
 
 /** --speed: #20's rows alone, on one size, with what each needs and nothing else. */
 async function benchSpeed(options: { size: FrameSize; seconds: number; frames: number; hubSeconds: number; ceilingSeconds: number; settings: RunSettings; json: string | undefined }): Promise<number> {
-  const startedAt = new Date();
-  const machine = describeMachine();
-  const others = new ForeignLoad([process.pid]);
-  await sleep(500);
-  const othersPercent = others.percent();
-  if (othersPercent !== null && othersPercent > 10) progress(`other processes are using ${othersPercent}% of the CPU: numbers will be noisy (each table says how busy they were)`);
+  const { startedAt, machine } = await beginRun();
   const clipDir = await mkdtemp(join(tmpdir(), 'zc-bench-clips-'));
   try {
     progress(`making a ${sizeLabel(options.size)} clip`);
