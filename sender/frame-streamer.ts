@@ -3,7 +3,7 @@ import { nowMicros } from '../common/clock';
 import { DEFAULTS } from '../common/defaults';
 import { UsageError } from '../common/errors';
 import type { Logger } from '../common/log';
-import { allowHeapGrowthForFrameBuffers } from '../common/heap-growth';
+import { allowHeapGrowthForFrameBuffers } from './heap-growth';
 import { JpegStructureError } from '../common/wire/jpeg-structure';
 import { createFrameEncoder } from './encode/choose-encoder';
 import { OrderedEncodePipeline } from './encode/encode-pipeline';

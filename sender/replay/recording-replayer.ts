@@ -3,7 +3,7 @@ import * as zmq from 'zeromq';
 import { nowMicros } from '../../common/clock';
 import { DEFAULTS, type RequestPattern, type SenderPattern } from '../../common/defaults';
 import { UsageError } from '../../common/errors';
-import { allowHeapGrowthForFrameBuffers } from '../../common/heap-growth';
+import { allowHeapGrowthForFrameBuffers } from '../heap-growth';
 import type { Logger } from '../../common/log';
 import { openSecuredSocket, type SecuredSocket, type SocketSecurityOptions } from '../../common/sockets/curve-security';
 import { COMMON_SOCKET_OPTIONS, isWouldBlock, type Attachment } from '../../common/sockets/socket-options';
@@ -89,7 +89,7 @@ export class RecordingReplayer {
   /** Reads and checks the recording first (the usual failure), then binds or connects. */
   static async open(options: ReplayOptions, log: Logger): Promise<RecordingReplayer> {
     if (options.pattern === 'req' && !('connect' in options.attachment)) throw new UsageError('--pattern req needs --connect: the receiver or hub binds');
-    // Each frame read from disk is a fresh Buffer, as an encoded one is (common/heap-growth.ts).
+    // Each frame read from disk is a fresh Buffer, as an encoded one is (sender/heap-growth.ts).
     allowHeapGrowthForFrameBuffers();
     const source = await RecordingSource.open(options.dir, options.selection);
     try {

@@ -10,7 +10,7 @@ let applied = false;
 
 /**
  * Stops a process that allocates one fresh Buffer per frame (a JPEG from imencode, a passthrough
- * packet, a received message) from running a full mark-compact every second or so.
+ * packet) from running a full mark-compact every second or so.
  *
  * V8 counts the backing store of every Buffer allocated since the last mark-compact against the old
  * generation's allocation limit, until a collection frees it. With a 12 MB heap and V8's own growth
