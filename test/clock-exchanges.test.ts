@@ -130,3 +130,33 @@ describe('nowMicros: the wall clock at the monotonic clock\'s resolution (WallCl
     assert.ok(Math.abs(us - (ORIGIN_MS + 1025) * 1000) <= 500, `${us - (ORIGIN_MS + 1025) * 1000} µs off after a 1 s step`);
   });
 });
+
+describe('clock exchanges under hostile frames', () => {
+  test('random clock fields, send times, seqs and sessions from many topics: nothing throws, estimates stay finite, state stays bounded', () => {
+    // A fixed-seed generator, so a failure replays exactly.
+    let state = 0x2545f491;
+    const random = (): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 2 ** 32;
+    };
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const receiver = new ClockExchanges();
+    const probes = Array.from({ length: 32 }, (_, i) => receiver.probe(1e15 + i));
+    const kinds = ['echo', 'hold', 'reply-rtt'] as const;
+    const extremes = [0, 1, 2 ** 32 - 1, 2 ** 53 - 1, Number.MAX_SAFE_INTEGER, 1e15];
+    for (let i = 0; i < 20_000; i++) {
+      const topic = `cam${Math.floor(random() * 400)}`;
+      const sendUs = random() < 0.2 ? pick(extremes) : 1e15 + Math.floor(random() * 1e7);
+      const value = random() < 0.5 ? pick(probes) : pick([...extremes.filter((v) => v < 2 ** 32), Math.floor(random() * 2 ** 32)]);
+      const clock = random() < 0.8 ? { kind: pick(kinds), value } : undefined;
+      const session = random() < 0.9 ? 1 : Math.floor(random() * 2 ** 32);
+      const seq = random() < 0.1 ? pick(extremes) : i - Math.floor(random() * 3);
+      const estimate = receiver.onFrame(frame(seq, sendUs, clock, topic, session), 1e15 + i * 1000);
+      if (estimate) assert.ok(Number.isFinite(estimate.offsetUs) && Number.isFinite(estimate.uncertaintyUs) && estimate.uncertaintyUs >= 0, JSON.stringify(estimate));
+      if (random() < 0.01) receiver.onReplied(frame(seq, sendUs, clock, topic, session), 1e15 + i * 1000 + 50);
+    }
+    assert.ok(receiver['peers'].size <= 256, `${receiver['peers'].size} peers kept`);
+  });
+});
