@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nowMicros, WallClockAnchor } from '../common/clock';
+import { nowMicros, WallClock, WallClockAnchor, type ClockSources } from '../common/clock';
 import { ClockExchanges } from '../common/sockets/clock-exchanges';
 import { encodeLinkReport } from '../common/wire/link-report';
 import { decodeFrame, type ClockField, type Frame } from '../common/wire/protocol';
@@ -109,14 +109,14 @@ describe('nowMicros: the wall clock at the monotonic clock\'s resolution (WallCl
   const wall = (monoMs: number, stepMs = 0): number => Math.floor(ORIGIN_MS + monoMs + stepMs);
 
   test('readings narrow the origin to well under a millisecond', () => {
-    const anchor = new WallClockAnchor(ORIGIN_MS - 0.9);
+    const anchor = new WallClockAnchor();
     let us = 0;
     for (let mono = 0.05; mono < 50; mono += 0.37) us = anchor.read(mono, wall(mono), mono);
     assert.ok(Math.abs(us - (ORIGIN_MS + 49.99) * 1000) < 50, `${us - (ORIGIN_MS + 49.99) * 1000} µs off`);
   });
 
   test('a thread descheduled between its monotonic and wall readings does not move the clock', () => {
-    const anchor = new WallClockAnchor(ORIGIN_MS);
+    const anchor = new WallClockAnchor();
     for (let mono = 0.05; mono < 20; mono += 0.37) anchor.read(mono, wall(mono), mono);
     // Monotonic read at 30 ms, then 3 ms lost before the wall clock is read, then read again.
     const us = anchor.read(30, wall(33), 33.001);
@@ -124,10 +124,76 @@ describe('nowMicros: the wall clock at the monotonic clock\'s resolution (WallCl
   });
 
   test('a stepped wall clock is followed at once', () => {
-    const anchor = new WallClockAnchor(ORIGIN_MS);
+    const anchor = new WallClockAnchor();
     for (let mono = 0.05; mono < 20; mono += 0.37) anchor.read(mono, wall(mono), mono);
     const us = anchor.read(25, wall(25, 1000), 25);
     assert.ok(Math.abs(us - (ORIGIN_MS + 1025) * 1000) <= 500, `${us - (ORIGIN_MS + 1025) * 1000} µs off after a 1 s step`);
+  });
+
+  /**
+   * Simulated clocks: the monotonic clock advances `stepMs` per reading (plus whatever a test adds
+   * to `monoMs`), the wall clock is whole ms of ORIGIN_MS + monotonic (+ `offsetMs`).
+   */
+  function simulatedClocks(stepMs = 0.0004): ClockSources & { monoMs: number; offsetMs: number; frozenAt?: number } {
+    const clocks = {
+      monoMs: 0.123,
+      offsetMs: 0,
+      frozenAt: undefined as number | undefined,
+      monotonicMs: () => (clocks.monoMs += stepMs),
+      wallMs: () => clocks.frozenAt ?? Math.floor(ORIGIN_MS + clocks.monoMs + clocks.offsetMs),
+    };
+    return clocks;
+  }
+  const trueUs = (clocks: { monoMs: number; offsetMs: number }): number => (ORIGIN_MS + clocks.monoMs + clocks.offsetMs) * 1000;
+
+  test('the first reading waits for a tick of the wall clock: right to a few µs at once, not within ±0.5 ms', () => {
+    const clocks = simulatedClocks();
+    const clock = new WallClock(clocks);
+    const us = clock.nowMicros();
+    assert.ok(Math.abs(us - trueUs(clocks)) <= 5, `${us - trueUs(clocks)} µs off`);
+    assert.ok(clock.uncertaintyUs <= 2.5, `${clock.uncertaintyUs} µs of doubt`);
+    const readings = clocks.monoMs / 0.0008;
+    assert.ok(readings < 1.01 / 0.0008, `${readings} readings: no more than a millisecond's worth`);
+  });
+
+  test('after a step of the wall clock it calibrates again', () => {
+    const clocks = simulatedClocks();
+    const clock = new WallClock(clocks);
+    clock.nowMicros();
+    clocks.monoMs += 500;
+    clocks.offsetMs = 1000.3;
+    const us = clock.nowMicros();
+    assert.ok(Math.abs(us - trueUs(clocks)) <= 5, `${us - trueUs(clocks)} µs off after a step of 1000.3 ms`);
+  });
+
+  test('a wall clock that never ticks (frozen) ends the calibration within its limit', () => {
+    const clocks = simulatedClocks(0.01);
+    clocks.frozenAt = ORIGIN_MS;
+    const clock = new WallClock(clocks);
+    clock.nowMicros();
+    assert.ok(clocks.monoMs < 25, `calibrated for ${clocks.monoMs} ms`);
+  });
+
+  test('the system clock: one calibrated reading agrees with the wall clock\'s own bounds, and its doubt is far below one reading\'s 0.5 ms', () => {
+    const clock = new WallClock();
+    clock.nowMicros();
+    const uncertaintyMs = clock.uncertaintyUs / 1000;
+    assert.ok(uncertaintyMs < 0.1, `${clock.uncertaintyUs} µs of doubt after calibrating`);
+    const beforeMs = performance.now();
+    const us = clock.nowMicros();
+    const afterMs = performance.now();
+    // The origin this reading used, and the true one bounded by this process's own readings (each holds it).
+    const [usedLow, usedHigh] = [us / 1000 - afterMs, us / 1000 - beforeMs];
+    let [low, high] = [-Infinity, Infinity];
+    for (let i = 0; i < 200_000 && high - low > 0.002; i++) {
+      const before = performance.now();
+      const wallMs = Date.now();
+      const after = performance.now();
+      low = Math.max(low, wallMs - after);
+      high = Math.min(high, wallMs + 1 - before);
+    }
+    assert.ok(usedHigh >= low - uncertaintyMs - 0.001 && usedLow <= high + uncertaintyMs + 0.001, `origin used [${usedLow}, ${usedHigh}], true [${low}, ${high}], doubt ${uncertaintyMs} ms`);
+    assert.ok(nowMicros() > 0);
   });
 });
 
