@@ -6,12 +6,11 @@ import { join } from 'node:path';
 import type { IndexEntry } from '../common/wire/recording-index';
 import { CliProcess, nodeCommand } from '../test/helpers/cli-process';
 import { freeTcpPort } from '../test/helpers/endpoints';
+import { fakeClock, LIBFAKETIME } from '../test/helpers/fake-clock';
 import { ShapedLink, shapedLinksUnavailable } from '../test/helpers/shaped-link';
 import { makeClip } from './clip';
 import { table } from './markdown-table';
 
-/** Debian's libfaketime (apt package faketime; scripts/setup.sh installs it). */
-export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const DIST = join(__dirname, '..');
 const SIZE = ['--width', '1280', '--height', '720', '--fps', '30'];
 
@@ -41,7 +40,7 @@ interface StreamSummary {
   clockUncertaintyMs: number | null;
 }
 
-const fake = (spec: string): NodeJS.ProcessEnv => ({ ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: spec, DONT_FAKE_MONOTONIC: '1' });
+const fake = (spec: string): NodeJS.ProcessEnv => ({ ...process.env, ...fakeClock(spec) });
 
 function run(program: 'sender' | 'receiver' | 'hub', args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const [node, ...script] = nodeCommand(join(DIST, program, 'cli.js'));

@@ -10,24 +10,15 @@ import { webUrl } from './helpers/web-url';
 import { openPage } from './helpers/browser';
 import { ShapedLink, shapedLinksUnavailable } from './helpers/shaped-link';
 import { tempDir } from './helpers/temp-dir';
+import { fakeClock, LIBFAKETIME, skipWithoutFaketime } from './helpers/fake-clock';
 
-/** Debian's libfaketime (apt package faketime, which scripts/setup.sh installs). */
-const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const SMALL = ['--width', '160', '--height', '120', '--fps', '30'];
 
-/** A process whose wall clock reads `spec` off the real one (libfaketime's FAKETIME, e.g. "+2s"); monotonic time stays real. */
-const fakeClock = (spec: string): NodeJS.ProcessEnv => ({ LD_PRELOAD: LIBFAKETIME, FAKETIME: spec, DONT_FAKE_MONOTONIC: '1' });
 
 function start(t: TestContext, name: 'sender' | 'receiver' | 'hub', args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   const child = new CliProcess(name, args, env);
   t.after(() => child.stop());
   return child;
-}
-
-function skipWithoutFaketime(t: TestContext): boolean {
-  if (existsSync(LIBFAKETIME)) return false;
-  t.skip(`no ${LIBFAKETIME} (apt-get install faketime)`);
-  return true;
 }
 
 interface StreamClock {

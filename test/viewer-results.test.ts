@@ -2,16 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CliProcess } from './helpers/cli-process';
 import { openPage, screenshot } from './helpers/browser';
+import { fakeClock, skipWithoutFaketime } from './helpers/fake-clock';
 import { BRIGHTNESS_PLUGIN, joined, startWorkHub, startWorker } from './helpers/workers';
 
 const BOX_COLOUR = [0x39, 0xff, 0x14];
 
 describe('zerocam-viewer --web with --results', () => {
-  test("draws each stream's newest result (boxes and labels) over its frame, and shows results/s, processing and age", async (t) => {
+  test("draws each stream's newest result (boxes and labels) over its frame, and shows results/s, processing and age, on the camera's measured clock", async (t) => {
+    if (skipWithoutFaketime(t)) return;
     const hub = await startWorkHub(t, []);
     startWorker(t, hub, 'bright', ['--processor', BRIGHTNESS_PLUGIN]);
     await joined(hub, 'bright');
-    const sender = new CliProcess('sender', ['--connect', hub.senders, '--topic', 'cam1', '--width', '640', '--height', '360', '--fps', '15', '--no-stats']);
+    // The camera's clock runs 2 s ahead: an age taken straight from its capture times would read about −2000 ms.
+    const sender = new CliProcess('sender', ['--connect', hub.senders, '--topic', 'cam1', '--width', '640', '--height', '360', '--fps', '15', '--no-stats'], fakeClock('+2s'));
     t.after(() => sender.stop());
     const receivers = String((await hub.process.waitForJson('stderr', (r) => r.event === 'forwarding')).receivers);
     const viewer = new CliProcess('viewer', ['--web', '--port', '0', '--connect', receivers, '--results', hub.results]);
@@ -35,8 +38,11 @@ describe('zerocam-viewer --web with --results', () => {
       BOX_COLOUR,
     );
     assert.ok(boxPixels > 200, `the box and its label are drawn (${boxPixels} pixels of its colour)`);
+    await page.waitForSelector(`${tile}[data-results-age-corrected="true"][data-latency-corrected="true"]`);
+    const ageMs = Number(await page.$eval(tile, (node) => (node as HTMLElement).dataset.resultsAgeMs));
+    assert.ok(ageMs >= 0 && ageMs < 1000, `result age ${ageMs} ms: capture to arrival, on one clock`);
     const metrics = await page.$eval(`${tile} .metrics`, (node) => node.textContent ?? '');
-    assert.match(metrics, /brightness [\d.]+ results\/s · processing p50 [\d.]+ ms · age \d+ ms/);
+    assert.match(metrics, /brightness [\d.]+ results\/s · processing p50 [\d.]+ ms · age \d+ ms(?! \(uncorrected\))/);
     await screenshot(page, 'viewer-results');
   });
 

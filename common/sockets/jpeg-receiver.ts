@@ -156,6 +156,11 @@ export class JpegReceiver implements AsyncIterable<Received> {
     }
   }
 
+  /** A stream's sender clock against this receiver's at `nowUs`, if measured: for times it stamped that arrive by other ways (results). */
+  clockEstimate(topic: string, nowUs: number): ClockEstimate | undefined {
+    return this.clock?.estimate(topic, nowUs);
+  }
+
   get closed(): boolean {
     return this.socket.closed;
   }

@@ -1,3 +1,4 @@
+import { nowMicros } from '../clock';
 import { NewestWaits } from '../newest-waits';
 import type { CurveKeyPair } from '../sockets/curve-keys';
 import { DEFAULTS } from '../defaults';
@@ -57,6 +58,7 @@ interface StreamResults {
   processing: LatencyHistogram;
   processingP50Ms: number;
   ageMs: number | undefined;
+  ageCorrected: boolean;
 }
 
 interface Connection {
@@ -198,13 +200,17 @@ export class ViewerEngine {
     const stream = this.stream(connection, result.topic);
     const { header } = result;
     const nowMs = Date.now();
-    stream.results ??= { newest: { seq: 0, processor: '', worker: '', boxes: [] }, processor: '', rate: new RateWindow(DEFAULTS.rateWindowMs), processing: new LatencyHistogram(), processingP50Ms: 0, ageMs: undefined };
+    stream.results ??= { newest: { seq: 0, processor: '', worker: '', boxes: [] }, processor: '', rate: new RateWindow(DEFAULTS.rateWindowMs), processing: new LatencyHistogram(), processingP50Ms: 0, ageMs: undefined, ageCorrected: false };
     const mine = stream.results;
     mine.newest = { seq: header.seq, processor: header.processor, worker: header.worker, boxes: resultBoxes(result.bodyJson) };
     mine.processor = header.processor;
     mine.rate.record(nowMs);
     mine.processing.recordMicros(header.processingMs * 1000);
-    mine.ageMs = header.captureUs === 0 ? undefined : nowMs - header.captureUs / 1000;
+    // captureUs is on the camera's clock: the frames' clock exchanges say how far it is from ours.
+    const nowUs = nowMicros();
+    const clock = connection.receiver.clockEstimate(result.topic, nowUs);
+    mine.ageMs = header.captureUs === 0 ? undefined : (nowUs - header.captureUs + (clock?.offsetUs ?? 0)) / 1000;
+    mine.ageCorrected = clock !== undefined;
   }
 
   private async receive(connection: Connection): Promise<void> {
@@ -342,6 +348,7 @@ function resultStats(results: StreamResults): ResultStats {
     perSecond: results.rate.rates(Date.now()).perSecond,
     processingP50Ms: results.processingP50Ms,
     ageMs: results.ageMs === undefined ? undefined : Math.round(results.ageMs * 10) / 10,
+    ageCorrected: results.ageCorrected,
     processor: results.processor,
   };
 }
