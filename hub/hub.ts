@@ -12,6 +12,7 @@ import { GatewayRoutes } from '../common/web/gateway-routes';
 import { HttpServer, type HttpTls } from '../common/web/http-server';
 import { StreamCatalog } from '../common/web/stream-catalog';
 import { warnOnFirstRefusal, type StreamLimits } from '../common/stats/stream-bounds';
+import { logClockNews } from '../common/stats/clock-news';
 import { viewerUiRoutes } from '../common/web/viewer-page-routes';
 import { FrameForwarder } from './forwarder';
 import type { HubSummary } from './hub-stats';
@@ -78,6 +79,7 @@ export class Hub {
     const intake = resolveSenderIntake({ pattern: options.pattern, senderPattern: options.senderPattern, wire: options.senderWire, senders: options.senders });
     const catalog = new StreamCatalog(DEFAULTS.viewerStallMs, options.streamLimits);
     warnOnFirstRefusal(catalog.stats.bounds, log);
+    catalog.stats.onClockNews((topic, news) => logClockNews(log, topic, news));
     const links = new ViewerLinks(catalog);
     const warnFirst = warnOncePerReason(log);
     const hosts = await checkAndWatchConnectEndpoints('connect' in options.senders ? options.senders.connect : [], log);

@@ -6,6 +6,7 @@ import { warnOncePerReason, type Logger } from '../common/log';
 import type { Attachment } from '../common/sockets/socket-options';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { warnOnFirstRefusal, type StreamLimits } from '../common/stats/stream-bounds';
+import { logClockNews } from '../common/stats/clock-news';
 import type { IndexEntry } from '../common/wire/recording-index';
 import { FrameStore } from './frame-store';
 import { SaveQueue } from './record/save-queue';
@@ -84,6 +85,7 @@ export class Receiver {
     this.queue = new SaveQueue(options.saveQueue ?? DEFAULTS.saveQueueFrames);
     this.stats = new ReceiverStats(DEFAULTS.rateWindowMs, options.streamLimits);
     warnOnFirstRefusal(this.stats.bounds, log);
+    this.stats.onClockNews((topic, news) => logClockNews(log, topic, news));
     if (store) this.stats.bounds.onForget((topic) => store.forget(topic));
   }
 

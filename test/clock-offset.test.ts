@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ClockOffsetEstimator } from '../common/stats/clock-offset';
+import { ClockNewsTracker, type ClockNews } from '../common/stats/clock-news';
+import { ClockOffsetEstimator, type ClockEstimate } from '../common/stats/clock-offset';
 import { DownstreamRate } from '../common/stats/downstream-rate';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { StreamStats } from '../common/stats/stream-stats';
@@ -204,5 +205,42 @@ describe('StreamStats with clock offsets', () => {
     const live = stats.live(2000);
     assert.equal(live.latencyCorrected, false);
     assert.deepEqual([live.streams.a?.latencyCorrected, live.streams.b?.latencyCorrected], [true, false]);
+  });
+});
+
+describe('clock news: what a person hears once, not in every stats line', () => {
+  const estimate = (offsetUs: number, steps = 0, uncertaintyUs = 200): ClockEstimate => ({ offsetUs, uncertaintyUs, samples: 1, steps });
+
+  test('a sender clock surely more than 100 ms off is news once per session; a near one, or one only possibly far, never', () => {
+    const news = new ClockNewsTracker();
+    assert.equal(news.onEstimate(1, undefined), undefined);
+    assert.equal(news.onEstimate(1, estimate(30_000)), undefined, '30 ms: NTP on a LAN');
+    assert.equal(news.onEstimate(1, estimate(150_000, 0, 60_000)), undefined, '150 ± 60 ms: not surely past 100');
+    assert.deepEqual(news.onEstimate(1, estimate(-2_000_123)), { kind: 'far', offsetMs: -2000.1, uncertaintyMs: 0.2 });
+    assert.equal(news.onEstimate(1, estimate(-2_000_100)), undefined, 'said once');
+    assert.deepEqual(news.onEstimate(2, estimate(-2_000_100)), { kind: 'far', offsetMs: -2000.1, uncertaintyMs: 0.2 }, 'a restarted sender is said again');
+  });
+
+  test('each step is news, with the offset before it', () => {
+    const news = new ClockNewsTracker();
+    news.onEstimate(1, estimate(2_000));
+    assert.deepEqual(news.onEstimate(1, estimate(1_002_000, 1)), { kind: 'stepped', offsetMs: 1002, uncertaintyMs: 0.2, previousOffsetMs: 2, far: true });
+    assert.equal(news.onEstimate(1, estimate(1_002_000, 1)), undefined, 'the step said how far off it is');
+    assert.equal(news.onEstimate(1, estimate(1_001_900, 2))?.kind, 'stepped');
+  });
+
+  test('ReceiverStats passes news on with the topic, and says nothing for repeats', () => {
+    const stats = new ReceiverStats(2000);
+    const heard: Array<[string, ClockNews]> = [];
+    stats.onClockNews((topic, news) => heard.push([topic, news]));
+    const frame = (seq: number): Frame => ({
+      topic: 'cam',
+      header: { session: 1, seq, captureUs: 1_000_000, sendUs: 1_000_000, width: 8, height: 8, codec: 'jpeg', quality: 80 },
+      jpeg: Buffer.alloc(4),
+    });
+    stats.onFrame(frame(0), 1_001_000, estimate(5_000_000));
+    stats.onFrame(frame(0), 1_001_000, estimate(5_000_000));
+    stats.onFrame(frame(1), 1_001_000, estimate(5_000_000));
+    assert.deepEqual(heard, [['cam', { kind: 'far', offsetMs: 5000, uncertaintyMs: 0.2 }]]);
   });
 });

@@ -82,6 +82,10 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     assertOffset(f, 2000, 'fake');
     assertOffset(s, 0, 'truth');
     assertSameLatency(f, s);
+    // A clock 2 s off is said once, in one line; the true one is not.
+    const warnings = receiver.jsonLines('stderr').filter((r) => r.event === 'clock-far');
+    assert.deepEqual(warnings.map((r) => r.topic), ['fake'], JSON.stringify(warnings));
+    assert.match(String(warnings[0]!.msg), /"fake": its sender's clock is 2\d{3}(\.\d)? ms ahead of this host's \(± [\d.]+ ms\)\. .*run NTP/);
 
     // index.jsonl: captureUs raw (the sender's clock), the latency corrected, with the offset it used.
     const lines = (await readFile(join(dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry);
@@ -128,6 +132,9 @@ describe('clock offsets measured on the wire (docs/protocol.md, "Clock offsets")
     const record = await nextRecord(receiver, () => true);
     assert.equal(streamOf(record, 'cam')!.clockSteps, 1);
     assertOffset(streamOf(record, 'cam')!, 3000, 'after the step');
+    const step = receiver.jsonLines('stderr').filter((r) => r.event === 'clock-step');
+    assert.equal(step.length, 1, JSON.stringify(step));
+    assert.ok(Math.abs(Number(step[0]!.clockOffsetMs) - 3000) < 5 && Math.abs(Number(step[0]!.previousClockOffsetMs) - 2000) < 5, JSON.stringify(step[0]));
   });
 
   test('through the hub: camera +2 s, hub on the true clock, viewer −1 s; offsets compose camera → hub → viewer', async (t) => {

@@ -1,6 +1,7 @@
 import type { RejectReason } from '../errors';
 import type { Frame } from '../wire/protocol';
 import type { ClockEstimate } from './clock-offset';
+import type { ClockNews } from './clock-news';
 import { LatencyHistogram, type Percentiles } from './latency-histogram';
 import { DEFAULT_STREAM_LIMITS, StreamBounds, type StreamLimits } from './stream-bounds';
 import { round2, StreamStats, type StreamSummary } from './stream-stats';
@@ -53,6 +54,7 @@ export class ReceiverStats {
   peerCutOffs = 0;
   denied = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
+  private readonly clockNewsListeners: Array<(topic: string, news: ClockNews) => void> = [];
 
   constructor(
     private readonly rateWindowMs: number,
@@ -88,7 +90,15 @@ export class ReceiverStats {
     if (!this.bounds.admit(frame.topic)) return undefined;
     let stats = this.streams.get(frame.topic);
     if (!stats) this.streams.set(frame.topic, (stats = new StreamStats(this.rateWindowMs)));
-    return stats.onFrame(frame.header, frame.jpeg.length, receiveUs, clock) ? stats : undefined;
+    if (!stats.onFrame(frame.header, frame.jpeg.length, receiveUs, clock)) return undefined;
+    const news = stats.newsOfClock;
+    if (news) for (const listener of this.clockNewsListeners) listener(frame.topic, news);
+    return stats;
+  }
+
+  /** `listener` hears when a stream's sender clock is found far off, or a clock steps (logClockNews words it). */
+  onClockNews(listener: (topic: string, news: ClockNews) => void): void {
+    this.clockNewsListeners.push(listener);
   }
 
   private retire(topic: string): void {

@@ -3,6 +3,7 @@ import { RateWindow } from './rate-window';
 import { SequenceTracker } from './sequence-tracker';
 import type { FrameHeader } from '../wire/protocol';
 import type { ClockEstimate } from './clock-offset';
+import { ClockNewsTracker, type ClockNews } from './clock-news';
 
 export interface StreamSummary {
   frames: number;
@@ -63,6 +64,9 @@ export class StreamStats {
   readonly recentUncorrectedLatency = new LatencyHistogram();
   /** The newest frame's clock estimate. */
   clock: ClockEstimate | undefined;
+  private readonly clockNews = new ClockNewsTracker();
+  /** What the newest frame's estimate said that is worth a warning, if anything (ReceiverStats passes it on). */
+  newsOfClock: ClockNews | undefined;
 
   constructor(rateWindowMs: number) {
     this.rate = new RateWindow(rateWindowMs);
@@ -90,6 +94,7 @@ export class StreamStats {
     // A replay's capture_us is hours old (its original capture time): its latency is from send_us.
     const sinceUs = header.replay ? header.sendUs : header.captureUs;
     this.clock = clock;
+    this.newsOfClock = this.clockNews.onEstimate(header.session, clock);
     if (sinceUs !== 0) {
       // Capture (or send) time moved onto this receiver's clock: + (sender's clock − ours).
       const latencyUs = receiveUs - sinceUs + (clock?.offsetUs ?? 0);

@@ -7,6 +7,7 @@ import { JpegReceiver } from '../sockets/jpeg-receiver';
 import { createLogger, type Logger } from '../log';
 import { ReceiverStats } from '../stats/receiver-stats';
 import { warnOnFirstRefusal, type StreamLimits } from '../stats/stream-bounds';
+import { logClockNews } from '../stats/clock-news';
 import { StreamStats } from '../stats/stream-stats';
 import { LatencyHistogram } from '../stats/latency-histogram';
 import { RateWindow } from '../stats/rate-window';
@@ -143,6 +144,7 @@ export class ViewerEngine {
     };
     connection.stats.bounds.onForget((topic) => this.forget(connection, topic));
     warnOnFirstRefusal(connection.stats.bounds, this.log, `${request.endpoint}: `);
+    connection.stats.onClockNews((topic, news) => logClockNews(this.log, topic, news, `${request.endpoint}: `));
     for (const topic of request.topics) this.stream(connection, topic);
     this.connections.set(connection.id, connection);
     void this.receive(connection);

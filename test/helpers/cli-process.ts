@@ -99,6 +99,11 @@ export class CliProcess {
     return parseJson(line)!;
   }
 
+  /** Every JSON line seen so far on `stream`, in order. */
+  jsonLines(stream: 'stdout' | 'stderr'): JsonRecord[] {
+    return this[stream].map(parseJson).filter((record): record is JsonRecord => record !== undefined);
+  }
+
   /** The endpoint from the "streaming"/"receiving" log record. */
   async ready(): Promise<string> {
     const record = await this.waitForJson('stderr', (r) => r.event === 'streaming' || r.event === 'receiving');
