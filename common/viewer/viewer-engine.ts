@@ -59,7 +59,8 @@ interface StreamResults {
   processing: LatencyHistogram;
   processingP50Ms: number;
   ageMs: number | undefined;
-  ageCorrected: boolean;
+  /** The camera clock's uncertainty behind a corrected ageMs. */
+  ageUncertaintyMs: number | undefined;
 }
 
 interface Connection {
@@ -202,7 +203,7 @@ export class ViewerEngine {
     const stream = this.stream(connection, result.topic);
     const { header } = result;
     const nowMs = Date.now();
-    stream.results ??= { newest: { seq: 0, processor: '', worker: '', boxes: [] }, processor: '', rate: new RateWindow(DEFAULTS.rateWindowMs), processing: new LatencyHistogram(), processingP50Ms: 0, ageMs: undefined, ageCorrected: false };
+    stream.results ??= { newest: { seq: 0, processor: '', worker: '', boxes: [] }, processor: '', rate: new RateWindow(DEFAULTS.rateWindowMs), processing: new LatencyHistogram(), processingP50Ms: 0, ageMs: undefined, ageUncertaintyMs: undefined };
     const mine = stream.results;
     mine.newest = { seq: header.seq, processor: header.processor, worker: header.worker, boxes: resultBoxes(result.bodyJson) };
     mine.processor = header.processor;
@@ -212,7 +213,7 @@ export class ViewerEngine {
     const nowUs = nowMicros();
     const clock = connection.receiver.clockEstimate(result.topic, nowUs);
     mine.ageMs = header.captureUs === 0 ? undefined : (nowUs - header.captureUs + (clock?.offsetUs ?? 0)) / 1000;
-    mine.ageCorrected = clock !== undefined;
+    mine.ageUncertaintyMs = clock && clock.uncertaintyUs / 1000;
   }
 
   private async receive(connection: Connection): Promise<void> {
@@ -350,7 +351,7 @@ function resultStats(results: StreamResults): ResultStats {
     perSecond: results.rate.rates(Date.now()).perSecond,
     processingP50Ms: results.processingP50Ms,
     ageMs: results.ageMs === undefined ? undefined : Math.round(results.ageMs * 10) / 10,
-    ageCorrected: results.ageCorrected,
+    ageUncertaintyMs: results.ageUncertaintyMs === undefined ? undefined : Math.round(results.ageUncertaintyMs * 100) / 100,
     processor: results.processor,
   };
 }

@@ -33,8 +33,8 @@ export interface ResultStats {
   processingP50Ms: number;
   /** Capture to the result's arrival here, of the newest result; undefined without a capture time. */
   ageMs: number | undefined;
-  /** ageMs is corrected by the camera's measured clock offset (docs/protocol.md, "Clock offsets"). */
-  ageCorrected: boolean;
+  /** ageMs is corrected by the camera's measured clock offset (docs/protocol.md, "Clock offsets") to within ± this; undefined: uncorrected. */
+  ageUncertaintyMs: number | undefined;
   processor: string;
 }
 

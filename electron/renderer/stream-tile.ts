@@ -108,7 +108,7 @@ export class StreamTile {
       `${(((s?.bytesPerSecond ?? 0) * 8) / 1e6).toFixed(1)} Mbit/s`,
       `dropped ${s?.dropped ?? 0} · skipped ${s?.skipped ?? 0}`,
       s?.results
-        ? `${s.results.processor} ${s.results.perSecond.toFixed(1)} results/s · processing p50 ${s.results.processingP50Ms.toFixed(1)} ms · age ${s.results.ageMs === undefined ? '–' : `${s.results.ageMs.toFixed(0)} ms${s.results.ageCorrected ? '' : ' (uncorrected)'}`}`
+        ? `${s.results.processor} ${s.results.perSecond.toFixed(1)} results/s · processing p50 ${s.results.processingP50Ms.toFixed(1)} ms · age ${s.results.ageMs === undefined ? '–' : `${s.results.ageMs.toFixed(0)} ms${s.results.ageUncertaintyMs === undefined ? ' (uncorrected)' : ''}`}`
         : '',
     ].filter(Boolean);
     this.metrics.replaceChildren(...parts.map((text) => element('span', 'metric', text)));
@@ -118,7 +118,8 @@ export class StreamTile {
     this.element.dataset.latencyP99 = latency ? latency.p99.toFixed(2) : '';
     this.element.dataset.resultsPerSecond = s?.results ? s.results.perSecond.toFixed(2) : '';
     this.element.dataset.resultsAgeMs = s?.results?.ageMs === undefined ? '' : s.results.ageMs.toFixed(1);
-    this.element.dataset.resultsAgeCorrected = String(s?.results?.ageCorrected === true);
+    this.element.dataset.resultsAgeCorrected = String(s?.results?.ageUncertaintyMs !== undefined);
+    this.element.dataset.resultsAgeUncertaintyMs = s?.results?.ageUncertaintyMs === undefined ? '' : s.results.ageUncertaintyMs.toFixed(2);
     this.element.dataset.latencyCorrected = String(this.clock !== undefined);
     this.element.dataset.clockOffsetMs = this.clock ? (this.clock.offsetUs / 1000).toFixed(3) : '';
     this.element.dataset.clockUncertaintyMs = this.clock ? (this.clock.uncertaintyUs / 1000).toFixed(3) : '';
