@@ -104,7 +104,7 @@ export class StreamTile {
       s && s.width ? `${s.width}×${s.height}` : '',
       `recv ${(s?.receivedFps ?? 0).toFixed(1)} fps`,
       `shown ${fps.toFixed(1)} fps`,
-      latency ? `latency p50 ${latency.p50.toFixed(1)} · p99 ${latency.p99.toFixed(1)} ms ${this.clock ? `(clock ±${(this.clock.uncertaintyUs / 1000).toFixed(2)} ms)` : '(uncorrected)'}` : 'latency –',
+      latency ? `latency p50 ${latency.p50.toFixed(1)} · p99 ${latency.p99.toFixed(1)} ms ${latency.corrected && this.clock ? `(clock ±${(this.clock.uncertaintyUs / 1000).toFixed(2)} ms)` : '(uncorrected)'}` : 'latency –',
       `${(((s?.bytesPerSecond ?? 0) * 8) / 1e6).toFixed(1)} Mbit/s`,
       `dropped ${s?.dropped ?? 0} · skipped ${s?.skipped ?? 0}`,
       s?.results
@@ -120,7 +120,7 @@ export class StreamTile {
     this.element.dataset.resultsAgeMs = s?.results?.ageMs === undefined ? '' : s.results.ageMs.toFixed(1);
     this.element.dataset.resultsAgeCorrected = String(s?.results?.ageUncertaintyMs !== undefined);
     this.element.dataset.resultsAgeUncertaintyMs = s?.results?.ageUncertaintyMs === undefined ? '' : s.results.ageUncertaintyMs.toFixed(2);
-    this.element.dataset.latencyCorrected = String(this.clock !== undefined);
+    this.element.dataset.latencyCorrected = String(latency?.corrected === true && this.clock !== undefined);
     this.element.dataset.clockOffsetMs = this.clock ? (this.clock.offsetUs / 1000).toFixed(3) : '';
     this.element.dataset.clockUncertaintyMs = this.clock ? (this.clock.uncertaintyUs / 1000).toFixed(3) : '';
     drawSparkline(this.sparkline, this.stats.history(now, SPARKLINE_SPAN_MS), now, SPARKLINE_SPAN_MS);
@@ -143,7 +143,7 @@ export class StreamTile {
     // capture time is its original one, hours ago: its latency counts from when it was sent.
     // The capture time is on the sender's clock: moved onto ours by the offset measured on the wire, if any.
     const sinceUs = meta.replay ? meta.sendUs : meta.captureUs;
-    this.stats.record(performance.now(), sinceUs === 0 ? undefined : (nowUs() - sinceUs + (meta.clockOffsetUs ?? 0)) / 1000);
+    this.stats.record(performance.now(), sinceUs === 0 ? undefined : (nowUs() - sinceUs + (meta.clockOffsetUs ?? 0)) / 1000, meta.clockOffsetUs !== null);
     this.clock = meta.clockOffsetUs === null ? undefined : { offsetUs: meta.clockOffsetUs, uncertaintyUs: meta.clockUncertaintyUs ?? 0 };
     this.replay = meta.replay;
     this.current = { meta, jpeg };
