@@ -25,6 +25,13 @@
  * added, or by how much the transit the model expects exceeds the whole round trip), so the wider
  * sound interval does not make it ignore such exchanges.
  *
+ * Drift: two clocks without NTP, or one NTP is slewing, drift apart by up to hundreds of ppm. Every
+ * pair of exchanges bounds the rate: the offset moved from within one interval to within the other
+ * in the time between them. When the rates every pair allows exclude 0, the drift is proven: the
+ * middle of those rates carries each exchange's offset forward to now, and its uncertainty ages by
+ * half their spread (at least driftPpm). Otherwise (clocks that drift slowly, or intervals too wide
+ * to tell) nothing is carried and driftPpm ages it, as NTP's dispersion does.
+ *
  * Steps: every exchange's interval [offset − rtt/2, offset + rtt/2] holds the true offset, so an
  * exchange whose interval misses the estimate's proves the clock moved. `stepSamples` such
  * exchanges in a row (not one: a single odd one may be a clock read interrupted) replace the window
@@ -71,11 +78,17 @@ export interface ClockOffsetOptions {
 
 /** An exchange whose round trip is negative or longer than this is not an exchange: ignored. */
 const MAX_RTT_US = 10_000_000;
+/** The proven drift rate is taken at most this large (µs per µs): past it, a clock is stepping, not drifting. */
+const MAX_DRIFT_RATE = 1000e-6;
 
 export class ClockOffsetEstimator {
   private samples: ClockSample[] = [];
   private inconsistent: ClockSample[] = [];
   private steps = 0;
+  /** How fast the offset moves, µs per µs, when the window's exchanges prove it moves; else 0. */
+  private driftRate = 0;
+  /** How far the true rate may be from driftRate, µs per µs: what an exchange's uncertainty ages by. */
+  private driftDoubt: number;
   private readonly windowUs: number;
   private readonly maxSamples: number;
   private readonly driftPerUs: number;
@@ -86,6 +99,7 @@ export class ClockOffsetEstimator {
     this.windowUs = (options.windowMs ?? 8000) * 1000;
     this.maxSamples = options.maxSamples ?? 64;
     this.driftPerUs = (options.driftPpm ?? 50) / 1e6;
+    this.driftDoubt = this.driftPerUs;
     this.stepSamples = options.stepSamples ?? 3;
     this.toleranceUs = options.toleranceUs ?? 100;
   }
@@ -112,12 +126,34 @@ export class ClockOffsetEstimator {
       this.samples = this.inconsistent;
       this.inconsistent = [];
       this.steps++;
+      this.updateDriftRate();
       return;
     }
     // Consistent again: the odd ones were noise, and they still bound the offset, so keep them.
     this.samples.push(...this.inconsistent, sample);
     this.inconsistent = [];
     if (this.samples.length > this.maxSamples) this.samples.splice(0, this.samples.length - this.maxSamples);
+    this.updateDriftRate();
+  }
+
+  /** The drift rates every pair of the window's exchanges allows: if they exclude 0, their middle and half their spread. */
+  private updateDriftRate(): void {
+    let low = -Infinity;
+    let high = Infinity;
+    const { samples } = this;
+    for (let j = 1; j < samples.length; j++) {
+      for (let i = 0; i < j; i++) {
+        const [early, late] = samples[i]!.atUs <= samples[j]!.atUs ? [samples[i]!, samples[j]!] : [samples[j]!, samples[i]!];
+        const spanUs = late.atUs - early.atUs;
+        if (spanUs <= 0) continue;
+        low = Math.max(low, (late.offsetUs - halfWidth(late) - (early.offsetUs + halfWidth(early))) / spanUs);
+        high = Math.min(high, (late.offsetUs + halfWidth(late) - (early.offsetUs - halfWidth(early))) / spanUs);
+      }
+    }
+    // No constant rate fits (low > high: the clocks' rate changed), or 0 fits: nothing proven.
+    const proven = low <= high && (low > 0 || high < 0) && Math.abs(low + high) / 2 <= MAX_DRIFT_RATE;
+    this.driftRate = proven ? (low + high) / 2 : 0;
+    this.driftDoubt = proven ? Math.max(this.driftPerUs, (high - low) / 2) : this.driftPerUs;
   }
 
   /** The estimate at local time `nowUs`, or undefined with no exchange in the window. */
@@ -133,16 +169,24 @@ export class ClockOffsetEstimator {
       }
     }
     if (!best) return undefined;
-    return { offsetUs: best.offsetUs, uncertaintyUs: halfWidth(best) + this.drift(best, nowUs), samples: this.samples.length, steps: this.steps };
+    return {
+      offsetUs: best.offsetUs + this.driftRate * (nowUs - best.atUs),
+      uncertaintyUs: halfWidth(best) + this.drift(best, nowUs),
+      samples: this.samples.length,
+      steps: this.steps,
+    };
   }
 
   private drift(sample: ClockSample, nowUs: number): number {
-    return Math.max(0, nowUs - sample.atUs) * this.driftPerUs;
+    return Math.max(0, nowUs - sample.atUs) * this.driftDoubt;
   }
 
   private expire(nowUs: number): void {
     const oldest = nowUs - this.windowUs;
-    if (this.samples.length > 0 && this.samples[0]!.atUs < oldest) this.samples = this.samples.filter((s) => s.atUs >= oldest);
+    if (this.samples.length > 0 && this.samples[0]!.atUs < oldest) {
+      this.samples = this.samples.filter((s) => s.atUs >= oldest);
+      this.updateDriftRate();
+    }
     this.inconsistent = this.inconsistent.filter((s) => s.atUs >= oldest);
   }
 }
