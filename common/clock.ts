@@ -4,7 +4,7 @@
  * bounds it: the wall clock was read at some monotonic time between the two, so the origin lies in
  * [wall − after, wall + 1 − before]. One reading leaves a millisecond of doubt, so a fresh interval
  * is only a guess to within ±0.5 ms; the readings on either side of a tick of the wall clock narrow
- * it to the time between them (`calibrate`, which nowMicros runs whenever the interval is fresh).
+ * it to the time between them (WallClock reads until a tick whenever the interval is fresh).
  */
 export class WallClockAnchor {
   private lowMs = -Infinity;
