@@ -7,6 +7,7 @@ import { decodeFrame, type ClockField, type Frame } from '../common/wire/protoco
 import { ClockRelay } from '../hub/clock-relay';
 import { ClockEchoes } from '../sender/send/clock-echoes';
 import { structuredJpeg } from './helpers/media';
+import { seededRandom } from './helpers/seeded-random';
 
 const jpeg = structuredJpeg(8, 8);
 const frame = (seq: number, sendUs: number, clock?: ClockField, topic = 'cam', session = 1): Frame => ({
@@ -199,14 +200,7 @@ describe('nowMicros: the wall clock at the monotonic clock\'s resolution (WallCl
 
 describe('clock exchanges under hostile frames', () => {
   test('random clock fields, send times, seqs and sessions from many topics: nothing throws, estimates stay finite, state stays bounded', () => {
-    // A fixed-seed generator, so a failure replays exactly.
-    let state = 0x2545f491;
-    const random = (): number => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return (state >>> 0) / 2 ** 32;
-    };
+    const random = seededRandom(0x2545f491);
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
     const receiver = new ClockExchanges();
     const probes = Array.from({ length: 32 }, (_, i) => receiver.probe(1e15 + i));

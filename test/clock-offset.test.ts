@@ -6,6 +6,7 @@ import { DownstreamRate } from '../common/stats/downstream-rate';
 import { ReceiverStats } from '../common/stats/receiver-stats';
 import { StreamStats } from '../common/stats/stream-stats';
 import type { Frame, FrameHeader } from '../common/wire/protocol';
+import { seededRandom } from './helpers/seeded-random';
 
 /**
  * One simulated exchange: the peer's clock reads local + offsetUs; `up` and `down` are the one-way
@@ -106,13 +107,7 @@ describe('ClockOffsetEstimator', () => {
   for (const ppm of [0, 300, -500]) {
     test(`a drift of ${ppm} ppm (no NTP, or NTP slewing a clock): once the exchanges prove it (5 s), every estimate, carried forward to when it is read, holds the true offset`, () => {
       const clock = new ClockOffsetEstimator();
-      let state = 0x1234567;
-      const random = (): number => {
-        state ^= state << 13;
-        state ^= state >>> 17;
-        state ^= state << 5;
-        return (state >>> 0) / 2 ** 32;
-      };
+      const random = seededRandom(0x1234567);
       const start = 1e12;
       const truth = (t: number): number => 2_000_000 + ((t - start) * ppm) / 1e6;
       for (let t = start; t < start + 30_000_000; t += 500_000) {
